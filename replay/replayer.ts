@@ -1,0 +1,107 @@
+/**
+ * The replay engine: a fold of trace events over the model that classifies each event
+ * (`ok`, `diverged`, `ran`, `unsupported`) as the trace format's replay contract says.
+ */
+import type { TraceEvent, TraceHeader } from '../events/types.ts';
+import { step } from '../src/dispatch.ts';
+import type { Result } from '../src/command.ts';
+import type { World } from '../src/world.ts';
+import { createWorld } from '../src/world-init.ts';
+import { matches, outputsOf } from './compare.ts';
+import { type Json, toJson } from './json-value.ts';
+
+export interface ReplayOptions {
+  /** `--own-choices`: adopt no recorded free choice; compare them all. */
+  readonly ownChoices: boolean;
+}
+
+export interface Divergence {
+  readonly line: number;
+  readonly seq: number | null;
+  readonly op: string;
+  readonly expected: Json;
+  readonly actual: Json;
+  readonly unsure: boolean;
+  /** Why a recorded free choice was not adopted, when that is the divergence. */
+  readonly note?: string;
+}
+
+export type Outcome = 'ok' | 'diverged' | 'ran' | 'unsupported';
+
+export interface Counts {
+  events: number;
+  ok: number;
+  diverged: number;
+  ran: number;
+  unsupported: number;
+  unsure_diverged: number;
+}
+
+export function resultJson(result: Result): Json {
+  const out = outputsOf(result);
+  const json: { [k: string]: Json } = {};
+  if (result.errno !== null) json['errno'] = result.errno;
+  if (Object.keys(out).length > 0) json['out'] = toJson(out);
+  return json;
+}
+
+export class Replayer {
+  private current: World;
+  readonly counts: Counts = { events: 0, ok: 0, diverged: 0, ran: 0, unsupported: 0, unsure_diverged: 0 };
+  readonly divergences: Divergence[] = [];
+
+  constructor(
+    header: TraceHeader,
+    private readonly options: ReplayOptions,
+  ) {
+    this.current = createWorld(header);
+  }
+
+  get world(): World {
+    return this.current;
+  }
+
+  /** Replays one event and returns how it came out. */
+  feed(event: TraceEvent): { readonly outcome: Outcome; readonly result: Result | null; readonly before: World } {
+    const before = this.current;
+    const stepped = step(before, event, { adopt: !this.options.ownChoices });
+    this.current = stepped.world;
+    this.counts.events++;
+    const { result } = stepped;
+    if (result === null) {
+      this.counts.unsupported++;
+      return { outcome: 'unsupported', result, before };
+    }
+    // An event that could not be issued (dead pid, closed fd) diverges even without `expect`.
+    if (event.expect === undefined && !stepped.unissued) {
+      this.counts.ran++;
+      return { outcome: 'ran', result, before };
+    }
+    if (event.expect !== undefined && matches(event.expect, result, stepped.rejected)) {
+      this.counts.ok++;
+      return { outcome: 'ok', result, before };
+    }
+    if (event.unsure) this.counts.unsure_diverged++;
+    else this.counts.diverged++;
+    const rejected = stepped.rejected
+      .map((r) => `recorded ${r.field} ${JSON.stringify(toJson(r.recorded, r.field))} not adopted: ${r.reason}`)
+      .join('; ');
+    this.divergences.push({
+      line: event.line,
+      seq: event.seq,
+      op: event.op,
+      expected: event.expect === undefined ? null : expectJson(event.expect),
+      actual: resultJson(result),
+      unsure: event.unsure,
+      ...(rejected === '' ? {} : { note: rejected }),
+    });
+    return { outcome: 'diverged', result, before };
+  }
+}
+
+function expectJson(expect: NonNullable<TraceEvent['expect']>): Json {
+  const json: { [k: string]: Json } = {};
+  if (expect.errno !== undefined) json['errno'] = expect.errno;
+  if (expect.out !== undefined) json['out'] = toJson(expect.out);
+  return json;
+}

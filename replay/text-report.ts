@@ -1,0 +1,23 @@
+/** The readable replay report: each divergence with line, seq, op, expected and actual, then a summary. */
+import type { Counts } from './replayer.ts';
+import type { ReplayReport } from './replay-file.ts';
+
+const counts = (c: Counts): string =>
+  `${c.events} events: ${c.ok} ok, ${c.diverged} diverged, ${c.ran} ran, ${c.unsupported} unsupported` +
+  (c.unsure_diverged > 0 ? `, ${c.unsure_diverged} unsure diverged` : '');
+
+export function formatTextReport(report: ReplayReport): string {
+  const lines: string[] = [];
+  for (const t of report.traces) {
+    lines.push(`${t.file}: ${counts(t)}`);
+    for (const d of t.divergences) {
+      const seq = d.seq === null ? '' : ` seq ${d.seq}`;
+      const unsure = d.unsure ? ' (unsure)' : '';
+      lines.push(`  line ${d.line}${seq} ${d.op}${unsure}: expected ${JSON.stringify(d.expected)}, actual ${JSON.stringify(d.actual)}`);
+      if (d.note !== undefined) lines.push(`    ${d.note}`);
+    }
+    if (t.error !== undefined) lines.push(`  stopped: ${t.error}`);
+  }
+  if (report.traces.length > 1) lines.push(`total: ${report.traces.length} traces, ${counts(report.totals)}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,50 @@
+/**
+ * A process's user address space: the mappings `MMAP` made and `MUNMAP` removed, enough to
+ * tell whether a user address is backed (GUP fails with EFAULT where it is not) and by what.
+ */
+import type { OrderedMap } from './ordered-map.ts';
+import { atOrAfter, intersecting } from './ranges.ts';
+import type { Mapping } from './world.ts';
+
+/** Where `mmap(NULL, ...)` lands in this model: 2 MiB aligned, from here up. */
+export const MMAP_BASE = 0x7f0000200000n;
+export const MMAP_ALIGN = 0x200000n;
+
+/** `munmap()`: removes `[start, last]` from the address space, splitting mappings at its ends. */
+export function unmapUser(mm: OrderedMap<bigint, Mapping>, start: bigint, last: bigint): OrderedMap<bigint, Mapping> {
+  let out = mm;
+  for (const m of [...intersecting(mm, start, last)]) {
+    out = out.delete(m.start);
+    if (m.start < start) out = out.set(m.start, slice(m, m.start, start - 1n));
+    if (m.last > last) out = out.set(last + 1n, slice(m, last + 1n, m.last));
+  }
+  return out;
+}
+
+/** `mmap(MAP_FIXED)`: the new mapping replaces whatever was there. */
+export function mapUser(mm: OrderedMap<bigint, Mapping>, mapping: Mapping): OrderedMap<bigint, Mapping> {
+  return unmapUser(mm, mapping.start, mapping.last).set(mapping.start, mapping);
+}
+
+/** The part `[start, last]` of a mapping, keeping its file offset in step. */
+function slice(m: Mapping, start: bigint, last: bigint): Mapping {
+  const shift = start - m.start;
+  const backing = m.backing.kind === 'anon' ? m.backing : { ...m.backing, offset: m.backing.offset + shift };
+  return { ...m, start, last, backing };
+}
+
+/** Whether `[start, last]` overlaps no mapping. */
+export function isFree(mm: OrderedMap<bigint, Mapping>, start: bigint, last: bigint): boolean {
+  return intersecting(mm, start, last).next().done === true;
+}
+
+/** The lowest free `align`-aligned address from MMAP_BASE up with room for `length` bytes. */
+export function lowestFreeAddress(mm: OrderedMap<bigint, Mapping>, length: bigint, align: bigint): bigint {
+  let at = MMAP_BASE;
+  for (;;) {
+    at = ((at + align - 1n) / align) * align;
+    const clash = atOrAfter(mm, at);
+    if (clash === undefined || clash.start > at + length - 1n) return at;
+    at = clash.last + 1n;
+  }
+}

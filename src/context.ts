@@ -1,0 +1,30 @@
+/**
+ * iommufd contexts (`struct iommufd_ctx`): created by each open of /dev/iommu, destroyed when
+ * the last file holding one goes (`iommufd_fops_release()`).
+ */
+import { OrderedMap } from './ordered-map.ts';
+import type { Ctx, World } from './world.ts';
+
+export function newContext(id: number): Ctx {
+  return {
+    id,
+    holders: 1,
+    objects: OrderedMap.empty(),
+    pages: OrderedMap.empty(),
+    nextPagesId: 1,
+    accountMode: 'default',
+    vfioIoas: null,
+  };
+}
+
+/**
+ * Drops one holder of a context; the last one destroys every object in it. The kernel scans
+ * the table in id order destroying each object nothing else uses, until it is empty; with
+ * everything going at once the end state is the same: no objects, no pages, nothing pinned.
+ */
+export function releaseContext(world: World, ctxId: number): World {
+  const ctx = world.contexts.get(ctxId);
+  if (ctx === undefined) return world;
+  if (ctx.holders > 1) return { ...world, contexts: world.contexts.set(ctxId, { ...ctx, holders: ctx.holders - 1 }) };
+  return { ...world, contexts: world.contexts.delete(ctxId) };
+}

@@ -1,0 +1,114 @@
+/**
+ * Environment events: what processes did around the ioctls (open, close, mmap, munmap,
+ * memfd_create, ftruncate), modelled as far as iommufd can observe them.
+ */
+import type { Fields } from '../events/types.ts';
+import { MMAP_ALIGN, isFree, lowestFreeAddress, mapUser, unmapUser } from './address-space.ts';
+import { type Call, type Result, big, ok, refuse } from './command.ts';
+import { newContext } from './context.ts';
+import { fail } from './fail.ts';
+import { chooseFd, closeFd, fileOf, installFile } from './files.ts';
+import type { Mapping, World } from './world.ts';
+
+const PROT_READ = 1n;
+const PROT_WRITE = 2n;
+
+export const IOMMU_PATH = '/dev/iommu';
+
+const roundUp = (v: bigint, to: bigint): bigint => ((v + to - 1n) / to) * to;
+
+/** The mapping an MMAP with these arguments makes at `addr`. */
+export function mappingOf(args: Fields, pageSize: bigint, addr: bigint, memfd: number | null): Mapping {
+  const hugepage = args['hugepage'] === true;
+  const length = roundUp(big(args, 'length'), hugepage ? MMAP_ALIGN : pageSize);
+  const prot = typeof args['prot'] === 'bigint' ? args['prot'] : PROT_READ | PROT_WRITE;
+  const offset = big(args, 'offset');
+  const backing: Mapping['backing'] =
+    memfd !== null
+      ? { kind: 'memfd', file: memfd, offset }
+      : typeof args['file'] === 'string'
+        ? { kind: 'named', path: args['file'], offset }
+        : { kind: 'anon' };
+  return { start: addr, last: addr + length - 1n, prot, shared: args['shared'] === true, hugepage, backing };
+}
+
+function withProcess(call: Call, edit: (p: Call['process']) => Call['process']): World {
+  return { ...call.world, processes: call.world.processes.set(call.process.pid, edit(call.process)) };
+}
+
+export function open(call: Call): Result {
+  const fd = chooseFd(call.process, call.choices, 'fd');
+  const { world } = call;
+  const ctx = newContext(world.nextCtxId);
+  const next: World = { ...world, nextCtxId: ctx.id + 1, contexts: world.contexts.set(ctx.id, ctx) };
+  return ok(installFile(next, call.process.pid, fd, { kind: 'iommufd', ctx: ctx.id }), { fd: BigInt(fd) });
+}
+
+/** OPEN of anything but /dev/iommu has no model yet. */
+export const opensIommu = (args: Fields): boolean => (args['path'] ?? IOMMU_PATH) === IOMMU_PATH;
+
+export function close(call: Call): Result {
+  const fd = Number(big(call.event.args?.fields ?? {}, 'fd'));
+  if (!call.process.fds.has(fd)) return refuse(call, fail('EBADF'));
+  return ok(closeFd(call.world, call.process.pid, fd));
+}
+
+export function mmap(call: Call): Result {
+  const args = call.event.args?.fields ?? {};
+  const { pageSize } = call.world.config;
+  const length = big(args, 'length');
+  if (length === 0n) return refuse(call, fail('EINVAL'));
+  let memfd: number | null = null;
+  if (typeof args['fd'] === 'bigint') {
+    const file = fileOf(call.world, call.process, Number(args['fd']));
+    if (file === undefined) return refuse(call, fail('EBADF'));
+    if (file.kind !== 'memfd') return refuse(call, fail('ENODEV'));
+    if (big(args, 'offset') % pageSize !== 0n) return refuse(call, fail('EINVAL'));
+    memfd = file.id;
+  }
+  const align = args['hugepage'] === true ? MMAP_ALIGN : pageSize;
+  const mm = call.process.mm;
+  let addr: bigint;
+  if (typeof args['addr'] === 'bigint') {
+    addr = args['addr'];
+    if (addr % align !== 0n) return refuse(call, fail('EINVAL'));
+  } else {
+    const probe = mappingOf(args, pageSize, 0n, memfd);
+    const size = probe.last + 1n;
+    const recorded = call.choices.proposed('addr');
+    if (typeof recorded === 'bigint' && recorded % align === 0n && isFree(mm, recorded, recorded + size - 1n)) {
+      addr = recorded;
+    } else {
+      if (typeof recorded === 'bigint') call.choices.reject('addr', recorded, 'not aligned or overlaps a mapping');
+      addr = lowestFreeAddress(mm, size, MMAP_ALIGN);
+    }
+  }
+  const mapping = mappingOf(args, pageSize, addr, memfd);
+  const world = withProcess(call, (p) => ({ ...p, mm: mapUser(p.mm, mapping) }));
+  return ok(world, { addr });
+}
+
+export function munmap(call: Call): Result {
+  const args = call.event.args?.fields ?? {};
+  const addr = big(args, 'addr');
+  const length = big(args, 'length');
+  if (length === 0n || addr % call.world.config.pageSize !== 0n) return refuse(call, fail('EINVAL'));
+  const last = addr + roundUp(length, call.world.config.pageSize) - 1n;
+  return ok(withProcess(call, (p) => ({ ...p, mm: unmapUser(p.mm, addr, last) })));
+}
+
+export function memfdCreate(call: Call): Result {
+  const fd = chooseFd(call.process, call.choices, 'fd');
+  const hugetlb = call.event.args?.fields['hugetlb'] === true;
+  return ok(installFile(call.world, call.process.pid, fd, { kind: 'memfd', size: 0n, hugetlb }), { fd: BigInt(fd) });
+}
+
+export function ftruncate(call: Call): Result {
+  const args = call.event.args?.fields ?? {};
+  const file = fileOf(call.world, call.process, Number(big(args, 'fd')));
+  if (file === undefined) return refuse(call, fail('EBADF'));
+  if (file.kind !== 'memfd') return refuse(call, fail('EINVAL'));
+  const length = big(args, 'length');
+  if (file.hugetlb && length % call.world.config.hugepageSize !== 0n) return refuse(call, fail('EINVAL'));
+  return ok({ ...call.world, files: call.world.files.set(file.id, { ...file, size: length }) });
+}

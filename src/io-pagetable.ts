@@ -1,0 +1,170 @@
+/**
+ * The IOVA space of an IOAS (`drivers/iommu/iommufd/io_pagetable.c`): areas, allowed and
+ * reserved ranges, and the alignment every area must keep. Pure functions from one
+ * `IoPagetable` to the next; errors are returned as `Fail`.
+ */
+import { Fail, fail } from './fail.ts';
+import { allocIova } from './iova-alloc.ts';
+import { OrderedMap } from './ordered-map.ts';
+import { U64_MAX, firstIntersecting, intersecting, spansOf } from './ranges.ts';
+import type { Area, IoPagetable, ModelConfig, Pages, Range, ReservedRange } from './world.ts';
+
+export const IOMMU_READ = 1;
+export const IOMMU_WRITE = 2;
+
+export function emptyIopt(): IoPagetable {
+  return {
+    areas: OrderedMap.empty(),
+    allowed: OrderedMap.empty(),
+    reserved: [],
+    reservedSpans: OrderedMap.empty(),
+    iovaAlignment: 1n,
+  };
+}
+
+/** `check_add_overflow(a, b - 1, &last)`: the last byte of `[a, a + b)`, or null on 64-bit overflow. */
+export function lastOf(start: bigint, length: bigint): bigint | null {
+  const last = start + length - 1n;
+  return last > U64_MAX ? null : last;
+}
+
+/** `iopt_check_iova()`: may a FIXED_IOVA range be placed at `iova`? */
+export function checkIova(iopt: IoPagetable, iova: bigint, length: bigint): Fail | bigint {
+  if ((iova & (iopt.iovaAlignment - 1n)) !== 0n) return fail('EINVAL');
+  const last = lastOf(iova, length);
+  if (last === null) return fail('EOVERFLOW');
+  if (firstIntersecting(iopt.reservedSpans, iova, last) !== undefined) return fail('EINVAL');
+  if (firstIntersecting(iopt.areas, iova, last) !== undefined) return fail('EEXIST');
+  return last;
+}
+
+/** One contiguous run of bytes of a pages object, to become one area (`struct iopt_pages_list`). */
+export interface Piece {
+  readonly pages: Pages;
+  /** Offset from the page-aligned start of `pages`. */
+  readonly startByte: bigint;
+  readonly length: bigint;
+}
+
+/** The page-aligned address (user VA or file offset) a pages object starts at. */
+export function pagesBase(pages: Pages, pageSize: bigint): bigint {
+  return pages.start - (pages.start % pageSize);
+}
+
+/**
+ * `iopt_alloc_area_pages()` + `iopt_insert_area()`: place `pieces` back to back at `iova`
+ * (or at an automatic IOVA when `iova` is null) as new areas. All or nothing.
+ */
+export function insertAreas(
+  iopt: IoPagetable,
+  config: ModelConfig,
+  pieces: readonly Piece[],
+  length: bigint,
+  iova: bigint | null,
+  prot: number,
+): Fail | { readonly iopt: IoPagetable; readonly iova: bigint; readonly areas: readonly Area[] } {
+  const align = iopt.iovaAlignment;
+  if ((length & (align - 1n)) !== 0n || length === 0n) return fail('EINVAL');
+  let dst: bigint;
+  if (iova === null) {
+    // The first piece's source address guesses the ideal alignment.
+    const first = pieces[0];
+    if (first === undefined) return fail('EINVAL');
+    const chosen = allocIova(iopt, config, pagesBase(first.pages, config.pageSize) + first.startByte, length);
+    if (chosen instanceof Fail) return chosen;
+    dst = chosen;
+  } else {
+    const checked = checkIova(iopt, iova, length);
+    if (checked instanceof Fail) return checked;
+    dst = iova;
+  }
+  let areas = iopt.areas;
+  const added: Area[] = [];
+  let at = dst;
+  for (const piece of pieces) {
+    if ((prot & IOMMU_WRITE) !== 0 && !piece.pages.writable) return fail('EPERM');
+    const pageOffset = piece.startByte % config.pageSize;
+    if ((pageOffset & (align - 1n)) !== 0n) return fail('EINVAL');
+    const last = lastOf(at, piece.length);
+    if (last === null || lastOf(piece.startByte, piece.length) === null) return fail('EOVERFLOW');
+    const area: Area = { start: at, last, pages: piece.pages.id, startByte: piece.startByte, prot };
+    areas = areas.set(at, area);
+    added.push(area);
+    at = last + 1n;
+  }
+  return { iopt: { ...iopt, areas }, iova: dst, areas: added };
+}
+
+/** Outcome of the unmap loop: the kernel keeps what it removed before an error (spec §3.8). */
+export interface UnmapOutcome {
+  readonly iopt: IoPagetable;
+  readonly removed: readonly Area[];
+  readonly unmapped: bigint;
+  readonly error: Fail | null;
+}
+
+/**
+ * `iopt_unmap_iova_range()`: remove every area inside `[start, last]`, lowest first; an area
+ * straddling either end stops the loop with ENOENT, keeping the areas already removed.
+ */
+export function unmapRange(iopt: IoPagetable, start: bigint, last: bigint): UnmapOutcome {
+  let areas = iopt.areas;
+  const removed: Area[] = [];
+  let unmapped = 0n;
+  let error: Fail | null = null;
+  for (const area of intersecting(iopt.areas, start, last)) {
+    if (area.start < start || area.last > last) {
+      error = fail('ENOENT');
+      break;
+    }
+    areas = areas.delete(area.start);
+    removed.push(area);
+    unmapped += area.last - area.start + 1n;
+  }
+  return { iopt: removed.length === 0 ? iopt : { ...iopt, areas }, removed, unmapped, error };
+}
+
+/** `iopt_reserve_iova()`: reserved space may not cover an area or an allowed range. */
+export function reserve(iopt: IoPagetable, range: ReservedRange): Fail | IoPagetable {
+  if (
+    firstIntersecting(iopt.areas, range.start, range.last) !== undefined ||
+    firstIntersecting(iopt.allowed, range.start, range.last) !== undefined
+  ) {
+    return fail('EADDRINUSE');
+  }
+  const reserved = [...iopt.reserved, range];
+  return { ...iopt, reserved, reservedSpans: spansOf(reserved) };
+}
+
+/** `iopt_remove_reserved_iova()`: drop every reservation of `owner`. */
+export function unreserve(iopt: IoPagetable, owner: string): IoPagetable {
+  const reserved = iopt.reserved.filter((r) => r.owner !== owner);
+  if (reserved.length === iopt.reserved.length) return iopt;
+  return { ...iopt, reserved, reservedSpans: spansOf(reserved) };
+}
+
+/**
+ * `iopt_set_allow_iova()`: replace the allowed list; EADDRINUSE (old list kept) when a new
+ * range meets a reserved one.
+ */
+export function setAllowed(iopt: IoPagetable, ranges: readonly Range[]): Fail | IoPagetable {
+  for (const r of ranges) {
+    if (firstIntersecting(iopt.reservedSpans, r.start, r.last) !== undefined) return fail('EADDRINUSE');
+  }
+  return { ...iopt, allowed: OrderedMap.of(ranges.map((r) => [r.start, r] as const)) };
+}
+
+/**
+ * `iopt_check_iova_alignment()`: raising the alignment needs every area's IOVA, length and
+ * page offset to be multiples of it (EADDRINUSE otherwise).
+ */
+export function conformsTo(iopt: IoPagetable, config: ModelConfig, alignment: bigint): boolean {
+  const mask = alignment - 1n;
+  for (const area of iopt.areas.values()) {
+    const length = area.last - area.start + 1n;
+    if ((area.start & mask) !== 0n || (length & mask) !== 0n || ((area.startByte % config.pageSize) & mask) !== 0n) {
+      return false;
+    }
+  }
+  return true;
+}

@@ -1,0 +1,278 @@
+/**
+ * IOAS ioctls (`drivers/iommu/iommufd/ioas.c`). Each handler follows its kernel function's
+ * check order, so the first failing check decides the errno.
+ */
+import type { Fields, Value } from '../events/types.ts';
+import { nextRecord, initialRecord } from '../machines/adapter.ts';
+import { ioasMachine } from '../machines/ioas.machine.ts';
+import { type Call, type Result, big, num, ok, partial, refuse } from './command.ts';
+import { Fail, fail } from './fail.ts';
+import {
+  IOMMU_READ,
+  IOMMU_WRITE,
+  type Piece,
+  checkIova,
+  emptyIopt,
+  insertAreas,
+  lastOf,
+  pagesBase,
+  setAllowed,
+  unmapRange,
+} from './io-pagetable.ts';
+import { allocId } from './object-table.ts';
+import { U64_MAX, firstIntersecting, holes, intersecting, spansOf } from './ranges.ts';
+import { userMemoryWritable } from './user-memory.ts';
+import type { Area, Ctx, Ioas, IoPagetable, Pages, Range, World } from './world.ts';
+
+export const IOMMU_IOAS_MAP_FIXED_IOVA = 1n;
+export const IOMMU_IOAS_MAP_WRITEABLE = 2n;
+export const IOMMU_IOAS_MAP_READABLE = 4n;
+const MAP_FLAGS = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE;
+const ULONG_MAX = U64_MAX;
+/** `SIZE_MAX - PAGE_SIZE` bound of `iopt_alloc_pages()`. */
+const sizeBound = (pageSize: bigint): bigint => U64_MAX - pageSize;
+
+/** `iommufd_get_ioas()`: absent or not an IOAS → ENOENT. */
+export function getIoas(ctx: Ctx, id: number): Ioas | Fail {
+  const obj = ctx.objects.get(id);
+  return obj !== undefined && obj.type === 'ioas' ? obj : fail('ENOENT');
+}
+
+export function putContext(world: World, ctx: Ctx): World {
+  return { ...world, contexts: world.contexts.set(ctx.id, ctx) };
+}
+
+/** The IOAS with a new IO page table, its lifecycle told how many areas it now holds. */
+export function withIopt(ioas: Ioas, iopt: IoPagetable): Ioas {
+  if (iopt === ioas.iopt) return ioas;
+  const lifecycle = nextRecord(ioasMachine, ioas.lifecycle, { type: 'AREAS_CHANGED', count: iopt.areas.size });
+  return { ...ioas, iopt, lifecycle };
+}
+
+const conv = (flags: bigint): number =>
+  ((flags & IOMMU_IOAS_MAP_WRITEABLE) !== 0n ? IOMMU_WRITE : 0) | ((flags & IOMMU_IOAS_MAP_READABLE) !== 0n ? IOMMU_READ : 0);
+
+export function ioasAlloc(call: Call, ctx: Ctx, cmd: Fields): Result {
+  if (big(cmd, 'flags') !== 0n) return refuse(call, fail('EOPNOTSUPP'));
+  const id = allocId(ctx.objects, call.choices, 'out_ioas_id');
+  const ioas: Ioas = {
+    type: 'ioas',
+    id,
+    lifecycle: initialRecord(ioasMachine),
+    iopt: emptyIopt(),
+    hugePagesDisabled: false,
+    domains: [],
+  };
+  const next = { ...ctx, objects: ctx.objects.set(id, ioas) };
+  return ok(putContext(call.world, next), { out_ioas_id: BigInt(id) });
+}
+
+/** `iommufd_ioas_iova_ranges()`: the holes of the reserved set; EMSGSIZE after writing back when they do not fit. */
+export function ioasIovaRanges(call: Call, ctx: Ctx, cmd: Fields): Result {
+  if (big(cmd, '__reserved') !== 0n) return refuse(call, fail('EOPNOTSUPP'));
+  const ioas = getIoas(ctx, num(cmd, 'ioas_id'));
+  if (ioas instanceof Fail) return refuse(call, ioas);
+  const max = num(cmd, 'num_iovas');
+  const buffer = cmd['allowed_iovas'];
+  const written: Fields[] = [];
+  let count = 0;
+  for (const hole of holes([ioas.iopt.reservedSpans], 0n, ULONG_MAX)) {
+    if (count < max) {
+      const at = (typeof buffer === 'bigint' ? buffer : 0n) + BigInt(count) * 16n;
+      if (!userMemoryWritable(call.world, call.process, at, 16n)) return refuse(call, fail('EFAULT'));
+      written.push({ start: hole.start, last: hole.last });
+    }
+    count++;
+  }
+  const out = {
+    num_iovas: BigInt(count),
+    out_iova_alignment: ioas.iopt.iovaAlignment,
+    allowed_iovas: written,
+  };
+  if (count > max) return refuse(call, fail('EMSGSIZE'), out);
+  return ok(call.world, out);
+}
+
+/** `iommufd_ioas_load_iovas()` then `iopt_set_allow_iova()`. */
+export function ioasAllowIovas(call: Call, ctx: Ctx, cmd: Fields): Result {
+  if (big(cmd, '__reserved') !== 0n) return refuse(call, fail('EOPNOTSUPP'));
+  const ioas = getIoas(ctx, num(cmd, 'ioas_id'));
+  if (ioas instanceof Fail) return refuse(call, ioas);
+  const count = num(cmd, 'num_iovas');
+  const entries = cmd['allowed_iovas'];
+  const ranges: Range[] = [];
+  for (let i = 0; i < count; i++) {
+    const entry = Array.isArray(entries) ? (entries as readonly Value[])[i] : undefined;
+    // Entries past the inline array are memory the trace did not give: the copy faults.
+    if (entry === undefined || entry === null || typeof entry !== 'object' || Array.isArray(entry)) {
+      return refuse(call, fail('EFAULT'));
+    }
+    const range = { start: big(entry as Fields, 'start'), last: big(entry as Fields, 'last') };
+    if (range.start >= range.last) return refuse(call, fail('EINVAL'));
+    if (ranges.some((r) => r.start <= range.last && range.start <= r.last)) return refuse(call, fail('EINVAL'));
+    ranges.push(range);
+  }
+  const iopt = setAllowed(ioas.iopt, ranges);
+  if (iopt instanceof Fail) return refuse(call, iopt);
+  return ok(putContext(call.world, { ...ctx, objects: ctx.objects.set(ioas.id, withIopt(ioas, iopt)) }));
+}
+
+/** `iopt_alloc_user_pages()`: a new pages object for `[uptr, uptr + length)`. */
+function newUserPages(ctx: Ctx, pageSize: bigint, uptr: bigint, length: bigint, writable: boolean): Fail | Pages {
+  if (uptr + length > U64_MAX) return fail('EOVERFLOW');
+  if (length > sizeBound(pageSize) || length === 0n) return fail('EINVAL');
+  return { id: ctx.nextPagesId, kind: 'user', start: uptr, length, writable, file: null, areaRefs: 0 };
+}
+
+/** Commits new areas: the pages objects they use gain a reference each. */
+function addAreaRefs(ctx: Ctx, areas: readonly Area[], created: Pages | null): Ctx {
+  let pages = created === null ? ctx.pages : ctx.pages.set(created.id, created);
+  for (const area of areas) {
+    const p = pages.get(area.pages);
+    if (p !== undefined) pages = pages.set(p.id, { ...p, areaRefs: p.areaRefs + 1 });
+  }
+  return { ...ctx, pages, nextPagesId: created === null ? ctx.nextPagesId : created.id + 1 };
+}
+
+/** Removed areas drop their pages references; a pages object with none left is freed. */
+export function dropAreaRefs(ctx: Ctx, areas: readonly Area[]): Ctx {
+  let pages = ctx.pages;
+  for (const area of areas) {
+    const p = pages.get(area.pages);
+    if (p === undefined) continue;
+    pages = p.areaRefs > 1 ? pages.set(p.id, { ...p, areaRefs: p.areaRefs - 1 }) : pages.delete(p.id);
+  }
+  return { ...ctx, pages };
+}
+
+/**
+ * An automatic IOVA recorded by the trace is adopted when a FIXED_IOVA map of the same length
+ * would accept it, it is at or above the first page, and it lies inside the allowed ranges.
+ */
+function recordedIova(call: Call, iopt: IoPagetable, field: string, length: bigint): bigint | null {
+  const recorded = call.choices.proposed(field);
+  if (typeof recorded !== 'bigint') return null;
+  const last = lastOf(recorded, length);
+  const legal =
+    recorded >= call.world.config.pageSize &&
+    last !== null &&
+    !(checkIova(iopt, recorded, length) instanceof Fail) &&
+    (iopt.allowed.size === 0 || insideAllowed(iopt, recorded, last));
+  if (legal) return recorded;
+  call.choices.reject(field, recorded, 'a FIXED_IOVA map of that length would not be accepted there');
+  return null;
+}
+
+function insideAllowed(iopt: IoPagetable, start: bigint, last: bigint): boolean {
+  const spans = spansOf(iopt.allowed.values());
+  const span = firstIntersecting(spans, start, last);
+  return span !== undefined && span.start <= start && span.last >= last;
+}
+
+/** Places pieces into the IOAS (fixed, adopted or allocated IOVA) and commits them. */
+function mapPieces(
+  call: Call,
+  ctx: Ctx,
+  ioas: Ioas,
+  pieces: readonly Piece[],
+  length: bigint,
+  flags: bigint,
+  iova: bigint,
+  field: string,
+  created: Pages | null,
+): Result {
+  const fixed = (flags & IOMMU_IOAS_MAP_FIXED_IOVA) !== 0n;
+  const wanted = fixed ? iova : recordedIova(call, ioas.iopt, field, length);
+  const placed = insertAreas(ioas.iopt, call.world.config, pieces, length, wanted, conv(flags));
+  if (placed instanceof Fail) return refuse(call, placed);
+  const withAreas = addAreaRefs(ctx, placed.areas, created);
+  const next = { ...withAreas, objects: withAreas.objects.set(ioas.id, withIopt(ioas, placed.iopt)) };
+  return ok(putContext(call.world, next), { [field]: placed.iova });
+}
+
+/** `iommufd_ioas_map()`. */
+export function ioasMap(call: Call, ctx: Ctx, cmd: Fields): Result {
+  const flags = big(cmd, 'flags');
+  if ((flags & ~MAP_FLAGS) !== 0n || big(cmd, '__reserved') !== 0n) return refuse(call, fail('EOPNOTSUPP'));
+  const iova = big(cmd, 'iova');
+  const length = big(cmd, 'length');
+  if (iova >= ULONG_MAX || length >= ULONG_MAX) return refuse(call, fail('EOVERFLOW'));
+  if ((flags & (IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE)) === 0n) return refuse(call, fail('EINVAL'));
+  const ioas = getIoas(ctx, num(cmd, 'ioas_id'));
+  if (ioas instanceof Fail) return refuse(call, ioas);
+  const { pageSize } = call.world.config;
+  const uptr = big(cmd, 'user_va');
+  const pages = newUserPages(ctx, pageSize, uptr, length, (flags & IOMMU_IOAS_MAP_WRITEABLE) !== 0n);
+  if (pages instanceof Fail) return refuse(call, pages);
+  const piece: Piece = { pages, startByte: uptr - pagesBase(pages, pageSize), length };
+  return mapPieces(call, ctx, ioas, [piece], length, flags, iova, 'iova', pages);
+}
+
+/** `iopt_get_pages()`: the contiguous areas covering `[iova, iova + length)`, as pieces. */
+function piecesOf(ctx: Ctx, iopt: IoPagetable, pageSize: bigint, iova: bigint, length: bigint): Fail | Piece[] {
+  if (length === 0n) return fail('EINVAL');
+  const last = lastOf(iova, length);
+  if (last === null) return fail('EOVERFLOW');
+  const pieces: Piece[] = [];
+  let cursor = iova;
+  for (const area of intersecting(iopt.areas, iova, last)) {
+    // iopt_area_contig_init()/_next(): the first area holds `iova`, each next one starts right after.
+    if (area.start > cursor) return fail('ENOENT');
+    const pages = ctx.pages.get(area.pages);
+    if (pages === undefined) return fail('ENOENT');
+    const end: bigint = area.last < last ? area.last : last;
+    pieces.push({ pages, startByte: area.startByte + (cursor - area.start), length: end - cursor + 1n });
+    if (end === last) return pieces;
+    cursor = end + 1n;
+  }
+  void pageSize;
+  return fail('ENOENT');
+}
+
+/** `iommufd_ioas_copy()`: the new areas share the source's pages objects. */
+export function ioasCopy(call: Call, ctx: Ctx, cmd: Fields): Result {
+  const flags = big(cmd, 'flags');
+  if ((flags & ~MAP_FLAGS) !== 0n) return refuse(call, fail('EOPNOTSUPP'));
+  const length = big(cmd, 'length');
+  const srcIova = big(cmd, 'src_iova');
+  const dstIova = big(cmd, 'dst_iova');
+  if (length >= ULONG_MAX || srcIova >= ULONG_MAX || dstIova >= ULONG_MAX) return refuse(call, fail('EOVERFLOW'));
+  if ((flags & (IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE)) === 0n) return refuse(call, fail('EINVAL'));
+  const src = getIoas(ctx, num(cmd, 'src_ioas_id'));
+  if (src instanceof Fail) return refuse(call, src);
+  const pieces = piecesOf(ctx, src.iopt, call.world.config.pageSize, srcIova, length);
+  if (pieces instanceof Fail) return refuse(call, pieces);
+  const dst = getIoas(ctx, num(cmd, 'dst_ioas_id'));
+  if (dst instanceof Fail) return refuse(call, dst);
+  return mapPieces(call, ctx, dst, pieces, length, flags, dstIova, 'dst_iova', null);
+}
+
+/** `iommufd_ioas_unmap()`; the loop keeps what it removed before failing (spec §3.8). */
+export function ioasUnmap(call: Call, ctx: Ctx, cmd: Fields): Result {
+  const ioas = getIoas(ctx, num(cmd, 'ioas_id'));
+  if (ioas instanceof Fail) return refuse(call, ioas);
+  const iova = big(cmd, 'iova');
+  const length = big(cmd, 'length');
+  let start = 0n;
+  let last = ULONG_MAX;
+  const all = iova === 0n && length === U64_MAX;
+  if (!all) {
+    if (iova >= ULONG_MAX || length >= ULONG_MAX) return refuse(call, fail('EOVERFLOW'));
+    if (length === 0n) return refuse(call, fail('EINVAL'));
+    const l = lastOf(iova, length);
+    if (l === null) return refuse(call, fail('EOVERFLOW'));
+    start = iova;
+    last = l;
+  }
+  const outcome = unmapRange(ioas.iopt, start, last);
+  const world =
+    outcome.removed.length === 0
+      ? call.world
+      : putContext(call.world, {
+          ...dropAreaRefs(ctx, outcome.removed),
+          objects: ctx.objects.set(ioas.id, withIopt(ioas, outcome.iopt)),
+        });
+  if (outcome.error !== null) return partial(world, outcome.error);
+  if (!all && outcome.unmapped === 0n) return refuse(call, fail('ENOENT'));
+  return ok(world, { length: outcome.unmapped });
+}

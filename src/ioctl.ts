@@ -1,0 +1,45 @@
+/**
+ * The rules every iommufd ioctl shares (`iommufd_fops_ioctl()`, spec §2.2): the argument's
+ * `size` is read first (a NULL argument faults), must reach the op's minimum, and bytes past
+ * the kernel's struct must be zero; a shorter struct reads as zero-filled, and only
+ * `min(size, sizeof)` bytes are written back.
+ */
+import type { EventArgs, FieldSpec, Fields, StructSpec, Value } from '../events/types.ts';
+import { type Call, type Result, refuse } from './command.ts';
+import { fail } from './fail.ts';
+
+function width(field: FieldSpec): number {
+  const unit = field.type === 'u8' ? 1 : field.type === 'u16' ? 2 : field.type === 'u64' ? 8 : 4;
+  return unit * (field.count ?? 1);
+}
+
+/** The value a field holds when only its first `bytes` bytes were copied (little-endian). */
+function truncated(value: Value, bytes: number): Value {
+  if (bytes <= 0) return typeof value === 'bigint' ? 0n : null;
+  return typeof value === 'bigint' ? value & ((1n << BigInt(8 * bytes)) - 1n) : value;
+}
+
+/** Keeps of `fields` what lies within the first `size` bytes of the struct. */
+function clip(struct: StructSpec, fields: Fields, size: number): Fields {
+  if (size >= struct.size) return fields;
+  const out: Record<string, Value> = {};
+  for (const [name, value] of Object.entries(fields)) {
+    const field = struct.fields.find((f) => f.name === name);
+    out[name] = field === undefined ? value : truncated(value, Math.min(width(field), size - field.offset));
+  }
+  return out;
+}
+
+/**
+ * Runs a struct ioctl under the common rules. `handler` sees the struct as the kernel's
+ * zero-filled copy; the result's outputs are cut to what the kernel writes back.
+ */
+export function structIoctl(call: Call, struct: StructSpec, handler: (cmd: Fields) => Result): Result {
+  const args: EventArgs | null = call.event.args;
+  if (args === null) return refuse(call, fail('EFAULT'));
+  if (args.size < struct.minSize) return refuse(call, fail('EINVAL'));
+  if (args.trailing.some((b) => b !== 0)) return refuse(call, fail('E2BIG'));
+  const result = handler(clip(struct, args.fields, args.size));
+  if (args.size >= struct.size) return result;
+  return { ...result, out: clip(struct, result.out, args.size) };
+}

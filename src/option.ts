@@ -1,0 +1,72 @@
+/**
+ * `IOMMU_OPTION` (`iommufd_option()`, spec §3.9): the context's RLIMIT accounting mode and an
+ * IOAS's use of large pages.
+ */
+import type { Fields } from '../events/types.ts';
+import { type Call, type Result, big, num, ok, refuse } from './command.ts';
+import { Fail, fail } from './fail.ts';
+import { conformsTo } from './io-pagetable.ts';
+import { getIoas, putContext } from './ioas.ts';
+import type { Ctx, Ioas } from './world.ts';
+
+export const IOMMU_OPTION_RLIMIT_MODE = 0n;
+export const IOMMU_OPTION_HUGE_PAGES = 1n;
+export const IOMMU_OPTION_OP_SET = 0n;
+export const IOMMU_OPTION_OP_GET = 1n;
+
+export function option(call: Call, ctx: Ctx, cmd: Fields): Result {
+  if (big(cmd, '__reserved') !== 0n) return refuse(call, fail('EOPNOTSUPP'));
+  const id = big(cmd, 'option_id');
+  if (id === IOMMU_OPTION_RLIMIT_MODE) return rlimitMode(call, ctx, cmd);
+  if (id === IOMMU_OPTION_HUGE_PAGES) return hugePages(call, ctx, cmd);
+  return refuse(call, fail('EOPNOTSUPP'));
+}
+
+/** `iommufd_option_rlimit_mode()`: only an empty context may change how it charges pins. */
+function rlimitMode(call: Call, ctx: Ctx, cmd: Fields): Result {
+  if (big(cmd, 'object_id') !== 0n) return refuse(call, fail('EOPNOTSUPP'));
+  const op = big(cmd, 'op');
+  if (op === IOMMU_OPTION_OP_GET) return ok(call.world, { val64: ctx.accountMode === 'mm' ? 1n : 0n });
+  if (op !== IOMMU_OPTION_OP_SET) return refuse(call, fail('EOPNOTSUPP'));
+  if (!call.process.caps.includes('CAP_SYS_RESOURCE')) return refuse(call, fail('EPERM'));
+  if (ctx.objects.size !== 0) return refuse(call, fail('EBUSY'));
+  const val = big(cmd, 'val64');
+  if (val !== 0n && val !== 1n) return refuse(call, fail('EINVAL'));
+  return ok(putContext(call.world, { ...ctx, accountMode: val === 1n ? 'mm' : 'user' }), { val64: val });
+}
+
+/** `iommufd_ioas_option_huge_pages()`. */
+function hugePages(call: Call, ctx: Ctx, cmd: Fields): Result {
+  const ioas = getIoas(ctx, num(cmd, 'object_id'));
+  if (ioas instanceof Fail) return refuse(call, ioas);
+  const op = big(cmd, 'op');
+  if (op === IOMMU_OPTION_OP_GET) return ok(call.world, { val64: ioas.hugePagesDisabled ? 0n : 1n });
+  if (op !== IOMMU_OPTION_OP_SET) return refuse(call, fail('EOPNOTSUPP'));
+  const val = big(cmd, 'val64');
+  if (val === 1n) return commit(call, ctx, recomputeAlignment(call, { ...ioas, hugePagesDisabled: false }), val);
+  if (val !== 0n) return refuse(call, fail('EINVAL'));
+  // iopt_disable_large_pages()
+  if (ioas.hugePagesDisabled) return ok(call.world, { val64: val });
+  if (ioas.domains.length > 0 && ioas.iopt.areas.size > 0) return refuse(call, fail('EINVAL'));
+  const next = recomputeAlignment(call, { ...ioas, hugePagesDisabled: true });
+  if (next instanceof Fail) return refuse(call, next);
+  return commit(call, ctx, next, val);
+}
+
+function commit(call: Call, ctx: Ctx, ioas: Ioas | Fail, val: bigint): Result {
+  if (ioas instanceof Fail) return refuse(call, ioas);
+  return ok(putContext(call.world, { ...ctx, objects: ctx.objects.set(ioas.id, ioas) }), { val64: val });
+}
+
+/**
+ * `iopt_calculate_iova_alignment()`: the largest of PAGE_SIZE (large pages disabled) or 1,
+ * each domain's smallest page size and each access's alignment; raising it needs every area
+ * to conform (EADDRINUSE).
+ */
+export function recomputeAlignment(call: Call, ioas: Ioas): Ioas | Fail {
+  const alignment = ioas.hugePagesDisabled ? call.world.config.pageSize : 1n;
+  if (alignment > ioas.iopt.iovaAlignment && !conformsTo(ioas.iopt, call.world.config, alignment)) {
+    return fail('EADDRINUSE');
+  }
+  return { ...ioas, iopt: { ...ioas.iopt, iovaAlignment: alignment } };
+}

@@ -1,0 +1,64 @@
+/**
+ * The selftest mock's test ops (`drivers/iommu/iommufd/selftest.c`, spec §7.3) that need no
+ * device: reserved ranges, the temporary memory limit, and page reference checks.
+ */
+import type { Fields } from '../events/types.ts';
+import { type Call, type Result, big, num, ok, refuse } from './command.ts';
+import { Fail, fail } from './fail.ts';
+import { reserve } from './io-pagetable.ts';
+import { getIoas, putContext, withIopt } from './ioas.ts';
+import { lastOf } from './io-pagetable.ts';
+import { U64_MAX, intersecting } from './ranges.ts';
+import type { Ctx } from './world.ts';
+
+/** `GUP_PIN_COUNTING_BIAS`: each pin adds 1024 to a page's refcount; the check divides it back. */
+export const GUP_PIN_COUNTING_BIAS = 1024n;
+
+/** `iommufd_test_add_reserved()`: a reservation with no owner, living as long as the IOAS. */
+export function addReserved(call: Call, ctx: Ctx, cmd: Fields): Result {
+  const start = big(cmd, 'start');
+  const length = big(cmd, 'length');
+  if (length === 0n) return refuse(call, fail('EINVAL'));
+  const last = lastOf(start, length);
+  if (last === null) return refuse(call, fail('EOVERFLOW'));
+  const ioas = getIoas(ctx, num(cmd, 'id'));
+  if (ioas instanceof Fail) return refuse(call, ioas);
+  const iopt = reserve(ioas.iopt, { start, last, owner: null });
+  if (iopt instanceof Fail) return refuse(call, iopt);
+  return ok(putContext(call.world, { ...ctx, objects: ctx.objects.set(ioas.id, withIopt(ioas, iopt)) }));
+}
+
+/** `iommufd_test_memory_limit()`: below `sizeof(unsigned long) + sizeof(u32)` is refused. */
+export function setTempMemoryLimit(call: Call, _ctx: Ctx, cmd: Fields): Result {
+  const limit = big(cmd, 'limit');
+  if (limit < 12n) return refuse(call, fail('EINVAL'));
+  return ok({ ...call.world, tempMemoryLimit: limit });
+}
+
+/**
+ * `iommufd_test_md_check_refs()`: every page of the user range must carry `refs` pins. Pages
+ * are checked in order, so an early mismatch (EIO) wins over a later fault (EFAULT); pages of
+ * a huge (compound) mapping are skipped, as the kernel does.
+ */
+export function mdCheckRefs(call: Call, _ctx: Ctx, cmd: Fields): Result {
+  const { pageSize } = call.world.config;
+  const uptr = big(cmd, 'uptr');
+  const length = big(cmd, 'length');
+  const refs = big(cmd, 'refs');
+  if (length % pageSize !== 0n || uptr % pageSize !== 0n || uptr + length > U64_MAX) {
+    return refuse(call, fail('EINVAL'));
+  }
+  const anyMemory = call.world.config.memory === 'any';
+  for (let page = uptr; page < uptr + length; page += pageSize) {
+    const mapping = intersecting(call.process.mm, page, page).next();
+    if (mapping.done === true && !anyMemory) return refuse(call, fail('EFAULT'));
+    if (mapping.done !== true && mapping.value.hugepage) continue;
+    if (pinCount(call, page) !== refs) return refuse(call, fail('EIO'));
+  }
+  return ok(call.world);
+}
+
+/** Pins held on the page behind a user address: nothing pins without domains or accesses yet. */
+function pinCount(_call: Call, _page: bigint): bigint {
+  return 0n;
+}

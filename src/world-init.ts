@@ -1,0 +1,48 @@
+/**
+ * The snapshot a trace starts from: its header's processes (each with fds 0-2 open) and the
+ * memory that existed before the first event.
+ */
+import type { Fields, TraceHeader } from '../events/types.ts';
+import { mapUser } from './address-space.ts';
+import { mappingOf } from './env-ops.ts';
+import { installFile } from './files.ts';
+import { OrderedMap } from './ordered-map.ts';
+import type { Process, World } from './world.ts';
+
+/** The selftest module's default temporary buffer limit (`iommufd_test_memory_limit`). */
+export const DEFAULT_TEMP_MEMORY_LIMIT = 65536n;
+
+export function createWorld(header: TraceHeader): World {
+  const config = {
+    pageSize: header.env.pageSize,
+    hugepageSize: header.env.hugepageSize,
+    memory: header.env.memory,
+  };
+  const decls =
+    header.env.processes.length > 0
+      ? header.env.processes
+      : [{ pid: 1, uid: 0, rlimitMemlock: null, caps: [] as readonly string[] }];
+  let world: World = {
+    config,
+    firstPid: decls[0]?.pid ?? 1,
+    processes: OrderedMap.empty(),
+    files: OrderedMap.empty(),
+    nextFileId: 1,
+    contexts: OrderedMap.empty(),
+    nextCtxId: 1,
+    tempMemoryLimit: DEFAULT_TEMP_MEMORY_LIMIT,
+  };
+  for (const decl of decls) {
+    let mm: Process['mm'] = OrderedMap.empty();
+    for (const m of header.env.mappings) mm = mapUser(mm, premapped(m, config.pageSize));
+    const process: Process = { ...decl, fds: OrderedMap.empty(), mm };
+    world = { ...world, processes: world.processes.set(decl.pid, process) };
+    for (const fd of [0, 1, 2]) world = installFile(world, decl.pid, fd, { kind: 'other', path: '/dev/null' });
+  }
+  return world;
+}
+
+function premapped(args: Fields, pageSize: bigint) {
+  const mapping = mappingOf(args, pageSize, typeof args['addr'] === 'bigint' ? args['addr'] : 0n, null);
+  return mapping;
+}

@@ -1,0 +1,98 @@
+/**
+ * The command as a user runs it (the built `dist/src/cli.js`): reports, exit codes, and one
+ * clear line for bad input, never a stack trace.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const CLI = join(ROOT, 'dist/src/cli.js');
+const dir = mkdtempSync(join(tmpdir(), 'iommufd-model-cli-'));
+
+function cli(...args: string[]) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: 'utf8' });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function trace(name: string, lines: string[]): string {
+  const file = join(dir, name);
+  writeFileSync(file, `${lines.join('\n')}\n`);
+  return file;
+}
+
+const HEADER = '{"trace":"iommufd","version":1,"env":{}}';
+
+describe('iommufd-model replay', () => {
+  it('replays the bundled example clean, adopting choices or making its own', () => {
+    for (const flags of [[], ['--own-choices']]) {
+      const r = cli('replay', ...flags, 'examples/dpdk-ioas.jsonl');
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain('18 events: 18 ok, 0 diverged, 0 ran, 0 unsupported');
+    }
+  });
+
+  it('reports a divergence with line, seq, op, expected and actual; exit 1', () => {
+    const file = trace('diverge.jsonl', [HEADER, '{"op":"OPEN"}', '{"seq":9,"op":"IOAS_ALLOC","args":{"flags":1},"expect":{}}']);
+    const r = cli('replay', file);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('line 3 seq 9 IOAS_ALLOC: expected {}, actual {"errno":"EOPNOTSUPP"}');
+  });
+
+  it('a divergence of an event marked unsure does not fail the run', () => {
+    const file = trace('unsure.jsonl', [HEADER, '{"op":"OPEN"}', '{"op":"IOAS_ALLOC","args":{"flags":1},"expect":{},"unsure":true}']);
+    const r = cli('replay', '--json', file);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).totals).toMatchObject({ unsure_diverged: 1, diverged: 0 });
+  });
+
+  it('--json prints exactly one JSON object, also when a file is malformed; exit 2', () => {
+    const bad = trace('bad.jsonl', [HEADER, '{"op":"OPEN","expect":{}}', '{"op":"IOAS_MAP","args":{"length":"0xzz"}}']);
+    const good = trace('good.jsonl', [HEADER, '{"op":"OPEN","expect":{}}']);
+    const r = cli('replay', '--json', bad, good);
+    expect(r.code).toBe(2);
+    const report = JSON.parse(r.stdout);
+    expect(report.traces[0]).toMatchObject({ events: 1, ok: 1 });
+    expect(report.traces[0].error).toMatch(/bad\.jsonl:3: /);
+    expect(report.traces[1]).toMatchObject({ events: 1, ok: 1 });
+    expect(report.traces[1].error).toBeUndefined();
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it.each([
+    ['malformed JSON', '{"op":"OPEN"'],
+    ['an unknown op', '{"op":"IOAS_FROB"}'],
+    ['a wrong field type', '{"op":"DESTROY","args":{"id":"one"}}'],
+    ['a number out of range', '{"op":"DESTROY","args":{"id":4294967296}}'],
+    ['a key the struct does not have', '{"op":"DESTROY","args":{"ioas_id":1}}'],
+  ])('%s: one line naming file and line, exit 2, no stack trace', (_what, line) => {
+    const file = trace('malformed.jsonl', [HEADER, line]);
+    const r = cli('replay', file);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:2: .+\n$`));
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('a 10 MB line is malformed, events before it are reported', () => {
+    const file = trace('huge.jsonl', [HEADER, '{"op":"OPEN","expect":{}}', `{"op":"OPEN","note":"${'x'.repeat(10 * 1024 * 1024)}"}`]);
+    const r = cli('replay', '--json', file);
+    expect(r.code).toBe(2);
+    const t = JSON.parse(r.stdout).traces[0];
+    expect(t).toMatchObject({ events: 1, ok: 1 });
+    expect(t.error).toMatch(/huge\.jsonl:3: /);
+  });
+
+  it('an unreadable file is reported, not thrown', () => {
+    const r = cli('replay', '--json', join(dir, 'missing.jsonl'));
+    expect(r.code).toBe(2);
+    expect(JSON.parse(r.stdout).traces[0].error).toContain('cannot read');
+  });
+
+  it('bad options: exit 2 with usage', () => {
+    const r = cli('replay', '--max-line-bytes', 'lots', 'examples/dpdk-ioas.jsonl');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('must be a positive integer');
+  });
+});

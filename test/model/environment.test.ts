@@ -1,0 +1,140 @@
+/** Environment events and the checks every event shares (a live pid, an open fd). */
+import { describe, expect, it } from 'vitest';
+import { errnos, runTrace, withIoas } from './harness.ts';
+
+describe('processes and fds', () => {
+  it('an event of a pid that does not exist → ESRCH, nothing changes', () => {
+    const [r] = runTrace([{ op: 'OPEN', pid: 9 }]);
+    expect(r?.errno).toBe('ESRCH');
+    expect(r?.outcome.unissued).toBe(true);
+    expect(r?.outcome.world).toBe(r?.before);
+  });
+  it('an event on an fd that is not open → EBADF', () => {
+    expect(errnos(withIoas([{ op: 'IOAS_ALLOC', fd: 42 }]))).toEqual(['EBADF']);
+  });
+  it('the first OPEN gets fd 3; CLOSE of an unknown fd → EBADF', () => {
+    const ran = runTrace([{ op: 'OPEN' }, { op: 'CLOSE', args: { fd: 7 } }], undefined, false);
+    expect(ran[0]?.out).toEqual({ fd: 3n });
+    expect(ran[1]?.errno).toBe('EBADF');
+  });
+  it('closing the last /dev/iommu fd destroys its context; a new OPEN starts empty', () => {
+    const ran = runTrace([
+      { op: 'OPEN' },
+      { op: 'IOAS_ALLOC' },
+      { op: 'CLOSE', args: { fd: 3 } },
+      { op: 'OPEN' },
+      { op: 'IOAS_ALLOC' },
+    ], undefined, false);
+    expect(ran[2]?.outcome.world.contexts.size).toBe(0);
+    expect(ran[4]?.out).toEqual({ out_ioas_id: 1n });
+  });
+  it('a recorded fd is adopted when free, else the lowest free fd is used and the choice rejected', () => {
+    const ran = runTrace([{ op: 'OPEN', expect: { out: { fd: 7 } } }, { op: 'OPEN', expect: { out: { fd: 7 } } }]);
+    expect(ran[0]?.out).toEqual({ fd: 7n });
+    expect(ran[1]?.out).toEqual({ fd: 3n });
+    expect(ran[1]?.outcome.rejected.map((r) => r.field)).toEqual(['fd']);
+  });
+  it('OPEN of another path is not modelled yet: unsupported, nothing changes', () => {
+    const [r] = runTrace([{ op: 'OPEN', args: { path: '/dev/vfio/vfio' } }]);
+    expect(r?.errno).toBe('unsupported');
+    expect(r?.outcome.world).toBe(r?.before);
+  });
+});
+
+describe('memory', () => {
+  it('mmap(NULL) takes the lowest free 2 MiB aligned address from 0x7f0000200000', () => {
+    const ran = runTrace([
+      { op: 'MMAP', args: { length: '0x1000' } },
+      { op: 'MMAP', args: { length: '0x1000' } },
+    ], undefined, false);
+    expect(ran.map((r) => r.out['addr'])).toEqual([0x7f0000200000n, 0x7f0000400000n]);
+  });
+  it('MMAP: length 0 or an unaligned fixed address → EINVAL; a closed fd → EBADF', () => {
+    expect(errnos(runTrace([
+      { op: 'MMAP', args: { length: 0 } },
+      { op: 'MMAP', args: { addr: '0x7f0000000800', length: '0x1000' } },
+      { op: 'MMAP', args: { length: '0x1000', fd: 9, offset: 0 } },
+    ]))).toEqual(['EINVAL', 'EINVAL', 'EBADF']);
+  });
+  it('MUNMAP splits a mapping; the hole then faults', () => {
+    const ran = withIoas([
+      { op: 'MUNMAP', args: { addr: '0x7f0000001000', length: '0x1000' } },
+      { op: 'TEST_MD_CHECK_REFS', args: { uptr: '0x7f0000000000', length: '0x1000', refs: 0 } },
+      { op: 'TEST_MD_CHECK_REFS', args: { uptr: '0x7f0000001000', length: '0x1000', refs: 0 } },
+      { op: 'TEST_MD_CHECK_REFS', args: { uptr: '0x7f0000002000', length: '0x1000', refs: 0 } },
+    ]);
+    expect(errnos(ran)).toEqual(['ok', 'ok', 'EFAULT', 'ok']);
+  });
+  it('FTRUNCATE: a non-memfd → EINVAL, a closed fd → EBADF', () => {
+    expect(errnos(runTrace([
+      { op: 'FTRUNCATE', args: { fd: 0, length: '0x1000' } },
+      { op: 'FTRUNCATE', args: { fd: 9, length: '0x1000' } },
+      { op: 'MEMFD_CREATE' },
+      { op: 'FTRUNCATE', args: { fd: 3, length: '0x1000' } },
+    ]))).toEqual(['EINVAL', 'EBADF', 'ok', 'ok']);
+  });
+});
+
+describe('selftest ops without a device', () => {
+  it('ADD_RESERVED: length 0 → EINVAL, wrap → EOVERFLOW, then the IOAS lookup', () => {
+    expect(errnos(withIoas([
+      { op: 'TEST_ADD_RESERVED', args: { id: 9, start: '0x1000', length: 0 } },
+      { op: 'TEST_ADD_RESERVED', args: { id: 9, start: 'U64_MAX', length: 2 } },
+      { op: 'TEST_ADD_RESERVED', args: { id: 9, start: '0x1000', length: '0x1000' } },
+    ]))).toEqual(['EINVAL', 'EOVERFLOW', 'ENOENT']);
+  });
+  it('ADD_RESERVED over an area → EADDRINUSE', () => {
+    expect(errnos(withIoas([
+      { op: 'IOAS_MAP', args: { ioas_id: 1, flags: ['FIXED_IOVA', 'READABLE'], user_va: '0x7f0000000000', length: '0x1000', iova: '0x1000' } },
+      { op: 'TEST_ADD_RESERVED', args: { id: 1, start: '0x1800', length: '0x1000' } },
+    ]))).toEqual(['ok', 'EADDRINUSE']);
+  });
+  it('SET_TEMP_MEMORY_LIMIT below 12 → EINVAL', () => {
+    expect(errnos(withIoas([
+      { op: 'TEST_SET_TEMP_MEMORY_LIMIT', args: { limit: 11 } },
+      { op: 'TEST_SET_TEMP_MEMORY_LIMIT', args: { limit: 12 } },
+    ]))).toEqual(['EINVAL', 'ok']);
+  });
+  it('MD_CHECK_REFS: unaligned → EINVAL; unmapped → EFAULT; a wrong count → EIO', () => {
+    expect(errnos(withIoas([
+      { op: 'TEST_MD_CHECK_REFS', args: { uptr: '0x7f0000000800', length: '0x1000', refs: 0 } },
+      { op: 'TEST_MD_CHECK_REFS', args: { uptr: '0x10000', length: '0x1000', refs: 0 } },
+      { op: 'TEST_MD_CHECK_REFS', args: { uptr: '0x7f0000000000', length: '0x1000', refs: 1 } },
+    ]))).toEqual(['EINVAL', 'EFAULT', 'EIO']);
+  });
+});
+
+describe('IOMMU_OPTION (iommufd_option)', () => {
+  const opt = (args: object) => ({ op: 'OPTION', args });
+  it('__reserved or an unknown option → EOPNOTSUPP', () => {
+    expect(errnos(withIoas([opt({ __reserved: 1 }), opt({ option_id: 7 })]))).toEqual(['EOPNOTSUPP', 'EOPNOTSUPP']);
+  });
+  it('RLIMIT_MODE: object_id → EOPNOTSUPP; GET is 0; SET with objects → EBUSY', () => {
+    const ran = withIoas([
+      opt({ option_id: 'RLIMIT_MODE', op: 'GET', object_id: 1 }),
+      opt({ option_id: 'RLIMIT_MODE', op: 'GET' }),
+      opt({ option_id: 'RLIMIT_MODE', op: 'SET', val64: 1 }),
+    ]);
+    expect(errnos(ran)).toEqual(['EOPNOTSUPP', 'ok', 'EBUSY']);
+    expect(ran[1]?.out).toEqual({ val64: 0n });
+  });
+  it('RLIMIT_MODE SET: EPERM without CAP_SYS_RESOURCE, checked before emptiness; EINVAL for a value not 0/1', () => {
+    const header = { trace: 'iommufd', version: 1, env: { processes: [{ pid: 1, uid: 1000, caps: [] }] } };
+    expect(errnos(runTrace([{ op: 'OPEN' }, { op: 'IOAS_ALLOC' }, opt({ option_id: 'RLIMIT_MODE', op: 'SET', val64: 1 })], header))).toEqual(['ok', 'ok', 'EPERM']);
+    const ran = runTrace([{ op: 'OPEN' }, opt({ option_id: 'RLIMIT_MODE', op: 'SET', val64: 2 }), opt({ option_id: 'RLIMIT_MODE', op: 'SET', val64: 1 }), opt({ option_id: 'RLIMIT_MODE', op: 'GET' })]);
+    expect(errnos(ran)).toEqual(['ok', 'EINVAL', 'ok', 'ok']);
+    expect(ran[3]?.out).toEqual({ val64: 1n });
+  });
+  it('HUGE_PAGES: ENOENT for a non-IOAS; disabling raises the alignment, EADDRINUSE over a misaligned area', () => {
+    const ran = withIoas([
+      opt({ option_id: 'HUGE_PAGES', op: 'GET', object_id: 2 }),
+      opt({ option_id: 'HUGE_PAGES', op: 'GET', object_id: 1 }),
+      { op: 'IOAS_MAP', args: { ioas_id: 1, flags: ['FIXED_IOVA', 'READABLE'], user_va: '0x7f0000000000', length: '0x800', iova: '0x1000' } },
+      opt({ option_id: 'HUGE_PAGES', op: 'SET', object_id: 1, val64: 0 }),
+      opt({ option_id: 'HUGE_PAGES', op: 'SET', object_id: 1, val64: 2 }),
+      opt({ option_id: 'HUGE_PAGES', op: 9, object_id: 1 }),
+    ]);
+    expect(errnos(ran)).toEqual(['ENOENT', 'ok', 'ok', 'EADDRINUSE', 'EINVAL', 'EOPNOTSUPP']);
+    expect(ran[1]?.out).toEqual({ val64: 1n });
+  });
+});

@@ -1,0 +1,62 @@
+/**
+ * Runs small traces written inline, as the kernel selftest writes its cases: a header with
+ * the conformance conventions, then events; each event's result comes back for assertions.
+ */
+import { parseTraceText } from '../../events/index.ts';
+import type { Fields, TraceEvent } from '../../events/types.ts';
+import { type StepOutcome, step } from '../../src/dispatch.ts';
+import type { World } from '../../src/world.ts';
+import { createWorld } from '../../src/world-init.ts';
+
+export const HEADER = {
+  trace: 'iommufd',
+  version: 1,
+  env: {
+    page_size: 4096,
+    hugepage_size: 2097152,
+    memory: 'declared',
+    mappings: [{ addr: '0x7f0000000000', length: '0x100000', shared: true }],
+    processes: [{ pid: 1, uid: 0, rlimit_memlock: 'unlimited', caps: ['CAP_SYS_RESOURCE'] }],
+  },
+};
+
+export interface Ran {
+  readonly event: TraceEvent;
+  readonly outcome: StepOutcome;
+  readonly before: World;
+  /** The errno, or 'ok'. */
+  readonly errno: string;
+  readonly out: Fields;
+}
+
+/** Replays `events` (trace event objects, as JSON) on a fresh model from `header`. */
+export function runTrace(events: readonly object[], header: object = HEADER, adopt = true): Ran[] {
+  const text = [header, ...events].map((e) => JSON.stringify(e)).join('\n');
+  const parsed = parseTraceText(text, 'inline.jsonl');
+  let world = createWorld(parsed.header);
+  const ran: Ran[] = [];
+  for (const event of parsed.events) {
+    const before = world;
+    const outcome = step(world, event, { adopt });
+    world = outcome.world;
+    const result = outcome.result;
+    ran.push({
+      event,
+      outcome,
+      before,
+      errno: result === null ? 'unsupported' : (result.errno ?? 'ok'),
+      out: result?.out ?? {},
+    });
+  }
+  return ran;
+}
+
+/** The usual prologue: open /dev/iommu (fd 3) and allocate IOAS 1. */
+export const OPEN_AND_IOAS = [{ op: 'OPEN' }, { op: 'IOAS_ALLOC' }];
+
+/** Runs the prologue then `events`, returning only the results of `events`. */
+export function withIoas(events: readonly object[], header: object = HEADER): Ran[] {
+  return runTrace([...OPEN_AND_IOAS, ...events], header).slice(OPEN_AND_IOAS.length);
+}
+
+export const errnos = (ran: readonly Ran[]): string[] => ran.map((r) => r.errno);
