@@ -3,6 +3,7 @@
  * the last file holding one goes (`iommufd_fops_release()`).
  */
 import { OrderedMap } from './ordered-map.ts';
+import { revise } from './revise.ts';
 import type { Ctx, World } from './world.ts';
 
 export function newContext(id: number): Ctx {
@@ -25,6 +26,8 @@ export function newContext(id: number): Ctx {
 export function releaseContext(world: World, ctxId: number): World {
   const ctx = world.contexts.get(ctxId);
   if (ctx === undefined) return world;
-  if (ctx.holders > 1) return { ...world, contexts: world.contexts.set(ctxId, { ...ctx, holders: ctx.holders - 1 }) };
-  return { ...world, contexts: world.contexts.delete(ctxId) };
+  return revise(world, (d) => {
+    d.contexts =
+      ctx.holders > 1 ? world.contexts.set(ctxId, { ...ctx, holders: ctx.holders - 1 }) : world.contexts.delete(ctxId);
+  });
 }

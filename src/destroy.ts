@@ -8,6 +8,7 @@ import { ioasMachine } from '../machines/ioas.machine.ts';
 import { type Call, type Result, num, ok, refuse } from './command.ts';
 import { fail } from './fail.ts';
 import { dropAreaRefs, putContext } from './ioas.ts';
+import { revise } from './revise.ts';
 import type { Ctx, Ioas } from './world.ts';
 
 export function destroy(call: Call, ctx: Ctx, cmd: Fields): Result {
@@ -20,9 +21,8 @@ export function destroy(call: Call, ctx: Ctx, cmd: Fields): Result {
 /** `iommufd_ioas_destroy()`: every area goes with it, and a compat pointer to it is cleared. */
 export function destroyIoas(ctx: Ctx, ioas: Ioas): Ctx {
   const next = dropAreaRefs(ctx, [...ioas.iopt.areas.values()]);
-  return {
-    ...next,
-    objects: next.objects.delete(ioas.id),
-    vfioIoas: ctx.vfioIoas === ioas.id ? null : ctx.vfioIoas,
-  };
+  return revise(next, (d) => {
+    d.objects = next.objects.delete(ioas.id);
+    if (d.vfioIoas === ioas.id) d.vfioIoas = null;
+  });
 }

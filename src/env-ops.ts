@@ -8,7 +8,8 @@ import { type Call, type Result, big, ok, refuse } from './command.ts';
 import { newContext } from './context.ts';
 import { fail } from './fail.ts';
 import { chooseFd, closeFd, fileOf, installFile } from './files.ts';
-import type { Mapping, World } from './world.ts';
+import { revise } from './revise.ts';
+import type { Mapping, Process, World } from './world.ts';
 
 const PROT_READ = 1n;
 const PROT_WRITE = 2n;
@@ -32,15 +33,24 @@ export function mappingOf(args: Fields, pageSize: bigint, addr: bigint, memfd: n
   return { start: addr, last: addr + length - 1n, prot, shared: args['shared'] === true, hugepage, backing };
 }
 
-function withProcess(call: Call, edit: (p: Call['process']) => Call['process']): World {
-  return { ...call.world, processes: call.world.processes.set(call.process.pid, edit(call.process)) };
+/** The world with the calling process's address space replaced. */
+function withMm(call: Call, mm: Process['mm']): World {
+  const process = revise(call.process, (d) => {
+    d.mm = mm;
+  });
+  return revise(call.world, (d) => {
+    d.processes = call.world.processes.set(process.pid, process);
+  });
 }
 
 export function open(call: Call): Result {
   const fd = chooseFd(call.process, call.choices, 'fd');
   const { world } = call;
   const ctx = newContext(world.nextCtxId);
-  const next: World = { ...world, nextCtxId: ctx.id + 1, contexts: world.contexts.set(ctx.id, ctx) };
+  const next = revise(world, (d) => {
+    d.nextCtxId = ctx.id + 1;
+    d.contexts = world.contexts.set(ctx.id, ctx);
+  });
   return ok(installFile(next, call.process.pid, fd, { kind: 'iommufd', ctx: ctx.id }), { fd: BigInt(fd) });
 }
 
@@ -84,8 +94,7 @@ export function mmap(call: Call): Result {
     }
   }
   const mapping = mappingOf(args, pageSize, addr, memfd);
-  const world = withProcess(call, (p) => ({ ...p, mm: mapUser(p.mm, mapping) }));
-  return ok(world, { addr });
+  return ok(withMm(call, mapUser(mm, mapping)), { addr });
 }
 
 export function munmap(call: Call): Result {
@@ -94,7 +103,7 @@ export function munmap(call: Call): Result {
   const length = big(args, 'length');
   if (length === 0n || addr % call.world.config.pageSize !== 0n) return refuse(call, fail('EINVAL'));
   const last = addr + roundUp(length, call.world.config.pageSize) - 1n;
-  return ok(withProcess(call, (p) => ({ ...p, mm: unmapUser(p.mm, addr, last) })));
+  return ok(withMm(call, unmapUser(call.process.mm, addr, last)));
 }
 
 export function memfdCreate(call: Call): Result {
@@ -110,5 +119,9 @@ export function ftruncate(call: Call): Result {
   if (file.kind !== 'memfd') return refuse(call, fail('EINVAL'));
   const length = big(args, 'length');
   if (file.hugetlb && length % call.world.config.hugepageSize !== 0n) return refuse(call, fail('EINVAL'));
-  return ok({ ...call.world, files: call.world.files.set(file.id, { ...file, size: length }) });
+  return ok(
+    revise(call.world, (d) => {
+      d.files = call.world.files.set(file.id, { ...file, size: length });
+    }),
+  );
 }

@@ -5,7 +5,13 @@
  */
 import { releaseContext } from './context.ts';
 import type { Choices } from './command.ts';
+import { revise } from './revise.ts';
 import type { OpenFile, Process, World } from './world.ts';
+
+const withFds = (process: Process, fds: Process['fds']): Process =>
+  revise(process, (d) => {
+    d.fds = fds;
+  });
 
 /** The largest fd the model hands out (the default RLIMIT_NOFILE hard limit is far above any trace). */
 const FD_MAX = 2 ** 31 - 1;
@@ -43,12 +49,11 @@ export function installFile(world: World, pid: number, fd: number, file: NewFile
   if (process === undefined) throw new Error(`[iommufd-model] no process ${pid}`);
   const id = world.nextFileId;
   const opened = { ...file, id, refs: 1 } as OpenFile;
-  return {
-    ...world,
-    nextFileId: id + 1,
-    files: world.files.set(id, opened),
-    processes: world.processes.set(pid, { ...process, fds: process.fds.set(fd, id) }),
-  };
+  return revise(world, (d) => {
+    d.nextFileId = id + 1;
+    d.files = world.files.set(id, opened);
+    d.processes = world.processes.set(pid, withFds(process, process.fds.set(fd, id)));
+  });
 }
 
 /** `close(fd)`: drops the fd-table entry and the reference it held. */
@@ -56,7 +61,9 @@ export function closeFd(world: World, pid: number, fd: number): World {
   const process = world.processes.get(pid);
   const id = process?.fds.get(fd);
   if (process === undefined || id === undefined) return world;
-  const next = { ...world, processes: world.processes.set(pid, { ...process, fds: process.fds.delete(fd) }) };
+  const next = revise(world, (d) => {
+    d.processes = world.processes.set(pid, withFds(process, process.fds.delete(fd)));
+  });
   return putFile(next, id);
 }
 
@@ -64,10 +71,11 @@ export function closeFd(world: World, pid: number, fd: number): World {
 export function putFile(world: World, id: number): World {
   const file = world.files.get(id);
   if (file === undefined) return world;
-  if (file.refs > 1 || file.kind === 'memfd') {
-    // A memfd's pages outlive its fds while a mapping uses them; its record stays (it is tiny).
-    return { ...world, files: world.files.set(id, { ...file, refs: file.refs - 1 }) };
-  }
-  const released = { ...world, files: world.files.delete(id) };
+  // A memfd's pages outlive its fds while a mapping uses them; its record stays (it is tiny).
+  const stays = file.refs > 1 || file.kind === 'memfd';
+  const released = revise(world, (d) => {
+    d.files = stays ? world.files.set(id, { ...file, refs: file.refs - 1 }) : world.files.delete(id);
+  });
+  if (stays) return released;
   return file.kind === 'iommufd' ? releaseContext(released, file.ctx) : released;
 }

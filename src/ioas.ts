@@ -20,6 +20,7 @@ import {
   unmapRange,
 } from './io-pagetable.ts';
 import { allocId } from './object-table.ts';
+import { castDraft, revise } from './revise.ts';
 import { U64_MAX, firstIntersecting, holes, intersecting, spansOf } from './ranges.ts';
 import { userMemoryWritable } from './user-memory.ts';
 import type { Area, Ctx, Ioas, IoPagetable, Pages, Range, World } from './world.ts';
@@ -39,14 +40,25 @@ export function getIoas(ctx: Ctx, id: number): Ioas | Fail {
 }
 
 export function putContext(world: World, ctx: Ctx): World {
-  return { ...world, contexts: world.contexts.set(ctx.id, ctx) };
+  return revise(world, (d) => {
+    d.contexts = world.contexts.set(ctx.id, ctx);
+  });
+}
+
+/** The context with `ioas` stored in its object table. */
+export function putIoas(ctx: Ctx, ioas: Ioas): Ctx {
+  return revise(ctx, (d) => {
+    d.objects = ctx.objects.set(ioas.id, ioas);
+  });
 }
 
 /** The IOAS with a new IO page table, its lifecycle told how many areas it now holds. */
 export function withIopt(ioas: Ioas, iopt: IoPagetable): Ioas {
   if (iopt === ioas.iopt) return ioas;
-  const lifecycle = nextRecord(ioasMachine, ioas.lifecycle, { type: 'AREAS_CHANGED', count: iopt.areas.size });
-  return { ...ioas, iopt, lifecycle };
+  return revise(ioas, (d) => {
+    d.iopt = castDraft(iopt);
+    d.lifecycle = nextRecord(ioasMachine, ioas.lifecycle, { type: 'AREAS_CHANGED', count: iopt.areas.size });
+  });
 }
 
 const conv = (flags: bigint): number =>
@@ -63,8 +75,7 @@ export function ioasAlloc(call: Call, ctx: Ctx, cmd: Fields): Result {
     hugePagesDisabled: false,
     domains: [],
   };
-  const next = { ...ctx, objects: ctx.objects.set(id, ioas) };
-  return ok(putContext(call.world, next), { out_ioas_id: BigInt(id) });
+  return ok(putContext(call.world, putIoas(ctx, ioas)), { out_ioas_id: BigInt(id) });
 }
 
 /** `iommufd_ioas_iova_ranges()`: the holes of the reserved set; EMSGSIZE after writing back when they do not fit. */
@@ -114,7 +125,7 @@ export function ioasAllowIovas(call: Call, ctx: Ctx, cmd: Fields): Result {
   }
   const iopt = setAllowed(ioas.iopt, ranges);
   if (iopt instanceof Fail) return refuse(call, iopt);
-  return ok(putContext(call.world, { ...ctx, objects: ctx.objects.set(ioas.id, withIopt(ioas, iopt)) }));
+  return ok(putContext(call.world, putIoas(ctx, withIopt(ioas, iopt))));
 }
 
 /** `iopt_alloc_user_pages()`: a new pages object for `[uptr, uptr + length)`. */
@@ -131,7 +142,10 @@ function addAreaRefs(ctx: Ctx, areas: readonly Area[], created: Pages | null): C
     const p = pages.get(area.pages);
     if (p !== undefined) pages = pages.set(p.id, { ...p, areaRefs: p.areaRefs + 1 });
   }
-  return { ...ctx, pages, nextPagesId: created === null ? ctx.nextPagesId : created.id + 1 };
+  return revise(ctx, (d) => {
+    d.pages = pages;
+    if (created !== null) d.nextPagesId = created.id + 1;
+  });
 }
 
 /** Removed areas drop their pages references; a pages object with none left is freed. */
@@ -142,7 +156,9 @@ export function dropAreaRefs(ctx: Ctx, areas: readonly Area[]): Ctx {
     if (p === undefined) continue;
     pages = p.areaRefs > 1 ? pages.set(p.id, { ...p, areaRefs: p.areaRefs - 1 }) : pages.delete(p.id);
   }
-  return { ...ctx, pages };
+  return revise(ctx, (d) => {
+    d.pages = pages;
+  });
 }
 
 /**
@@ -185,8 +201,7 @@ function mapPieces(
   const wanted = fixed ? iova : recordedIova(call, ioas.iopt, field, length);
   const placed = insertAreas(ioas.iopt, call.world.config, pieces, length, wanted, conv(flags));
   if (placed instanceof Fail) return refuse(call, placed);
-  const withAreas = addAreaRefs(ctx, placed.areas, created);
-  const next = { ...withAreas, objects: withAreas.objects.set(ioas.id, withIopt(ioas, placed.iopt)) };
+  const next = putIoas(addAreaRefs(ctx, placed.areas, created), withIopt(ioas, placed.iopt));
   return ok(putContext(call.world, next), { [field]: placed.iova });
 }
 
@@ -268,10 +283,7 @@ export function ioasUnmap(call: Call, ctx: Ctx, cmd: Fields): Result {
   const world =
     outcome.removed.length === 0
       ? call.world
-      : putContext(call.world, {
-          ...dropAreaRefs(ctx, outcome.removed),
-          objects: ctx.objects.set(ioas.id, withIopt(ioas, outcome.iopt)),
-        });
+      : putContext(call.world, putIoas(dropAreaRefs(ctx, outcome.removed), withIopt(ioas, outcome.iopt)));
   if (outcome.error !== null) return partial(world, outcome.error);
   if (!all && outcome.unmapped === 0n) return refuse(call, fail('ENOENT'));
   return ok(world, { length: outcome.unmapped });

@@ -6,7 +6,8 @@ import type { Fields } from '../events/types.ts';
 import { type Call, type Result, big, num, ok, refuse } from './command.ts';
 import { Fail, fail } from './fail.ts';
 import { conformsTo } from './io-pagetable.ts';
-import { getIoas, putContext } from './ioas.ts';
+import { getIoas, putContext, putIoas } from './ioas.ts';
+import { revise } from './revise.ts';
 import type { Ctx, Ioas } from './world.ts';
 
 export const IOMMU_OPTION_RLIMIT_MODE = 0n;
@@ -32,7 +33,10 @@ function rlimitMode(call: Call, ctx: Ctx, cmd: Fields): Result {
   if (ctx.objects.size !== 0) return refuse(call, fail('EBUSY'));
   const val = big(cmd, 'val64');
   if (val !== 0n && val !== 1n) return refuse(call, fail('EINVAL'));
-  return ok(putContext(call.world, { ...ctx, accountMode: val === 1n ? 'mm' : 'user' }), { val64: val });
+  const next = revise(ctx, (d) => {
+    d.accountMode = val === 1n ? 'mm' : 'user';
+  });
+  return ok(putContext(call.world, next), { val64: val });
 }
 
 /** `iommufd_ioas_option_huge_pages()`. */
@@ -43,20 +47,25 @@ function hugePages(call: Call, ctx: Ctx, cmd: Fields): Result {
   if (op === IOMMU_OPTION_OP_GET) return ok(call.world, { val64: ioas.hugePagesDisabled ? 0n : 1n });
   if (op !== IOMMU_OPTION_OP_SET) return refuse(call, fail('EOPNOTSUPP'));
   const val = big(cmd, 'val64');
-  if (val === 1n) return commit(call, ctx, recomputeAlignment(call, { ...ioas, hugePagesDisabled: false }), val);
+  if (val === 1n) return commit(call, ctx, recomputeAlignment(call, withHugePages(ioas, false)), val);
   if (val !== 0n) return refuse(call, fail('EINVAL'));
   // iopt_disable_large_pages()
   if (ioas.hugePagesDisabled) return ok(call.world, { val64: val });
   if (ioas.domains.length > 0 && ioas.iopt.areas.size > 0) return refuse(call, fail('EINVAL'));
-  const next = recomputeAlignment(call, { ...ioas, hugePagesDisabled: true });
+  const next = recomputeAlignment(call, withHugePages(ioas, true));
   if (next instanceof Fail) return refuse(call, next);
   return commit(call, ctx, next, val);
 }
 
 function commit(call: Call, ctx: Ctx, ioas: Ioas | Fail, val: bigint): Result {
   if (ioas instanceof Fail) return refuse(call, ioas);
-  return ok(putContext(call.world, { ...ctx, objects: ctx.objects.set(ioas.id, ioas) }), { val64: val });
+  return ok(putContext(call.world, putIoas(ctx, ioas)), { val64: val });
 }
+
+const withHugePages = (ioas: Ioas, disabled: boolean): Ioas =>
+  revise(ioas, (d) => {
+    d.hugePagesDisabled = disabled;
+  });
 
 /**
  * `iopt_calculate_iova_alignment()`: the largest of PAGE_SIZE (large pages disabled) or 1,
@@ -68,5 +77,7 @@ export function recomputeAlignment(call: Call, ioas: Ioas): Ioas | Fail {
   if (alignment > ioas.iopt.iovaAlignment && !conformsTo(ioas.iopt, call.world.config, alignment)) {
     return fail('EADDRINUSE');
   }
-  return { ...ioas, iopt: { ...ioas.iopt, iovaAlignment: alignment } };
+  return revise(ioas, (d) => {
+    d.iopt.iovaAlignment = alignment;
+  });
 }

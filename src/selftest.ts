@@ -5,9 +5,8 @@
 import type { Fields } from '../events/types.ts';
 import { type Call, type Result, big, num, ok, refuse } from './command.ts';
 import { Fail, fail } from './fail.ts';
-import { reserve } from './io-pagetable.ts';
-import { getIoas, putContext, withIopt } from './ioas.ts';
-import { lastOf } from './io-pagetable.ts';
+import { lastOf, reserve } from './io-pagetable.ts';
+import { getIoas, putContext, putIoas, withIopt } from './ioas.ts';
 import { U64_MAX, intersecting } from './ranges.ts';
 import type { Ctx } from './world.ts';
 
@@ -25,7 +24,7 @@ export function addReserved(call: Call, ctx: Ctx, cmd: Fields): Result {
   if (ioas instanceof Fail) return refuse(call, ioas);
   const iopt = reserve(ioas.iopt, { start, last, owner: null });
   if (iopt instanceof Fail) return refuse(call, iopt);
-  return ok(putContext(call.world, { ...ctx, objects: ctx.objects.set(ioas.id, withIopt(ioas, iopt)) }));
+  return ok(putContext(call.world, putIoas(ctx, withIopt(ioas, iopt))));
 }
 
 /** `iommufd_test_memory_limit()`: below `sizeof(unsigned long) + sizeof(u32)` is refused. */
