@@ -29,7 +29,7 @@ export function mapUser(mm: OrderedMap<bigint, Mapping>, mapping: Mapping): Orde
 /** The part `[start, last]` of a mapping, keeping its file offset in step. */
 function slice(m: Mapping, start: bigint, last: bigint): Mapping {
   const shift = start - m.start;
-  const backing = m.backing.kind === 'anon' ? m.backing : { ...m.backing, offset: m.backing.offset + shift };
+  const backing = { ...m.backing, offset: m.backing.offset + shift };
   return { ...m, start, last, backing };
 }
 

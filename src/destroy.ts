@@ -1,21 +1,58 @@
 /**
  * `IOMMU_DESTROY` (`iommufd_destroy()`, spec §3.1/§1.4): an object goes only when nothing but
- * the object table holds it; its lifecycle machine decides.
+ * the object table holds it, which its lifecycle machine decides; then its type's destroy runs.
  */
 import type { Fields } from '../events/types.ts';
 import { accepts } from '../machines/adapter.ts';
+import { accessMachine } from '../machines/access.machine.ts';
+import { deviceMachine } from '../machines/device.machine.ts';
 import { ioasMachine } from '../machines/ioas.machine.ts';
+import { objectMachine } from '../machines/object.machine.ts';
 import { type Call, type Result, num, ok, refuse } from './command.ts';
 import { fail } from './fail.ts';
+import { destroyHwptPaging } from './hw-pagetable.ts';
 import { dropAreaRefs, putContext } from './ioas.ts';
 import { revise } from './revise.ts';
-import type { Ctx, Ioas } from './world.ts';
+import { destroySelftestDev } from './selftest-device.ts';
+import type { Ctx, Ioas, IommuObject, World } from './world.ts';
+
+const DESTROY = { type: 'DESTROY' } as const;
+
+/** Whether only the object table holds the object (`refcount == 1`). */
+export function destroyable(obj: IommuObject): boolean {
+  switch (obj.type) {
+    case 'ioas':
+      return accepts(ioasMachine, obj.lifecycle, DESTROY);
+    case 'device':
+      return accepts(deviceMachine, obj.lifecycle, DESTROY);
+    case 'access':
+      return accepts(accessMachine, obj.lifecycle, DESTROY);
+    case 'hwpt_paging':
+    case 'selftest':
+      return accepts(objectMachine, obj.lifecycle, DESTROY);
+  }
+}
+
+/** The type's destroy action, for an object nothing else holds. */
+export function destroyObject(world: World, ctx: Ctx, obj: IommuObject): Ctx {
+  switch (obj.type) {
+    case 'ioas':
+      return destroyIoas(ctx, obj);
+    case 'hwpt_paging':
+      return destroyHwptPaging(world, ctx, obj);
+    case 'selftest':
+      return destroySelftestDev(world, ctx, obj);
+    case 'device':
+    case 'access':
+      throw new Error(`[iommufd-model] a ${obj.type} is destroyed by its driver, not by IOMMU_DESTROY`);
+  }
+}
 
 export function destroy(call: Call, ctx: Ctx, cmd: Fields): Result {
   const obj = ctx.objects.get(num(cmd, 'id'));
   if (obj === undefined) return refuse(call, fail('ENOENT'));
-  if (!accepts(ioasMachine, obj.lifecycle, { type: 'DESTROY' })) return refuse(call, fail('EBUSY'));
-  return ok(putContext(call.world, destroyIoas(ctx, obj)));
+  if (!destroyable(obj)) return refuse(call, fail('EBUSY'));
+  return ok(putContext(call.world, destroyObject(call.world, ctx, obj)));
 }
 
 /** `iommufd_ioas_destroy()`: every area goes with it, and a compat pointer to it is cleared. */

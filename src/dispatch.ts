@@ -13,7 +13,10 @@ import { fileOf } from './files.ts';
 import { ioasAllowIovas, ioasAlloc, ioasCopy, ioasIovaRanges, ioasMap, ioasUnmap } from './ioas.ts';
 import { structIoctl } from './ioctl.ts';
 import { option } from './option.ts';
+import { getHwInfo } from './hw-info.ts';
 import { addReserved, mdCheckRefs, setTempMemoryLimit } from './selftest.ts';
+import { accessPages, accessReplaceIoas, accessRwOp, createAccess, destroyAccessPages } from './selftest-access.ts';
+import { devCheckCache, mdCheckMap, mockDomain, mockDomainReplace } from './selftest-device.ts';
 import type { Ctx, World } from './world.ts';
 
 type IoctlHandler = (call: Call, ctx: Ctx, cmd: Fields) => Result;
@@ -28,9 +31,20 @@ const IOCTLS: Readonly<Record<string, IoctlHandler>> = {
   IOAS_MAP: ioasMap,
   IOAS_UNMAP: ioasUnmap,
   OPTION: option,
+  GET_HW_INFO: getHwInfo,
   TEST_ADD_RESERVED: addReserved,
   TEST_SET_TEMP_MEMORY_LIMIT: setTempMemoryLimit,
   TEST_MD_CHECK_REFS: mdCheckRefs,
+  TEST_MOCK_DOMAIN: mockDomain,
+  TEST_MOCK_DOMAIN_FLAGS: mockDomain,
+  TEST_MOCK_DOMAIN_REPLACE: mockDomainReplace,
+  TEST_MD_CHECK_MAP: mdCheckMap,
+  TEST_DEV_CHECK_CACHE: devCheckCache,
+  TEST_CREATE_ACCESS: createAccess,
+  TEST_ACCESS_PAGES: accessPages,
+  TEST_DESTROY_ACCESS_PAGES: destroyAccessPages,
+  TEST_ACCESS_RW: accessRwOp,
+  TEST_ACCESS_REPLACE_IOAS: accessReplaceIoas,
 };
 
 interface EnvOp {

@@ -18,8 +18,8 @@ export const IOMMU_PATH = '/dev/iommu';
 
 const roundUp = (v: bigint, to: bigint): bigint => ((v + to - 1n) / to) * to;
 
-/** The mapping an MMAP with these arguments makes at `addr`. */
-export function mappingOf(args: Fields, pageSize: bigint, addr: bigint, memfd: number | null): Mapping {
+/** The mapping an MMAP with these arguments makes at `addr`; `anon` names its memory when it is anonymous. */
+export function mappingOf(args: Fields, pageSize: bigint, addr: bigint, memfd: number | null, anon: number): Mapping {
   const hugepage = args['hugepage'] === true;
   const length = roundUp(big(args, 'length'), hugepage ? MMAP_ALIGN : pageSize);
   const prot = typeof args['prot'] === 'bigint' ? args['prot'] : PROT_READ | PROT_WRITE;
@@ -29,7 +29,7 @@ export function mappingOf(args: Fields, pageSize: bigint, addr: bigint, memfd: n
       ? { kind: 'memfd', file: memfd, offset }
       : typeof args['file'] === 'string'
         ? { kind: 'named', path: args['file'], offset }
-        : { kind: 'anon' };
+        : { kind: 'anon', object: anon, offset: 0n };
   return { start: addr, last: addr + length - 1n, prot, shared: args['shared'] === true, hugepage, backing };
 }
 
@@ -83,7 +83,7 @@ export function mmap(call: Call): Result {
     addr = args['addr'];
     if (addr % align !== 0n) return refuse(call, fail('EINVAL'));
   } else {
-    const probe = mappingOf(args, pageSize, 0n, memfd);
+    const probe = mappingOf(args, pageSize, 0n, memfd, 0);
     const size = probe.last + 1n;
     const recorded = call.choices.proposed('addr');
     if (typeof recorded === 'bigint' && recorded % align === 0n && isFree(mm, recorded, recorded + size - 1n)) {
@@ -93,8 +93,11 @@ export function mmap(call: Call): Result {
       addr = lowestFreeAddress(mm, size, MMAP_ALIGN);
     }
   }
-  const mapping = mappingOf(args, pageSize, addr, memfd);
-  return ok(withMm(call, mapUser(mm, mapping)), { addr });
+  const mapping = mappingOf(args, pageSize, addr, memfd, call.world.nextMemObject);
+  const world = revise(withMm(call, mapUser(mm, mapping)), (d) => {
+    d.nextMemObject = call.world.nextMemObject + 1;
+  });
+  return ok(world, { addr });
 }
 
 export function munmap(call: Call): Result {

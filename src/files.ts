@@ -3,6 +3,7 @@
  * (FORK copies the entries, so both processes share the file); when the last reference goes
  * the file is released, and an iommufd file releases its context (spec §1.5).
  */
+import { destroyAccess } from './access.ts';
 import { releaseContext } from './context.ts';
 import type { Choices } from './command.ts';
 import { revise } from './revise.ts';
@@ -77,5 +78,18 @@ export function putFile(world: World, id: number): World {
     d.files = stays ? world.files.set(id, { ...file, refs: file.refs - 1 }) : world.files.delete(id);
   });
   if (stays) return released;
-  return file.kind === 'iommufd' ? releaseContext(released, file.ctx) : released;
+  if (file.kind === 'iommufd') return releaseContext(released, file.ctx);
+  if (file.kind === 'access') return releaseAccessFile(released, file.ctx, file.access);
+  return released;
+}
+
+/** The access fd's release (`iommufd_test_staccess_release()`): the access goes, and its hold on the context. */
+function releaseAccessFile(world: World, ctxId: number, accessId: number): World {
+  const ctx = world.contexts.get(ctxId);
+  if (ctx === undefined) return world;
+  const next = destroyAccess(world, ctx, accessId);
+  const stored = revise(world, (d) => {
+    d.contexts = world.contexts.set(ctxId, next);
+  });
+  return releaseContext(stored, ctxId);
 }

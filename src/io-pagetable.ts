@@ -6,7 +6,7 @@
 import { Fail, fail } from './fail.ts';
 import { allocIova } from './iova-alloc.ts';
 import { OrderedMap } from './ordered-map.ts';
-import { U64_MAX, firstIntersecting, intersecting, spansOf } from './ranges.ts';
+import { U64_MAX, firstIntersecting, spansOf } from './ranges.ts';
 import type { Area, IoPagetable, ModelConfig, Pages, Range, ReservedRange } from './world.ts';
 
 export const IOMMU_READ = 1;
@@ -93,35 +93,6 @@ export function insertAreas(
     at = last + 1n;
   }
   return { iopt: { ...iopt, areas }, iova: dst, areas: added };
-}
-
-/** Outcome of the unmap loop: the kernel keeps what it removed before an error (spec §3.8). */
-export interface UnmapOutcome {
-  readonly iopt: IoPagetable;
-  readonly removed: readonly Area[];
-  readonly unmapped: bigint;
-  readonly error: Fail | null;
-}
-
-/**
- * `iopt_unmap_iova_range()`: remove every area inside `[start, last]`, lowest first; an area
- * straddling either end stops the loop with ENOENT, keeping the areas already removed.
- */
-export function unmapRange(iopt: IoPagetable, start: bigint, last: bigint): UnmapOutcome {
-  let areas = iopt.areas;
-  const removed: Area[] = [];
-  let unmapped = 0n;
-  let error: Fail | null = null;
-  for (const area of intersecting(iopt.areas, start, last)) {
-    if (area.start < start || area.last > last) {
-      error = fail('ENOENT');
-      break;
-    }
-    areas = areas.delete(area.start);
-    removed.push(area);
-    unmapped += area.last - area.start + 1n;
-  }
-  return { iopt: removed.length === 0 ? iopt : { ...iopt, areas }, removed, unmapped, error };
 }
 
 /** `iopt_reserve_iova()`: reserved space may not cover an area or an allowed range. */

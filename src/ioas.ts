@@ -17,8 +17,9 @@ import {
   lastOf,
   pagesBase,
   setAllowed,
-  unmapRange,
 } from './io-pagetable.ts';
+import { areaHasAccesses, notifyUnmap } from './access.ts';
+import { addHold, areaHoldKey, areaIndexes, dropHolds } from './pages.ts';
 import { allocId } from './object-table.ts';
 import { castDraft, revise } from './revise.ts';
 import { U64_MAX, firstIntersecting, holes, intersecting, spansOf } from './ranges.ts';
@@ -74,6 +75,7 @@ export function ioasAlloc(call: Call, ctx: Ctx, cmd: Fields): Result {
     iopt: emptyIopt(),
     hugePagesDisabled: false,
     domains: [],
+    accesses: [],
   };
   return ok(putContext(call.world, putIoas(ctx, ioas)), { out_ioas_id: BigInt(id) });
 }
@@ -129,10 +131,21 @@ export function ioasAllowIovas(call: Call, ctx: Ctx, cmd: Fields): Result {
 }
 
 /** `iopt_alloc_user_pages()`: a new pages object for `[uptr, uptr + length)`. */
-function newUserPages(ctx: Ctx, pageSize: bigint, uptr: bigint, length: bigint, writable: boolean): Fail | Pages {
+function newUserPages(call: Call, ctx: Ctx, uptr: bigint, length: bigint, writable: boolean): Fail | Pages {
   if (uptr + length > U64_MAX) return fail('EOVERFLOW');
-  if (length > sizeBound(pageSize) || length === 0n) return fail('EINVAL');
-  return { id: ctx.nextPagesId, kind: 'user', start: uptr, length, writable, file: null, areaRefs: 0 };
+  if (length > sizeBound(call.world.config.pageSize) || length === 0n) return fail('EINVAL');
+  return {
+    id: ctx.nextPagesId,
+    kind: 'user',
+    start: uptr,
+    length,
+    writable,
+    file: null,
+    areaRefs: 0,
+    owner: call.process.pid,
+    holds: [],
+    pins: [],
+  };
 }
 
 /** Commits new areas: the pages objects they use gain a reference each. */
@@ -201,7 +214,18 @@ function mapPieces(
   const wanted = fixed ? iova : recordedIova(call, ioas.iopt, field, length);
   const placed = insertAreas(ioas.iopt, call.world.config, pieces, length, wanted, conv(flags));
   if (placed instanceof Fail) return refuse(call, placed);
-  const next = putIoas(addAreaRefs(ctx, placed.areas, created), withIopt(ioas, placed.iopt));
+  let next = putIoas(addAreaRefs(ctx, placed.areas, created), withIopt(ioas, placed.iopt));
+  // iopt_fill_domains_pages(): with a domain, the new areas are pinned now (or the map fails).
+  if (ioas.domains.length > 0) {
+    for (const area of placed.areas) {
+      const held = addHold(call.world, next, area.pages, {
+        key: areaHoldKey(ioas.id, area),
+        ...areaIndexes(area, call.world.config.pageSize),
+      });
+      if (held instanceof Fail) return refuse(call, held);
+      next = held;
+    }
+  }
   return ok(putContext(call.world, next), { [field]: placed.iova });
 }
 
@@ -217,7 +241,7 @@ export function ioasMap(call: Call, ctx: Ctx, cmd: Fields): Result {
   if (ioas instanceof Fail) return refuse(call, ioas);
   const { pageSize } = call.world.config;
   const uptr = big(cmd, 'user_va');
-  const pages = newUserPages(ctx, pageSize, uptr, length, (flags & IOMMU_IOAS_MAP_WRITEABLE) !== 0n);
+  const pages = newUserPages(call, ctx, uptr, length, (flags & IOMMU_IOAS_MAP_WRITEABLE) !== 0n);
   if (pages instanceof Fail) return refuse(call, pages);
   const piece: Piece = { pages, startByte: uptr - pagesBase(pages, pageSize), length };
   return mapPieces(call, ctx, ioas, [piece], length, flags, iova, 'iova', pages);
@@ -279,12 +303,43 @@ export function ioasUnmap(call: Call, ctx: Ctx, cmd: Fields): Result {
     start = iova;
     last = l;
   }
-  const outcome = unmapRange(ioas.iopt, start, last);
-  const world =
-    outcome.removed.length === 0
-      ? call.world
-      : putContext(call.world, putIoas(dropAreaRefs(ctx, outcome.removed), withIopt(ioas, outcome.iopt)));
+  const outcome = unmapIovaRange(call.world, ctx, ioas.id, start, last);
+  const world = outcome.ctx === ctx ? call.world : putContext(call.world, outcome.ctx);
   if (outcome.error !== null) return partial(world, outcome.error);
   if (!all && outcome.unmapped === 0n) return refuse(call, fail('ENOENT'));
   return ok(world, { length: outcome.unmapped });
+}
+
+/**
+ * `iopt_unmap_iova_range()`: remove every area inside `[start, last]`, lowest first. An area
+ * straddling either end stops the loop with ENOENT, keeping the areas already removed; an area
+ * an access pinned first makes the accesses drop their items (`iommufd_access_notify_unmap()`).
+ */
+export function unmapIovaRange(
+  world: World,
+  ctx: Ctx,
+  ioasId: number,
+  start: bigint,
+  last: bigint,
+): { ctx: Ctx; unmapped: bigint; error: Fail | null } {
+  let next = ctx;
+  let unmapped = 0n;
+  const before = getIoas(ctx, ioasId) as Ioas;
+  for (const area of [...intersecting(before.iopt.areas, start, last)]) {
+    if (area.start < start || area.last > last) return { ctx: next, unmapped, error: fail('ENOENT') };
+    if (areaHasAccesses(next, getIoas(next, ioasId) as Ioas, area)) next = notifyUnmap(world, next, ioasId, area.start, area.last);
+    next = removeArea(world, next, ioasId, area);
+    unmapped += area.last - area.start + 1n;
+  }
+  return { ctx: next, unmapped, error: null };
+}
+
+/** One area leaves its IOAS: unpinned from its domains, its pages reference dropped. */
+function removeArea(world: World, ctx: Ctx, ioasId: number, area: Area): Ctx {
+  const ioas = getIoas(ctx, ioasId) as Ioas;
+  const unheld = ioas.domains.length > 0 ? dropHolds(world, ctx, area.pages, new Set([areaHoldKey(ioasId, area)])) : ctx;
+  const iopt = revise(ioas.iopt, (d) => {
+    d.areas = castDraft(ioas.iopt.areas.delete(area.start));
+  });
+  return putIoas(dropAreaRefs(unheld, [area]), withIopt(ioas, iopt));
 }

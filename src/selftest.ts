@@ -7,7 +7,9 @@ import { type Call, type Result, big, num, ok, refuse } from './command.ts';
 import { Fail, fail } from './fail.ts';
 import { lastOf, reserve } from './io-pagetable.ts';
 import { getIoas, putContext, putIoas, withIopt } from './ioas.ts';
-import { U64_MAX, intersecting } from './ranges.ts';
+import { pinsOn } from './pages.ts';
+import { pageAt } from './physical.ts';
+import { U64_MAX } from './ranges.ts';
 import type { Ctx } from './world.ts';
 
 /** `GUP_PIN_COUNTING_BIAS`: each pin adds 1024 to a page's refcount; the check divides it back. */
@@ -47,17 +49,11 @@ export function mdCheckRefs(call: Call, _ctx: Ctx, cmd: Fields): Result {
   if (length % pageSize !== 0n || uptr % pageSize !== 0n || uptr + length > U64_MAX) {
     return refuse(call, fail('EINVAL'));
   }
-  const anyMemory = call.world.config.memory === 'any';
-  for (let page = uptr; page < uptr + length; page += pageSize) {
-    const mapping = intersecting(call.process.mm, page, page).next();
-    if (mapping.done === true && !anyMemory) return refuse(call, fail('EFAULT'));
-    if (mapping.done !== true && mapping.value.hugepage) continue;
-    if (pinCount(call, page) !== refs) return refuse(call, fail('EIO'));
+  for (let va = uptr; va < uptr + length; va += pageSize) {
+    const page = pageAt(call.world, call.process, va);
+    if (page === null) return refuse(call, fail('EFAULT'));
+    if (page.compound) continue;
+    if (pinsOn(call.world, page.obj, page.index) !== refs) return refuse(call, fail('EIO'));
   }
   return ok(call.world);
-}
-
-/** Pins held on the page behind a user address: nothing pins without domains or accesses yet. */
-function pinCount(_call: Call, _page: bigint): bigint {
-  return 0n;
 }

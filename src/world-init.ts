@@ -30,11 +30,15 @@ export function createWorld(header: TraceHeader): World {
     nextFileId: 1,
     contexts: OrderedMap.empty(),
     nextCtxId: 1,
+    nextMemObject: 1,
     tempMemoryLimit: DEFAULT_TEMP_MEMORY_LIMIT,
   };
   for (const decl of decls) {
     let mm: Process['mm'] = OrderedMap.empty();
-    for (const m of header.env.mappings) mm = mapUser(mm, premapped(m, config.pageSize));
+    for (const m of header.env.mappings) {
+      mm = mapUser(mm, premapped(m, config.pageSize, world.nextMemObject));
+      world = { ...world, nextMemObject: world.nextMemObject + 1 };
+    }
     const process: Process = { ...decl, fds: OrderedMap.empty(), mm };
     world = { ...world, processes: world.processes.set(decl.pid, process) };
     for (const fd of [0, 1, 2]) world = installFile(world, decl.pid, fd, { kind: 'other', path: '/dev/null' });
@@ -42,7 +46,6 @@ export function createWorld(header: TraceHeader): World {
   return world;
 }
 
-function premapped(args: Fields, pageSize: bigint) {
-  const mapping = mappingOf(args, pageSize, typeof args['addr'] === 'bigint' ? args['addr'] : 0n, null);
-  return mapping;
+function premapped(args: Fields, pageSize: bigint, anon: number) {
+  return mappingOf(args, pageSize, typeof args['addr'] === 'bigint' ? args['addr'] : 0n, null, anon);
 }

@@ -4,7 +4,10 @@
  * changes and a failed command can hand back the very snapshot it was given.
  */
 import type { MachineRecord } from '../machines/adapter.ts';
+import type { AccessContext } from '../machines/access.machine.ts';
+import type { DeviceContext } from '../machines/device.machine.ts';
 import type { IoasContext } from '../machines/ioas.machine.ts';
+import type { RefContext } from '../machines/object.machine.ts';
 import type { OrderedMap } from './ordered-map.ts';
 
 export interface ModelConfig {
@@ -19,9 +22,12 @@ export interface Mapping extends Range {
   readonly prot: bigint;
   readonly shared: boolean;
   readonly hugepage: boolean;
-  /** What backs it: anonymous memory, a memfd (open file id), or a named file. */
+  /**
+   * What backs it: an anonymous memory object (each MMAP makes one), a memfd (open file id),
+   * or a named file; `offset` is in bytes from the object's start.
+   */
   readonly backing:
-    | { readonly kind: 'anon' }
+    | { readonly kind: 'anon'; readonly object: number; readonly offset: bigint }
     | { readonly kind: 'memfd'; readonly file: number; readonly offset: bigint }
     | { readonly kind: 'named'; readonly path: string; readonly offset: bigint };
 }
@@ -48,6 +54,8 @@ export type OpenFile =
       readonly size: bigint;
       readonly hugetlb: boolean;
     }
+  /** A selftest access fd (`TEST_CREATE_ACCESS`): closing it destroys the access. */
+  | { readonly id: number; readonly refs: number; readonly kind: 'access'; readonly ctx: number; readonly access: number }
   /** Any other file (the standard fds 0-2): it exists, iommufd ioctls on it get ENOTTY. */
   | { readonly id: number; readonly refs: number; readonly kind: 'other'; readonly path: string };
 
@@ -65,6 +73,22 @@ export interface ReservedRange extends Range {
   readonly owner: string | null;
 }
 
+/** Something keeping indexes `[first, last]` of a pages object pinned: an area with a domain, or an access item. */
+export interface Hold {
+  readonly key: string;
+  readonly first: bigint;
+  readonly last: bigint;
+}
+
+/** Pinned indexes `[first, last]` of a pages object and the physical pages behind them, from `index` of `obj`. */
+export interface PinRun {
+  readonly first: bigint;
+  readonly last: bigint;
+  readonly obj: string;
+  readonly index: bigint;
+  readonly compound: boolean;
+}
+
 /** Memory backing one or more areas: one per `IOAS_MAP`, shared by `IOAS_COPY` (spec §5.1). */
 export interface Pages {
   readonly id: number;
@@ -77,6 +101,11 @@ export interface Pages {
   readonly file: number | null;
   /** Areas referencing this pages object. */
   readonly areaRefs: number;
+  /** The process whose memory it pins (`pages->source_mm`). */
+  readonly owner: number;
+  readonly holds: readonly Hold[];
+  /** The pinned indexes: the union of `holds`, ascending. */
+  readonly pins: readonly PinRun[];
 }
 
 /** One mapping of the IO page table: `[iova, last]` backed by bytes of a pages object. */
@@ -109,9 +138,95 @@ export interface Ioas {
   readonly hugePagesDisabled: boolean;
   /** HWPT_PAGING objects whose domain mirrors this IOAS, in creation order. */
   readonly domains: readonly number[];
+  /** Accesses attached to this IOAS, in attach order. */
+  readonly accesses: readonly number[];
 }
 
-export type IommuObject = Ioas;
+/** What the IOMMU driver behind a device offers (the mock's constants, or a header device's parameters). */
+export interface DeviceModel {
+  /** The header device name, or `mock` for a selftest mock device. */
+  readonly name: string;
+  readonly kind: string;
+  /** Devices of one IOMMU group share attachments; a mock device is its own group. */
+  readonly group: string;
+  /** The IOMMU instance: a vIOMMU or nested domain serves only devices behind the same one. */
+  readonly iommu: string;
+  /** MOCK_FLAGS_DEVICE_* of a mock device. */
+  readonly mockFlags: bigint;
+  /** Page sizes of the domains the driver allocates for it. */
+  readonly pgsizeBitmap: bigint;
+  /** IOVA aperture of those domains. */
+  readonly aperture: Range;
+  /** Reserved regions reported for the device (not direct-relaxable ones). */
+  readonly reserved: readonly Range[];
+  readonly maxPasidLog2: number;
+  readonly dirty: boolean;
+  readonly nesting: boolean;
+}
+
+/** An IOMMU domain as iommufd sees it. */
+export interface Domain {
+  readonly pgsizeBitmap: bigint;
+  readonly aperture: Range;
+  /** The driver (and IOMMU instance) that allocated it. */
+  readonly iommu: string;
+  readonly dirtyTracking: boolean;
+}
+
+export interface Device {
+  readonly type: 'device';
+  readonly id: number;
+  readonly lifecycle: MachineRecord<DeviceContext>;
+  readonly model: DeviceModel;
+  /** PASID (0 = IOMMU_NO_PASID, the RID) → attached HWPT id. */
+  readonly attached: OrderedMap<number, number>;
+  /** The mock device's four cache entries (`TEST_DEV_CHECK_CACHE`). */
+  readonly cache: readonly bigint[];
+}
+
+export interface HwptPaging {
+  readonly type: 'hwpt_paging';
+  readonly id: number;
+  readonly lifecycle: MachineRecord<RefContext>;
+  readonly ioas: number;
+  /** Created by attaching to an IOAS (destroyed with its last attachment), not by HWPT_ALLOC. */
+  readonly auto: boolean;
+  readonly nestParent: boolean;
+  readonly pasidCompat: boolean;
+  readonly fault: number | null;
+  readonly domain: Domain;
+  readonly dirtyEnabled: boolean;
+}
+
+/** A selftest mock device object (`IOMMUFD_OBJ_SELFTEST`): destroying it unbinds its device. */
+export interface SelftestDev {
+  readonly type: 'selftest';
+  readonly id: number;
+  readonly lifecycle: MachineRecord<RefContext>;
+  readonly device: number;
+}
+
+/** What one access item pinned: a hold on each pages object its range covers. */
+export interface AccessItem {
+  readonly id: number;
+  readonly iova: bigint;
+  readonly length: bigint;
+  /** One hold per area the range crosses: on that area's pages object, through that area. */
+  readonly holds: readonly { readonly pages: number; readonly key: string; readonly area: bigint }[];
+}
+
+export interface Access {
+  readonly type: 'access';
+  readonly id: number;
+  readonly lifecycle: MachineRecord<AccessContext>;
+  readonly ioas: number | null;
+  readonly needsPin: boolean;
+  readonly items: OrderedMap<number, AccessItem>;
+  /** Item ids count from 0 per access and are never reused. */
+  readonly nextItem: number;
+}
+
+export type IommuObject = Ioas | Device | HwptPaging | SelftestDev | Access;
 
 /** An iommufd context (`struct iommufd_ctx`): what one open of /dev/iommu holds. */
 export interface Ctx {
@@ -135,6 +250,8 @@ export interface World {
   readonly nextFileId: number;
   readonly contexts: OrderedMap<number, Ctx>;
   readonly nextCtxId: number;
+  /** The next anonymous memory object's id. */
+  readonly nextMemObject: number;
   /** The selftest module's temporary buffer limit (`TEST_SET_TEMP_MEMORY_LIMIT`), global. */
   readonly tempMemoryLimit: bigint;
 }

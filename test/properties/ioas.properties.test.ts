@@ -45,6 +45,7 @@ function checkIopts(world: World): void {
   for (const ctx of world.contexts.values()) {
     const refs = new Map<number, number>();
     for (const obj of ctx.objects.values()) {
+      if (obj.type !== 'ioas') continue;
       const { iopt } = obj;
       let prevLast = -1n;
       const a = iopt.iovaAlignment - 1n;
@@ -75,7 +76,7 @@ function checkAutoIova(r: Ran): void {
   if (((fields['flags'] as bigint) & 1n) !== 0n) return;
   const ctx = [...r.before.contexts.values()][0];
   const ioas = ctx?.objects.get(Number(fields['ioas_id']));
-  if (ioas === undefined || ioas.iopt.allowed.size === 0) return;
+  if (ioas?.type !== 'ioas' || ioas.iopt.allowed.size === 0) return;
   const start = r.out['iova'] as bigint;
   const last = start + (fields['length'] as bigint) - 1n;
   // Touching allowed ranges form one window (interval_tree_span_iter merges them).

@@ -1,0 +1,276 @@
+/**
+ * In-kernel accesses (`iommufd_access_*` of device.c, and the selftest's access fds of
+ * selftest.c, spec §7.3): an emulated device's CPU view of an IOAS. A pinning access holds the
+ * pages under the items it pinned; unmapping an area it pinned makes it drop those items first.
+ */
+import { initialRecord, nextRecord } from '../machines/adapter.ts';
+import { accessMachine } from '../machines/access.machine.ts';
+import { ioasMachine } from '../machines/ioas.machine.ts';
+import { Fail, fail } from './fail.ts';
+import { alignmentOf } from './hw-pagetable.ts';
+import { conformsTo, lastOf } from './io-pagetable.ts';
+import { OrderedMap } from './ordered-map.ts';
+import { addHold, dropHolds } from './pages.ts';
+import { intersecting } from './ranges.ts';
+import { castDraft, revise } from './revise.ts';
+import { userMemoryReadable, userMemoryWritable } from './user-memory.ts';
+import type { Access, AccessItem, Area, Ctx, Ioas, Pages, World } from './world.ts';
+
+/** `xa_limit_16b` of the IOAS's access list. */
+const ACCESSES_PER_IOAS = 65536;
+export const IOMMUFD_ACCESS_RW_WRITE = 1n;
+
+export function newAccess(id: number, needsPin: boolean): Access {
+  return {
+    type: 'access',
+    id,
+    lifecycle: initialRecord(accessMachine),
+    ioas: null,
+    needsPin,
+    items: OrderedMap.empty(),
+    nextItem: 0,
+  };
+}
+
+function put(ctx: Ctx, obj: Access | Ioas): Ctx {
+  return revise(ctx, (d) => {
+    d.objects = ctx.objects.set(obj.id, obj);
+  });
+}
+
+function ioasOf(ctx: Ctx, id: number): Ioas {
+  const obj = ctx.objects.get(id);
+  if (obj?.type !== 'ioas') throw new Error(`[iommufd-model] access refers to IOAS ${id}, which is gone`);
+  return obj;
+}
+
+function accessOf(ctx: Ctx, id: number): Access {
+  const obj = ctx.objects.get(id);
+  if (obj?.type !== 'access') throw new Error(`[iommufd-model] no access ${id}`);
+  return obj;
+}
+
+/** Drops an item's pins. */
+function dropItem(world: World, ctx: Ctx, access: Access, item: AccessItem): Ctx {
+  let next = ctx;
+  for (const h of item.holds) next = dropHolds(world, next, h.pages, new Set([h.key]));
+  const current = accessOf(next, access.id);
+  return put(
+    next,
+    revise(current, (d) => {
+      d.items = current.items.delete(item.id);
+      d.lifecycle = nextRecord(accessMachine, current.lifecycle, { type: 'UNPIN', count: 1 });
+    }),
+  );
+}
+
+/**
+ * `iommufd_access_notify_unmap()` with the selftest's unmap callback: every access of the IOAS
+ * drops each item whose range meets `[start, last]`.
+ */
+export function notifyUnmap(world: World, ctx: Ctx, ioasId: number, start: bigint, last: bigint): Ctx {
+  let next = ctx;
+  for (const id of ioasOf(ctx, ioasId).accesses) {
+    for (const item of [...accessOf(next, id).items.values()]) {
+      if (start > item.iova + item.length - 1n || last < item.iova) continue;
+      next = dropItem(world, next, accessOf(next, id), item);
+    }
+  }
+  return next;
+}
+
+/** Whether an access has pinned through this area (`area->num_accesses`). */
+export function areaHasAccesses(ctx: Ctx, ioas: Ioas, area: Area): boolean {
+  for (const id of ioas.accesses) {
+    for (const item of accessOf(ctx, id).items.values()) {
+      if (item.holds.some((h) => h.area === area.start)) return true;
+    }
+  }
+  return false;
+}
+
+/**
+ * `iommufd_access_change_ioas()`: join the new IOAS (its alignment may rise: EADDRINUSE over
+ * misaligned areas), drop every item, leave the old one.
+ */
+export function changeIoas(world: World, ctx: Ctx, accessId: number, ioasId: number | null): Fail | Ctx {
+  const access = accessOf(ctx, accessId);
+  if (access.ioas === ioasId) return ctx;
+  let next = ctx;
+  if (ioasId !== null) {
+    const ioas = ioasOf(next, ioasId);
+    if (ioas.accesses.length >= ACCESSES_PER_IOAS) return fail('EBUSY');
+    const joined = revise(ioas, (d) => {
+      d.accesses.push(accessId);
+    });
+    const alignment = alignmentOf(world, put(next, access), joined);
+    if (alignment > ioas.iopt.iovaAlignment && !conformsTo(ioas.iopt, world.config, alignment)) return fail('EADDRINUSE');
+    next = put(
+      next,
+      revise(joined, (d) => {
+        d.iopt.iovaAlignment = alignment;
+        d.lifecycle = nextRecord(ioasMachine, ioas.lifecycle, { type: 'USER_GET' });
+      }),
+    );
+  }
+  if (access.ioas !== null) {
+    for (const item of [...access.items.values()]) next = dropItem(world, next, accessOf(next, accessId), item);
+    const old = ioasOf(next, access.ioas);
+    const left = revise(old, (d) => {
+      d.accesses = old.accesses.filter((id) => id !== accessId);
+      d.lifecycle = nextRecord(ioasMachine, old.lifecycle, { type: 'USER_PUT' });
+    });
+    next = put(
+      next,
+      revise(left, (d) => {
+        d.iopt.iovaAlignment = alignmentOf(world, next, left);
+      }),
+    );
+  }
+  const moved = accessOf(next, accessId);
+  return put(
+    next,
+    revise(moved, (d) => {
+      d.ioas = ioasId;
+      d.lifecycle = nextRecord(accessMachine, moved.lifecycle, { type: ioasId === null ? 'DETACH' : 'ATTACH' });
+    }),
+  );
+}
+
+/** `iopt_area_contig_is_aligned()`: pins start on a page and cross areas only at page ends. */
+function contigAligned(area: Area, cur: bigint, done: boolean, pageSize: bigint): boolean {
+  if ((area.startByte + (cur - area.start)) % pageSize !== 0n) return false;
+  return done || (area.startByte + (area.last - area.start)) % pageSize === pageSize - 1n;
+}
+
+const permits = (area: Area, write: boolean): boolean => (area.prot & (write ? 2 : 1)) !== 0;
+
+/**
+ * `iommufd_access_pin_pages()`: pin `[iova, iova + length)` area by area. Returns the new
+ * item (not yet stored) and the context with its holds, or the first failure.
+ */
+export function pinPages(
+  world: World,
+  ctx: Ctx,
+  accessId: number,
+  iova: bigint,
+  length: bigint,
+  write: boolean,
+): Fail | { ctx: Ctx; item: AccessItem } {
+  const { pageSize } = world.config;
+  if (length === 0n) return fail('EINVAL');
+  const last = lastOf(iova, length);
+  if (last === null) return fail('EOVERFLOW');
+  const access = accessOf(ctx, accessId);
+  if (access.ioas === null) return fail('ENOENT');
+  const ioas = ioasOf(ctx, access.ioas);
+  const holds: AccessItem['holds'][number][] = [];
+  let next = ctx;
+  let cur = iova;
+  let covered = false;
+  for (const area of intersecting(ioas.iopt.areas, iova, last)) {
+    if (area.start > cur) break;
+    const end: bigint = area.last < last ? area.last : last;
+    const done = end === last;
+    if (!contigAligned(area, cur, done, pageSize)) return fail('EINVAL');
+    if (!permits(area, write)) return fail('EPERM');
+    const key = `acc:${accessId}:${access.nextItem}:${area.start}`;
+    const first = (area.startByte + (cur - area.start)) / pageSize;
+    const held = addHold(world, next, area.pages, { key, first, last: (area.startByte + (end - area.start)) / pageSize });
+    if (held instanceof Fail) return held;
+    next = held;
+    holds.push({ pages: area.pages, key, area: area.start });
+    if (done) {
+      covered = true;
+      break;
+    }
+    cur = end + 1n;
+  }
+  if (!covered) return fail('ENOENT');
+  return { ctx: next, item: { id: access.nextItem, iova, length, holds } };
+}
+
+/** Stores a pinned item in its access; item ids count up and are never reused. */
+export function addItem(ctx: Ctx, accessId: number, item: AccessItem): Ctx {
+  const access = accessOf(ctx, accessId);
+  return put(
+    ctx,
+    revise(access, (d) => {
+      d.items = castDraft(access.items.set(item.id, item));
+      d.nextItem = item.id + 1;
+      d.lifecycle = nextRecord(accessMachine, access.lifecycle, { type: 'PIN' });
+    }),
+  );
+}
+
+/** `iommufd_test_access_item_destroy()`: unpin one item; ENOENT for an unknown one. */
+export function destroyItem(world: World, ctx: Ctx, accessId: number, itemId: number): Fail | Ctx {
+  const access = accessOf(ctx, accessId);
+  const item = access.items.get(itemId);
+  if (item === undefined) return fail('ENOENT');
+  return dropItem(world, ctx, access, item);
+}
+
+/**
+ * `iommufd_access_rw()`: a CPU copy through the IOAS, pinning nothing for good. rc starts as
+ * EINVAL, so a range whose first byte is not mapped fails with EINVAL rather than ENOENT.
+ */
+export function accessRw(world: World, ctx: Ctx, accessId: number, iova: bigint, length: bigint, write: boolean): Fail | null {
+  if (length === 0n) return fail('EINVAL');
+  const last = lastOf(iova, length);
+  if (last === null) return fail('EOVERFLOW');
+  const access = accessOf(ctx, accessId);
+  if (access.ioas === null) return fail('ENOENT');
+  const ioas = ioasOf(ctx, access.ioas);
+  let cur = iova;
+  let ran = false;
+  for (const area of intersecting(ioas.iopt.areas, iova, last)) {
+    if (area.start > cur) break;
+    ran = true;
+    if (!permits(area, write)) return fail('EPERM');
+    const end: bigint = area.last < last ? area.last : last;
+    const copied = copyThrough(world, ctx, area, cur, end, write);
+    if (copied !== null) return copied;
+    if (end === last) return null;
+    cur = end + 1n;
+  }
+  return fail(ran ? 'ENOENT' : 'EINVAL');
+}
+
+/**
+ * `iopt_pages_rw_access()` for `[cur, end]` of an area: writing needs writable pages; bytes
+ * not pinned are copied from the owner's memory, which must still be there.
+ */
+function copyThrough(world: World, ctx: Ctx, area: Area, cur: bigint, end: bigint, write: boolean): Fail | null {
+  const pages = ctx.pages.get(area.pages);
+  if (pages === undefined) return fail('ENOENT');
+  if (write && !pages.writable) return fail('EPERM');
+  const { pageSize } = world.config;
+  const from = area.startByte + (cur - area.start);
+  const to = area.startByte + (end - area.start);
+  if (pages.kind === 'file' || isPinned(pages, from / pageSize, to / pageSize)) return null;
+  const owner = world.processes.get(pages.owner);
+  const base = pages.start - (pages.start % pageSize);
+  const accessible = write ? userMemoryWritable : userMemoryReadable;
+  return owner !== undefined && accessible(world, owner, base + from, to - from + 1n) ? null : fail('EFAULT');
+}
+
+function isPinned(pages: Pages, first: bigint, last: bigint): boolean {
+  let at = first;
+  for (const r of pages.pins) {
+    if (r.last < at) continue;
+    if (r.first > at) return false;
+    at = r.last + 1n;
+    if (at > last) return true;
+  }
+  return false;
+}
+
+/** Destroys an access (its fd closed): items dropped, detached, object gone. */
+export function destroyAccess(world: World, ctx: Ctx, accessId: number): Ctx {
+  const detached = changeIoas(world, ctx, accessId, null);
+  if (detached instanceof Fail) throw new Error('[iommufd-model] detaching an access failed');
+  return revise(detached, (d) => {
+    d.objects = detached.objects.delete(accessId);
+  });
+}

@@ -1,0 +1,42 @@
+/**
+ * `IOMMU_GET_HW_INFO` (`iommufd_get_hw_info()`, spec §3.12): what the IOMMU behind a device
+ * reports: its driver-typed data, capabilities and PASID width.
+ */
+import type { Fields } from '../events/types.ts';
+import { type Call, type Result, big, num, ok, refuse } from './command.ts';
+import { fail } from './fail.ts';
+import { IOMMU_HW_INFO_TYPE_SELFTEST } from './mock.ts';
+import { userMemoryWritable } from './user-memory.ts';
+import type { Ctx } from './world.ts';
+
+export const IOMMU_HW_INFO_FLAG_INPUT_TYPE = 1n;
+export const IOMMU_HW_INFO_TYPE_DEFAULT = 0n;
+export const IOMMU_HW_CAP_DIRTY_TRACKING = 1n;
+/** `struct iommu_test_hw_info { u32 flags; u32 test_reg; }`. */
+const MOCK_HW_INFO_LENGTH = 8n;
+
+export function getHwInfo(call: Call, ctx: Ctx, cmd: Fields): Result {
+  const flags = big(cmd, 'flags');
+  if ((flags & ~IOMMU_HW_INFO_FLAG_INPUT_TYPE) !== 0n) return refuse(call, fail('EOPNOTSUPP'));
+  if (big(cmd, '__reserved') !== 0n) return refuse(call, fail('EOPNOTSUPP'));
+  const wanted = (flags & IOMMU_HW_INFO_FLAG_INPUT_TYPE) !== 0n ? big(cmd, 'in_data_type') : IOMMU_HW_INFO_TYPE_DEFAULT;
+  const dev = ctx.objects.get(num(cmd, 'dev_id'));
+  if (dev?.type !== 'device') return refuse(call, fail('ENOENT'));
+  const mock = dev.model.kind === 'mock';
+  // The mock's hw_info op serves only the default and its own type.
+  if (mock && wanted !== IOMMU_HW_INFO_TYPE_DEFAULT && wanted !== IOMMU_HW_INFO_TYPE_SELFTEST) {
+    return refuse(call, fail('EOPNOTSUPP'));
+  }
+  const length = big(cmd, 'data_len');
+  const buffer = cmd['data_uptr'];
+  if (length > 0n && !userMemoryWritable(call.world, call.process, typeof buffer === 'bigint' ? buffer : 0n, length)) {
+    return refuse(call, fail('EFAULT'));
+  }
+  return ok(call.world, {
+    data_len: mock ? MOCK_HW_INFO_LENGTH : 0n,
+    out_data_type: mock ? IOMMU_HW_INFO_TYPE_SELFTEST : 0n,
+    out_max_pasid_log2: BigInt(dev.model.maxPasidLog2),
+    out_capabilities: dev.model.dirty ? IOMMU_HW_CAP_DIRTY_TRACKING : 0n,
+    __reserved: 0n,
+  });
+}

@@ -1,0 +1,59 @@
+/**
+ * The selftest mock IOMMU driver (`drivers/iommu/iommufd/selftest.c`, spec §7.1-7.2): its
+ * devices, the paging domains it allocates, and what it reports through GET_HW_INFO.
+ */
+import type { DeviceModel, Domain } from './world.ts';
+
+export const MOCK_APERTURE_START = 1n << 24n;
+export const MOCK_APERTURE_LAST = (1n << 31n) - 1n;
+export const MOCK_PAGE_SIZE = 2048n;
+export const MOCK_HUGE_PAGE_SIZE = 512n * MOCK_PAGE_SIZE;
+export const MOCK_FLAGS_DEVICE_NO_DIRTY = 1n;
+export const MOCK_FLAGS_DEVICE_PASID = 4n;
+export const MOCK_PASID_WIDTH = 20;
+export const IOMMU_HW_INFO_TYPE_SELFTEST = 0xfeedbeefn;
+export const IOMMU_HWPT_DATA_SELFTEST = 0xdeadn;
+export const MOCK_IOMMUPT_DEFAULT = 0n;
+export const MOCK_IOMMUPT_HUGE = 1n;
+/** The mock's generic page table: a 56-bit IOVA space. */
+const VA_BITS = 56n;
+
+/** Every power of two from `smallest` up to the top of the mock's IOVA space. */
+const sizesFrom = (smallest: bigint): bigint => ((1n << VA_BITS) - 1n) & ~(smallest - 1n);
+
+/** `mock_dev_create()`: flags other than NO_DIRTY and PASID are refused (EINVAL, by the caller). */
+export function mockDeviceModel(flags: bigint): DeviceModel {
+  return {
+    name: 'mock',
+    kind: 'mock',
+    group: 'mock',
+    iommu: 'mock',
+    mockFlags: flags,
+    pgsizeBitmap: sizesFrom(MOCK_PAGE_SIZE),
+    aperture: { start: MOCK_APERTURE_START, last: MOCK_APERTURE_LAST },
+    reserved: [],
+    maxPasidLog2: (flags & MOCK_FLAGS_DEVICE_PASID) !== 0n ? MOCK_PASID_WIDTH : 0,
+    dirty: (flags & MOCK_FLAGS_DEVICE_NO_DIRTY) === 0n,
+    nesting: true,
+  };
+}
+
+export const validMockFlags = (flags: bigint): boolean =>
+  (flags & ~(MOCK_FLAGS_DEVICE_NO_DIRTY | MOCK_FLAGS_DEVICE_PASID)) === 0n;
+
+/**
+ * A paging domain for a device: the mock's DEFAULT page table (2 KiB pages, aperture forced to
+ * [MOCK_APERTURE_START, MOCK_APERTURE_LAST]) or HUGE one (1 MiB | PAGE_SIZE, the whole 56-bit
+ * space); another driver's domain takes the device's own parameters.
+ */
+export function domainFor(model: DeviceModel, dirtyTracking: boolean, pagetableType: bigint, pageSize: bigint): Domain {
+  if (model.kind === 'mock' && pagetableType === MOCK_IOMMUPT_HUGE) {
+    return {
+      pgsizeBitmap: MOCK_HUGE_PAGE_SIZE | pageSize,
+      aperture: { start: 0n, last: (1n << VA_BITS) - 1n },
+      iommu: model.iommu,
+      dirtyTracking,
+    };
+  }
+  return { pgsizeBitmap: model.pgsizeBitmap, aperture: model.aperture, iommu: model.iommu, dirtyTracking };
+}

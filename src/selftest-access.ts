@@ -1,0 +1,130 @@
+/**
+ * Selftest ops on accesses (`selftest.c`, spec §7.3). The `id` of every op but CREATE_ACCESS
+ * is the access fd the kernel handed out, not an object id: an fd of anything else is EBADFD.
+ */
+import type { Fields } from '../events/types.ts';
+import { type Call, type Result, big, num, ok, refuse } from './command.ts';
+import { accessRw, addItem, changeIoas, destroyItem, newAccess, pinPages } from './access.ts';
+import { Fail, fail } from './fail.ts';
+import { chooseFd, fileOf, installFile } from './files.ts';
+import { getIoas, putContext } from './ioas.ts';
+import { lowestFreeId } from './object-table.ts';
+import { pinnedAt } from './pages.ts';
+import { pageAt } from './physical.ts';
+import { revise } from './revise.ts';
+import { userMemoryReadable, userMemoryWritable } from './user-memory.ts';
+import type { Access, AccessItem, Ctx } from './world.ts';
+
+export const MOCK_FLAGS_ACCESS_WRITE = 1n;
+export const MOCK_FLAGS_ACCESS_SYZ = 1n << 16n;
+export const MOCK_ACCESS_RW_WRITE = 1n;
+export const MOCK_ACCESS_RW_SLOW_PATH = 4n;
+export const MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES = 1n;
+/** The selftest refuses larger requests before anything else (ENOMEM), to spare kvzalloc(). */
+const ACCESS_LENGTH_MAX = 16n * 1024n * 1024n;
+
+/** `iommufd_test_create_access()`: the fd is taken first, then the access's (invisible) object id. */
+export function createAccess(call: Call, ctx: Ctx, cmd: Fields): Result {
+  const flags = big(cmd, 'flags');
+  if ((flags & ~MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES) !== 0n) return refuse(call, fail('EOPNOTSUPP'));
+  const fd = chooseFd(call.process, call.choices, 'out_access_fd');
+  const id = lowestFreeId(ctx.objects);
+  const created = revise(ctx, (d) => {
+    d.objects = ctx.objects.set(id, newAccess(id, (flags & MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES) !== 0n));
+    d.holders = ctx.holders + 1;
+  });
+  const ioas = getIoas(created, num(cmd, 'id'));
+  if (ioas instanceof Fail) return refuse(call, ioas);
+  const attached = changeIoas(call.world, created, id, ioas.id);
+  if (attached instanceof Fail) return refuse(call, attached);
+  const world = installFile(putContext(call.world, attached), call.process.pid, fd, { kind: 'access', ctx: ctx.id, access: id });
+  return ok(world, { out_access_fd: BigInt(fd) });
+}
+
+/** `iommufd_access_get()`: the access behind an access fd. */
+function accessOf(call: Call, fd: bigint): Fail | { ctx: Ctx; access: Access } {
+  const file = fileOf(call.world, call.process, Number(fd));
+  if (file?.kind !== 'access') return fail('EBADFD');
+  const ctx = call.world.contexts.get(file.ctx);
+  const access = ctx?.objects.get(file.access);
+  if (ctx === undefined || access?.type !== 'access') return fail('EBADFD');
+  return { ctx, access };
+}
+
+/** `iommufd_test_check_pages()`: each pinned page must be the page behind `uptr`. */
+function checkPages(call: Call, ctx: Ctx, item: AccessItem, uptr: bigint): Fail | null {
+  const { pageSize } = call.world.config;
+  let va = uptr - (item.iova % pageSize);
+  for (const hold of item.holds) {
+    const pages = ctx.pages.get(hold.pages);
+    const held = pages?.holds.find((h) => h.key === hold.key);
+    if (pages === undefined || held === undefined) return fail('EBADE');
+    for (let index = held.first; index <= held.last; index++, va += pageSize) {
+      const page = pageAt(call.world, call.process, va);
+      if (page === null) return fail('EFAULT');
+      const pinned = pinnedAt(pages, index);
+      if (pinned === null || pinned.obj !== page.obj || pinned.index !== page.index) return fail('EBADE');
+    }
+  }
+  return null;
+}
+
+/** `iommufd_test_access_pages()`. */
+export function accessPages(call: Call, _ctx: Ctx, cmd: Fields): Result {
+  const length = big(cmd, 'length');
+  if (length > ACCESS_LENGTH_MAX) return refuse(call, fail('ENOMEM'));
+  const flags = big(cmd, 'flags');
+  if ((flags & ~(MOCK_FLAGS_ACCESS_WRITE | MOCK_FLAGS_ACCESS_SYZ)) !== 0n) return refuse(call, fail('EOPNOTSUPP'));
+  const target = accessOf(call, big(cmd, 'id'));
+  if (target instanceof Fail) return refuse(call, target);
+  if (!target.access.needsPin) return refuse(call, fail('EOPNOTSUPP'));
+  const pinned = pinPages(call.world, target.ctx, target.access.id, big(cmd, 'iova'), length, (flags & MOCK_FLAGS_ACCESS_WRITE) !== 0n);
+  if (pinned instanceof Fail) return refuse(call, pinned);
+  const uptr = big(cmd, 'uptr');
+  if (uptr !== 0n) {
+    const mismatch = checkPages(call, pinned.ctx, pinned.item, uptr);
+    if (mismatch !== null) return refuse(call, mismatch);
+  }
+  const next = addItem(pinned.ctx, target.access.id, pinned.item);
+  return ok(putContext(call.world, next), { out_access_pages_id: BigInt(pinned.item.id) });
+}
+
+/** `iommufd_test_access_item_destroy()`. */
+export function destroyAccessPages(call: Call, _ctx: Ctx, cmd: Fields): Result {
+  const target = accessOf(call, big(cmd, 'id'));
+  if (target instanceof Fail) return refuse(call, target);
+  const next = destroyItem(call.world, target.ctx, target.access.id, num(cmd, 'access_pages_id'));
+  if (next instanceof Fail) return refuse(call, next);
+  return ok(putContext(call.world, next));
+}
+
+/** `iommufd_test_access_rw()`: the user buffer is read before a write and written after a read. */
+export function accessRwOp(call: Call, _ctx: Ctx, cmd: Fields): Result {
+  const length = big(cmd, 'length');
+  if (length > ACCESS_LENGTH_MAX) return refuse(call, fail('ENOMEM'));
+  const flags = big(cmd, 'flags');
+  if ((flags & ~(MOCK_ACCESS_RW_WRITE | MOCK_ACCESS_RW_SLOW_PATH | MOCK_FLAGS_ACCESS_SYZ)) !== 0n) {
+    return refuse(call, fail('EOPNOTSUPP'));
+  }
+  const target = accessOf(call, big(cmd, 'id'));
+  if (target instanceof Fail) return refuse(call, target);
+  const write = (flags & MOCK_ACCESS_RW_WRITE) !== 0n;
+  const uptr = big(cmd, 'uptr');
+  if (write && !userMemoryReadable(call.world, call.process, uptr, length)) return refuse(call, fail('EFAULT'));
+  const failed = accessRw(call.world, target.ctx, target.access.id, big(cmd, 'iova'), length, write);
+  if (failed !== null) return refuse(call, failed);
+  if (!write && !userMemoryWritable(call.world, call.process, uptr, length)) return refuse(call, fail('EFAULT'));
+  return ok(call.world);
+}
+
+/** `iommufd_test_access_replace_ioas()` → `iommufd_access_replace()`. */
+export function accessReplaceIoas(call: Call, _ctx: Ctx, cmd: Fields): Result {
+  const target = accessOf(call, big(cmd, 'id'));
+  if (target instanceof Fail) return refuse(call, target);
+  if (target.access.ioas === null) return refuse(call, fail('ENOENT'));
+  const ioas = getIoas(target.ctx, num(cmd, 'ioas_id'));
+  if (ioas instanceof Fail) return refuse(call, ioas);
+  const next = changeIoas(call.world, target.ctx, target.access.id, ioas.id);
+  if (next instanceof Fail) return refuse(call, next);
+  return ok(putContext(call.world, next));
+}

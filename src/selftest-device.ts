@@ -1,0 +1,125 @@
+/**
+ * Selftest ops on mock devices (`selftest.c`, spec §7.3): create, bind and attach a mock
+ * device, replace its page table, and check what its domain maps and its cache holds.
+ */
+import type { Fields } from '../events/types.ts';
+import { initialRecord } from '../machines/adapter.ts';
+import { objectMachine } from '../machines/object.machine.ts';
+import { type Call, type Result, big, num, ok, refuse } from './command.ts';
+import { type PtRequest, bindDevice, changePt, unbind } from './device.ts';
+import { Fail, fail } from './fail.ts';
+import { putContext } from './ioas.ts';
+import { MOCK_IOMMUPT_DEFAULT, domainFor, mockDeviceModel, validMockFlags } from './mock.ts';
+import { allocId } from './object-table.ts';
+import { pinnedAt } from './pages.ts';
+import { pageAt } from './physical.ts';
+import { U64_MAX, atOrAfter } from './ranges.ts';
+import { revise } from './revise.ts';
+import type { Ctx, SelftestDev, World } from './world.ts';
+
+export const MOCK_DEV_CACHE_ID_MAX = 3n;
+
+/** What attaching a device needs from the call: the world to pin from, and how new HWPTs are named and built. */
+export function ptRequest(call: Call, idField: string): PtRequest {
+  const { pageSize } = call.world.config;
+  return {
+    world: call.world,
+    choices: call.choices,
+    idField,
+    allocDomain: (model, dirty) => domainFor(model, dirty, MOCK_IOMMUPT_DEFAULT, pageSize),
+  };
+}
+
+/**
+ * `iommufd_test_mock_domain()`: the selftest object's id first, then the bound device's, then
+ * (attaching to an IOAS with no compatible automatic HWPT) the new HWPT's.
+ */
+export function mockDomain(call: Call, ctx: Ctx, cmd: Fields): Result {
+  const stdevId = allocId(ctx.objects, call.choices, 'out_stdev_id');
+  const placeholder: SelftestDev = { type: 'selftest', id: stdevId, lifecycle: initialRecord(objectMachine), device: 0 };
+  const reserved = revise(ctx, (d) => {
+    d.objects = ctx.objects.set(stdevId, placeholder);
+  });
+  const flags = call.event.op === 'TEST_MOCK_DOMAIN_FLAGS' ? big(cmd, 'dev_flags') : 0n;
+  if (!validMockFlags(flags)) return refuse(call, fail('EINVAL'));
+  const bound = bindDevice(reserved, call.choices, 'out_idev_id', mockDeviceModel(flags));
+  const attached = changePt(ptRequest(call, 'out_hwpt_id'), bound.ctx, bound.device.id, 0, num(cmd, 'id'), 'attach');
+  if (attached instanceof Fail) return refuse(call, attached);
+  const stdev = revise(placeholder, (d) => {
+    d.device = bound.device.id;
+  });
+  const next = revise(attached.ctx, (d) => {
+    d.objects = attached.ctx.objects.set(stdevId, stdev);
+  });
+  return ok(putContext(call.world, next), {
+    out_stdev_id: BigInt(stdevId),
+    out_hwpt_id: BigInt(attached.hwpt),
+    out_idev_id: BigInt(bound.device.id),
+  });
+}
+
+function selftestDev(ctx: Ctx, id: number): SelftestDev | Fail {
+  const obj = ctx.objects.get(id);
+  return obj?.type === 'selftest' ? obj : fail('ENOENT');
+}
+
+/** `iommufd_test_mock_domain_replace()`: replace the RID attachment of a mock device. */
+export function mockDomainReplace(call: Call, ctx: Ctx, cmd: Fields): Result {
+  const stdev = selftestDev(ctx, num(cmd, 'id'));
+  if (stdev instanceof Fail) return refuse(call, stdev);
+  const replaced = changePt(ptRequest(call, 'pt_id'), ctx, stdev.device, 0, num(cmd, 'pt_id'), 'replace');
+  if (replaced instanceof Fail) return refuse(call, replaced);
+  return ok(putContext(call.world, replaced.ctx), { pt_id: BigInt(replaced.hwpt) });
+}
+
+/** Destroying a selftest object (`selftest_object_destroy()`): detach and unbind its mock device. */
+export function destroySelftestDev(world: World, ctx: Ctx, stdev: SelftestDev): Ctx {
+  const unbound = unbind(world, ctx, stdev.device);
+  return revise(unbound, (d) => {
+    d.objects = unbound.objects.delete(stdev.id);
+  });
+}
+
+/**
+ * `iommufd_test_md_check_pa()`: for each of the domain's smallest pages, the domain must
+ * translate `iova` to the physical address behind `uptr`.
+ */
+export function mdCheckMap(call: Call, ctx: Ctx, cmd: Fields): Result {
+  const hwpt = ctx.objects.get(num(cmd, 'id'));
+  if (hwpt?.type !== 'hwpt_paging') return refuse(call, fail('ENOENT'));
+  if (hwpt.domain.iommu !== 'mock') return refuse(call, fail('EINVAL'));
+  const step = hwpt.domain.pgsizeBitmap & -hwpt.domain.pgsizeBitmap;
+  let iova = big(cmd, 'iova');
+  let length = big(cmd, 'length');
+  let uptr = big(cmd, 'uptr');
+  if (iova % step !== 0n || length % step !== 0n || uptr % step !== 0n || uptr + length > U64_MAX) {
+    return refuse(call, fail('EINVAL'));
+  }
+  const ioas = ctx.objects.get(hwpt.ioas);
+  if (ioas?.type !== 'ioas') return refuse(call, fail('EINVAL'));
+  const { pageSize } = call.world.config;
+  for (; length > 0n; length -= step, iova += step, uptr += step) {
+    const page = pageAt(call.world, call.process, uptr);
+    if (page === null) return refuse(call, fail('EFAULT'));
+    const area = atOrAfter(ioas.iopt.areas, iova);
+    if (area === undefined || area.start > iova) return refuse(call, fail('EINVAL'));
+    const byte = area.startByte + (iova - area.start);
+    const pages = ctx.pages.get(area.pages);
+    const mapped = pages === undefined ? null : pinnedAt(pages, byte / pageSize);
+    if (mapped === null || mapped.obj !== page.obj || mapped.index !== page.index || byte % pageSize !== uptr % pageSize) {
+      return refuse(call, fail('EINVAL'));
+    }
+  }
+  return ok(call.world);
+}
+
+/** `iommufd_test_dev_check_cache()`. */
+export function devCheckCache(call: Call, ctx: Ctx, cmd: Fields): Result {
+  const dev = ctx.objects.get(num(cmd, 'id'));
+  if (dev?.type !== 'device') return refuse(call, fail('ENOENT'));
+  const check = cmd['check_dev_cache'] as Fields | undefined;
+  const index = big(check ?? {}, 'id');
+  const value = big(check ?? {}, 'cache');
+  if (index > MOCK_DEV_CACHE_ID_MAX || dev.cache[Number(index)] !== value) return refuse(call, fail('EINVAL'));
+  return ok(call.world);
+}
