@@ -2,7 +2,7 @@
  * The replay engine: a fold of trace events over the model that classifies each event
  * (`ok`, `diverged`, `ran`, `unsupported`) as the trace format's replay contract says.
  */
-import type { TraceEvent, TraceHeader } from '../events/types.ts';
+import type { Expectation, TraceEvent, TraceHeader } from '../events/types.ts';
 import { step } from '../src/dispatch.ts';
 import type { Result } from '../src/command.ts';
 import type { World } from '../src/world.ts';
@@ -72,12 +72,13 @@ export class Replayer {
       this.counts.unsupported++;
       return { outcome: 'unsupported', result, before };
     }
+    const expect = expectationOf(event);
     // An event that could not be issued (dead pid, closed fd) diverges even without `expect`.
-    if (event.expect === undefined && !stepped.unissued) {
+    if (expect === undefined && !stepped.unissued) {
       this.counts.ran++;
       return { outcome: 'ran', result, before };
     }
-    if (event.expect !== undefined && matches(event.expect, result, stepped.rejected)) {
+    if (expect !== undefined && matches(expect, result, stepped.rejected)) {
       this.counts.ok++;
       return { outcome: 'ok', result, before };
     }
@@ -90,13 +91,20 @@ export class Replayer {
       line: event.line,
       seq: event.seq,
       op: event.op,
-      expected: event.expect === undefined ? null : expectJson(event.expect),
+      expected: expect === undefined ? null : expectJson(expect),
       actual: resultJson(result),
       unsure: event.unsure,
       ...(rejected === '' ? {} : { note: rejected }),
     });
     return { outcome: 'diverged', result, before };
   }
+}
+
+/** What the event says the system answered; a `CHECK` always asserts its `value`. */
+function expectationOf(event: TraceEvent): Expectation | undefined {
+  if (event.op !== 'CHECK') return event.expect;
+  const value = event.args?.fields['value'] ?? 0n;
+  return { ...event.expect, out: { ...event.expect?.out, value } };
 }
 
 function expectJson(expect: NonNullable<TraceEvent['expect']>): Json {

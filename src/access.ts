@@ -212,8 +212,8 @@ export function destroyItem(world: World, ctx: Ctx, accessId: number, itemId: nu
 }
 
 /**
- * `iommufd_access_rw()`: a CPU copy through the IOAS, pinning nothing for good. rc starts as
- * EINVAL, so a range whose first byte is not mapped fails with EINVAL rather than ENOENT.
+ * `iommufd_access_rw()`: a CPU copy through the IOAS, pinning nothing for good; a range not
+ * covered by contiguous areas is ENOENT (`iopt_area_contig_done()`).
  */
 export function accessRw(world: World, ctx: Ctx, accessId: number, iova: bigint, length: bigint, write: boolean): Fail | null {
   if (length === 0n) return fail('EINVAL');
@@ -223,10 +223,8 @@ export function accessRw(world: World, ctx: Ctx, accessId: number, iova: bigint,
   if (access.ioas === null) return fail('ENOENT');
   const ioas = ioasOf(ctx, access.ioas);
   let cur = iova;
-  let ran = false;
   for (const area of intersecting(ioas.iopt.areas, iova, last)) {
     if (area.start > cur) break;
-    ran = true;
     if (!permits(area, write)) return fail('EPERM');
     const end: bigint = area.last < last ? area.last : last;
     const copied = copyThrough(world, ctx, area, cur, end, write);
@@ -234,7 +232,7 @@ export function accessRw(world: World, ctx: Ctx, accessId: number, iova: bigint,
     if (end === last) return null;
     cur = end + 1n;
   }
-  return fail(ran ? 'ENOENT' : 'EINVAL');
+  return fail('ENOENT');
 }
 
 /**

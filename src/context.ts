@@ -3,6 +3,7 @@
  * the last file holding one goes (`iommufd_fops_release()`).
  */
 import { OrderedMap } from './ordered-map.ts';
+import { unchargeAll } from './accounting.ts';
 import { revise } from './revise.ts';
 import type { Ctx, World } from './world.ts';
 
@@ -14,6 +15,7 @@ export function newContext(id: number): Ctx {
     pages: OrderedMap.empty(),
     nextPagesId: 1,
     accountMode: 'default',
+    unsettled: [],
     vfioIoas: null,
   };
 }
@@ -26,8 +28,13 @@ export function newContext(id: number): Ctx {
 export function releaseContext(world: World, ctxId: number): World {
   const ctx = world.contexts.get(ctxId);
   if (ctx === undefined) return world;
-  return revise(world, (d) => {
-    d.contexts =
-      ctx.holders > 1 ? world.contexts.set(ctxId, { ...ctx, holders: ctx.holders - 1 }) : world.contexts.delete(ctxId);
+  if (ctx.holders > 1) {
+    return revise(world, (d) => {
+      d.contexts = world.contexts.set(ctxId, { ...ctx, holders: ctx.holders - 1 });
+    });
+  }
+  const uncharged = unchargeAll(world, ctx);
+  return revise(uncharged, (d) => {
+    d.contexts = uncharged.contexts.delete(ctxId);
   });
 }

@@ -10,7 +10,17 @@ import { destroy } from './destroy.ts';
 import { close, ftruncate, memfdCreate, mmap, munmap, open, opensIommu } from './env-ops.ts';
 import { fail } from './fail.ts';
 import { fileOf } from './files.ts';
-import { ioasAllowIovas, ioasAlloc, ioasCopy, ioasIovaRanges, ioasMap, ioasUnmap } from './ioas.ts';
+import {
+  ioasAllowIovas,
+  ioasAlloc,
+  ioasChangeProcess,
+  ioasCopy,
+  ioasIovaRanges,
+  ioasMap,
+  ioasMapFile,
+  ioasUnmap,
+} from './ioas.ts';
+import { check, exit, fork, setCaps, setRlimit, touch } from './processes.ts';
 import { structIoctl } from './ioctl.ts';
 import { option } from './option.ts';
 import { getHwInfo } from './hw-info.ts';
@@ -29,6 +39,8 @@ const IOCTLS: Readonly<Record<string, IoctlHandler>> = {
   IOAS_COPY: ioasCopy,
   IOAS_IOVA_RANGES: ioasIovaRanges,
   IOAS_MAP: ioasMap,
+  IOAS_MAP_FILE: ioasMapFile,
+  IOAS_CHANGE_PROCESS: ioasChangeProcess,
   IOAS_UNMAP: ioasUnmap,
   OPTION: option,
   GET_HW_INFO: getHwInfo,
@@ -60,6 +72,12 @@ const PLAIN_OPS: Readonly<Record<string, EnvOp>> = {
   MUNMAP: { run: munmap },
   MEMFD_CREATE: { run: memfdCreate },
   FTRUNCATE: { run: ftruncate },
+  FORK: { run: fork },
+  EXIT: { run: exit },
+  SET_CAPS: { run: setCaps },
+  SET_RLIMIT: { run: setRlimit },
+  TOUCH: { run: touch },
+  CHECK: { run: check },
   IOCTL: { run: rawIoctl, supports: rawIoctlSupported },
 };
 

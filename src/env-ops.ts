@@ -30,13 +30,16 @@ export function mappingOf(args: Fields, pageSize: bigint, addr: bigint, memfd: n
       : typeof args['file'] === 'string'
         ? { kind: 'named', path: args['file'], offset }
         : { kind: 'anon', object: anon, offset: 0n };
-  return { start: addr, last: addr + length - 1n, prot, shared: args['shared'] === true, hugepage, backing };
+  return { start: addr, last: addr + length - 1n, prot, shared: args['shared'] === true, hugepage, cow: false, backing };
 }
 
-/** The world with the calling process's address space replaced. */
-function withMm(call: Call, mm: Process['mm']): World {
+/** The world with the calling process's address space replaced over `[start, last]`; private copies there go too. */
+function withMm(call: Call, mm: Process['mm'], start: bigint, last: bigint): World {
+  let copies = call.process.copies;
+  for (const [va] of [...call.process.copies.entriesFrom(start)]) if (va <= last) copies = copies.delete(va);
   const process = revise(call.process, (d) => {
     d.mm = mm;
+    d.copies = copies;
   });
   return revise(call.world, (d) => {
     d.processes = call.world.processes.set(process.pid, process);
@@ -94,7 +97,7 @@ export function mmap(call: Call): Result {
     }
   }
   const mapping = mappingOf(args, pageSize, addr, memfd, call.world.nextMemObject);
-  const world = revise(withMm(call, mapUser(mm, mapping)), (d) => {
+  const world = revise(withMm(call, mapUser(mm, mapping), mapping.start, mapping.last), (d) => {
     d.nextMemObject = call.world.nextMemObject + 1;
   });
   return ok(world, { addr });
@@ -106,7 +109,7 @@ export function munmap(call: Call): Result {
   const length = big(args, 'length');
   if (length === 0n || addr % call.world.config.pageSize !== 0n) return refuse(call, fail('EINVAL'));
   const last = addr + roundUp(length, call.world.config.pageSize) - 1n;
-  return ok(withMm(call, unmapUser(call.process.mm, addr, last)));
+  return ok(withMm(call, unmapUser(call.process.mm, addr, last), addr, last));
 }
 
 export function memfdCreate(call: Call): Result {

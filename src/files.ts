@@ -5,6 +5,7 @@
  */
 import { destroyAccess } from './access.ts';
 import { releaseContext } from './context.ts';
+import { putContext } from './ioas.ts';
 import type { Choices } from './command.ts';
 import { revise } from './revise.ts';
 import type { OpenFile, Process, World } from './world.ts';
@@ -87,9 +88,5 @@ export function putFile(world: World, id: number): World {
 function releaseAccessFile(world: World, ctxId: number, accessId: number): World {
   const ctx = world.contexts.get(ctxId);
   if (ctx === undefined) return world;
-  const next = destroyAccess(world, ctx, accessId);
-  const stored = revise(world, (d) => {
-    d.contexts = world.contexts.set(ctxId, next);
-  });
-  return releaseContext(stored, ctxId);
+  return releaseContext(putContext(world, destroyAccess(world, ctx, accessId)), ctxId);
 }

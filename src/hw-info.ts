@@ -12,6 +12,8 @@ import type { Ctx } from './world.ts';
 export const IOMMU_HW_INFO_FLAG_INPUT_TYPE = 1n;
 export const IOMMU_HW_INFO_TYPE_DEFAULT = 0n;
 export const IOMMU_HW_CAP_DIRTY_TRACKING = 1n;
+/** Set for a device whose IOMMU does not report CAP_PCI_ATS_SUPPORTED (the mock never does). */
+export const IOMMU_HW_CAP_PCI_ATS_NOT_SUPPORTED = 8n;
 /** `struct iommu_test_hw_info { u32 flags; u32 test_reg; }`. */
 const MOCK_HW_INFO_LENGTH = 8n;
 
@@ -36,7 +38,7 @@ export function getHwInfo(call: Call, ctx: Ctx, cmd: Fields): Result {
     data_len: mock ? MOCK_HW_INFO_LENGTH : 0n,
     out_data_type: mock ? IOMMU_HW_INFO_TYPE_SELFTEST : 0n,
     out_max_pasid_log2: BigInt(dev.model.maxPasidLog2),
-    out_capabilities: dev.model.dirty ? IOMMU_HW_CAP_DIRTY_TRACKING : 0n,
+    out_capabilities: (dev.model.dirty ? IOMMU_HW_CAP_DIRTY_TRACKING : 0n) | IOMMU_HW_CAP_PCI_ATS_NOT_SUPPORTED,
     __reserved: 0n,
   });
 }

@@ -20,11 +20,13 @@ import {
 } from './io-pagetable.ts';
 import { areaHasAccesses, notifyUnmap } from './access.ts';
 import { addHold, areaHoldKey, areaIndexes, dropHolds } from './pages.ts';
+import { accountModeFor, checkTransfer, reown, settle } from './accounting.ts';
+import { fileOf } from './files.ts';
 import { allocId } from './object-table.ts';
 import { castDraft, revise } from './revise.ts';
 import { U64_MAX, firstIntersecting, holes, intersecting, spansOf } from './ranges.ts';
 import { userMemoryWritable } from './user-memory.ts';
-import type { Area, Ctx, Ioas, IoPagetable, Pages, Range, World } from './world.ts';
+import type { Area, Ctx, Ioas, IoPagetable, Pages, Process, Range, World } from './world.ts';
 
 export const IOMMU_IOAS_MAP_FIXED_IOVA = 1n;
 export const IOMMU_IOAS_MAP_WRITEABLE = 2n;
@@ -40,9 +42,11 @@ export function getIoas(ctx: Ctx, id: number): Ioas | Fail {
   return obj !== undefined && obj.type === 'ioas' ? obj : fail('ENOENT');
 }
 
+/** Stores a context back into the world, charging and uncharging what its pins changed. */
 export function putContext(world: World, ctx: Ctx): World {
-  return revise(world, (d) => {
-    d.contexts = world.contexts.set(ctx.id, ctx);
+  const settled = settle(world, ctx);
+  return revise(settled.world, (d) => {
+    d.contexts = settled.world.contexts.set(ctx.id, settled.ctx);
   });
 }
 
@@ -130,24 +134,6 @@ export function ioasAllowIovas(call: Call, ctx: Ctx, cmd: Fields): Result {
   return ok(putContext(call.world, putIoas(ctx, withIopt(ioas, iopt))));
 }
 
-/** `iopt_alloc_user_pages()`: a new pages object for `[uptr, uptr + length)`. */
-function newUserPages(call: Call, ctx: Ctx, uptr: bigint, length: bigint, writable: boolean): Fail | Pages {
-  if (uptr + length > U64_MAX) return fail('EOVERFLOW');
-  if (length > sizeBound(call.world.config.pageSize) || length === 0n) return fail('EINVAL');
-  return {
-    id: ctx.nextPagesId,
-    kind: 'user',
-    start: uptr,
-    length,
-    writable,
-    file: null,
-    areaRefs: 0,
-    owner: call.process.pid,
-    holds: [],
-    pins: [],
-  };
-}
-
 /** Commits new areas: the pages objects they use gain a reference each. */
 function addAreaRefs(ctx: Ctx, areas: readonly Area[], created: Pages | null): Ctx {
   let pages = created === null ? ctx.pages : ctx.pages.set(created.id, created);
@@ -161,16 +147,22 @@ function addAreaRefs(ctx: Ctx, areas: readonly Area[], created: Pages | null): C
   });
 }
 
-/** Removed areas drop their pages references; a pages object with none left is freed. */
+/**
+ * Removed areas drop their pages references; a pages object with none left is freed when the
+ * command settles, after what it still has charged is given back.
+ */
 export function dropAreaRefs(ctx: Ctx, areas: readonly Area[]): Ctx {
   let pages = ctx.pages;
+  const freed: number[] = [];
   for (const area of areas) {
     const p = pages.get(area.pages);
     if (p === undefined) continue;
-    pages = p.areaRefs > 1 ? pages.set(p.id, { ...p, areaRefs: p.areaRefs - 1 }) : pages.delete(p.id);
+    pages = pages.set(p.id, { ...p, areaRefs: p.areaRefs - 1 });
+    if (p.areaRefs === 1) freed.push(p.id);
   }
   return revise(ctx, (d) => {
     d.pages = pages;
+    d.unsettled.push(...freed);
   });
 }
 
@@ -245,6 +237,93 @@ export function ioasMap(call: Call, ctx: Ctx, cmd: Fields): Result {
   if (pages instanceof Fail) return refuse(call, pages);
   const piece: Piece = { pages, startByte: uptr - pagesBase(pages, pageSize), length };
   return mapPieces(call, ctx, ioas, [piece], length, flags, iova, 'iova', pages);
+}
+
+/**
+ * `iommufd_ioas_map_file()` → `iopt_map_file_pages()`: like a map of user memory, but the pages
+ * object is a range of a file, and the file offset guides the automatic IOVA.
+ */
+export function ioasMapFile(call: Call, ctx: Ctx, cmd: Fields): Result {
+  const flags = big(cmd, 'flags');
+  if ((flags & ~MAP_FLAGS) !== 0n) return refuse(call, fail('EOPNOTSUPP'));
+  const iova = big(cmd, 'iova');
+  const length = big(cmd, 'length');
+  if (iova >= ULONG_MAX || length >= ULONG_MAX) return refuse(call, fail('EOVERFLOW'));
+  if ((flags & (IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE)) === 0n) return refuse(call, fail('EINVAL'));
+  const ioas = getIoas(ctx, num(cmd, 'ioas_id'));
+  if (ioas instanceof Fail) return refuse(call, ioas);
+  const start = big(cmd, 'start');
+  if (length === 0n) return refuse(call, fail('EINVAL'));
+  if (lastOf(start, length) === null) return refuse(call, fail('EOVERFLOW'));
+  const fd = big(cmd, 'fd');
+  const file = fd < 0n ? undefined : fileOf(call.world, call.process, Number(fd));
+  if (file === undefined) return refuse(call, fail('EBADF'));
+  const { pageSize } = call.world.config;
+  if (length > sizeBound(pageSize)) return refuse(call, fail('EINVAL'));
+  const pages: Pages = {
+    ...userPages(call, ctx, start, length, (flags & IOMMU_IOAS_MAP_WRITEABLE) !== 0n),
+    kind: 'file',
+    file: file.id,
+  };
+  const piece: Piece = { pages, startByte: start - pagesBase(pages, pageSize), length };
+  return mapPieces(call, ctx, ioas, [piece], length, flags, iova, 'iova', pages);
+}
+
+/**
+ * `iommufd_ioas_change_process()` (spec §3.19): every area of the context must be file
+ * backed (EINVAL); what other processes have charged moves to the caller, checked against the
+ * caller's RLIMIT_MEMLOCK first (ENOMEM, nothing moved); every pages object is re-owned.
+ */
+export function ioasChangeProcess(call: Call, ctx: Ctx, cmd: Fields): Result {
+  if (big(cmd, '__reserved') !== 0n) return refuse(call, fail('EOPNOTSUPP'));
+  for (const obj of ctx.objects.values()) {
+    if (obj.type !== 'ioas') continue;
+    for (const area of obj.iopt.areas.values()) {
+      if (ctx.pages.get(area.pages)?.kind !== 'file') return refuse(call, fail('EINVAL'));
+    }
+  }
+  const me = call.process;
+  const moving = [...ctx.pages.values()].filter((p) => p.owner !== me.pid || p.ownerUid !== me.uid);
+  const refused = checkTransfer(call.world, me, moving);
+  if (refused !== null) return refuse(call, refused);
+  let world = call.world;
+  let pages = ctx.pages;
+  for (const p of moving) {
+    // NONE pages charge no locked_vm, but their pinned_vm moves with them.
+    const moved = reown(world, p, world.processes.get(me.pid) as Process);
+    world = moved.world;
+    pages = pages.set(p.id, moved.pages);
+  }
+  const next = revise(ctx, (d) => {
+    d.pages = pages;
+  });
+  return ok(putContext(world, next));
+}
+
+/** Pages object creation shared by user memory and file maps (`iopt_alloc_pages()`). */
+function userPages(call: Call, ctx: Ctx, start: bigint, length: bigint, writable: boolean): Pages {
+  return {
+    id: ctx.nextPagesId,
+    kind: 'user',
+    start,
+    length,
+    writable,
+    file: null,
+    areaRefs: 0,
+    owner: call.process.pid,
+    ownerUid: call.process.uid,
+    account: accountModeFor(call.process, ctx),
+    charged: 0n,
+    holds: [],
+    pins: [],
+  };
+}
+
+/** `iopt_alloc_pages()`'s bounds, for user memory. */
+function newUserPages(call: Call, ctx: Ctx, uptr: bigint, length: bigint, writable: boolean): Fail | Pages {
+  if (uptr + length > U64_MAX) return fail('EOVERFLOW');
+  if (length > sizeBound(call.world.config.pageSize) || length === 0n) return fail('EINVAL');
+  return userPages(call, ctx, uptr, length, writable);
 }
 
 /** `iopt_get_pages()`: the contiguous areas covering `[iova, iova + length)`, as pieces. */

@@ -15,11 +15,12 @@ export const IOMMU_HW_INFO_TYPE_SELFTEST = 0xfeedbeefn;
 export const IOMMU_HWPT_DATA_SELFTEST = 0xdeadn;
 export const MOCK_IOMMUPT_DEFAULT = 0n;
 export const MOCK_IOMMUPT_HUGE = 1n;
-/** The mock's generic page table: a 56-bit IOVA space. */
-const VA_BITS = 56n;
-
-/** Every power of two from `smallest` up to the top of the mock's IOVA space. */
-const sizesFrom = (smallest: bigint): bigint => ((1n << VA_BITS) - 1n) & ~(smallest - 1n);
+/**
+ * The mock's generic AMDv1 page table starts at level 2 with a 2 KiB granule: three levels of
+ * 9 bits give a 38-bit IOVA space and leaf sizes 2^11..2^37 (`amdv1pt_iommu_fmt_init()`).
+ */
+const VA_BITS = 38n;
+const MOCK_PGSIZE_BITMAP = ((1n << VA_BITS) - 1n) & ~(MOCK_PAGE_SIZE - 1n);
 
 /** `mock_dev_create()`: flags other than NO_DIRTY and PASID are refused (EINVAL, by the caller). */
 export function mockDeviceModel(flags: bigint): DeviceModel {
@@ -29,7 +30,7 @@ export function mockDeviceModel(flags: bigint): DeviceModel {
     group: 'mock',
     iommu: 'mock',
     mockFlags: flags,
-    pgsizeBitmap: sizesFrom(MOCK_PAGE_SIZE),
+    pgsizeBitmap: MOCK_PGSIZE_BITMAP,
     aperture: { start: MOCK_APERTURE_START, last: MOCK_APERTURE_LAST },
     reserved: [],
     maxPasidLog2: (flags & MOCK_FLAGS_DEVICE_PASID) !== 0n ? MOCK_PASID_WIDTH : 0,
@@ -43,8 +44,8 @@ export const validMockFlags = (flags: bigint): boolean =>
 
 /**
  * A paging domain for a device: the mock's DEFAULT page table (2 KiB pages, aperture forced to
- * [MOCK_APERTURE_START, MOCK_APERTURE_LAST]) or HUGE one (1 MiB | PAGE_SIZE, the whole 56-bit
- * space); another driver's domain takes the device's own parameters.
+ * [MOCK_APERTURE_START, MOCK_APERTURE_LAST]) or HUGE one (1 MiB | PAGE_SIZE, the page table's
+ * own 38-bit aperture); another driver's domain takes the device's own parameters.
  */
 export function domainFor(model: DeviceModel, dirtyTracking: boolean, pagetableType: bigint, pageSize: bigint): Domain {
   if (model.kind === 'mock' && pagetableType === MOCK_IOMMUPT_HUGE) {

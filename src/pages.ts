@@ -5,6 +5,7 @@
  * once however many hold an index; new indexes are pinned from the owner's memory (GUP, which
  * fails with EFAULT on memory that is not there), indexes nothing holds any more are unpinned.
  */
+import { checkCharge, pinnedOf } from './accounting.ts';
 import { Fail, fail } from './fail.ts';
 import { pinUser } from './physical.ts';
 import { revise } from './revise.ts';
@@ -32,12 +33,6 @@ function unionOf(holds: readonly Hold[]): { first: bigint; last: bigint }[] {
     }
   }
   return out;
-}
-
-export function pinnedCount(pages: Pages): bigint {
-  let n = 0n;
-  for (const r of pages.pins) n += r.last - r.first + 1n;
-  return n;
 }
 
 /** The pins of `runs` that lie inside `[first, last]`, cut to it. */
@@ -76,8 +71,11 @@ function pinRange(world: World, pages: Pages, first: bigint, last: bigint): Fail
   return out;
 }
 
-/** The pages object with a new set of holds, pinning what they newly cover and unpinning what they left. */
-export function rehold(world: World, pages: Pages, holds: readonly Hold[]): Fail | Pages {
+/**
+ * The pages object with a new set of holds, pinning what they newly cover (GUP, then the
+ * RLIMIT_MEMLOCK check of its charge) and unpinning what they left.
+ */
+function rehold(world: World, ctx: Ctx, pages: Pages, holds: readonly Hold[]): Fail | Pages {
   const pins: PinRun[] = [];
   for (const range of unionOf(holds)) {
     let at = range.first;
@@ -96,9 +94,18 @@ export function rehold(world: World, pages: Pages, holds: readonly Hold[]): Fail
       pins.push(...fresh);
     }
   }
-  return revise(pages, (d) => {
+  const next = revise(pages, (d) => {
     d.holds = [...holds];
     d.pins = pins;
+  });
+  return checkCharge(world, ctx, pages, pinnedOf(next)) ?? next;
+}
+
+/** The context with a pages object whose pins changed, left for `settle()` to charge. */
+function withPages(ctx: Ctx, pages: Pages): Ctx {
+  return revise(ctx, (d) => {
+    d.pages = ctx.pages.set(pages.id, pages);
+    d.unsettled.push(pages.id);
   });
 }
 
@@ -106,11 +113,9 @@ export function rehold(world: World, pages: Pages, holds: readonly Hold[]): Fail
 export function addHold(world: World, ctx: Ctx, pagesId: number, hold: Hold): Fail | Ctx {
   const pages = ctx.pages.get(pagesId);
   if (pages === undefined) return fail('ENOENT');
-  const next = rehold(world, pages, [...pages.holds, hold]);
+  const next = rehold(world, ctx, pages, [...pages.holds, hold]);
   if (next instanceof Fail) return next;
-  return revise(ctx, (d) => {
-    d.pages = ctx.pages.set(pagesId, next);
-  });
+  return withPages(ctx, next);
 }
 
 /** Drops every hold whose key is in `keys` from `pages` (by id); unpinning cannot fail. */
@@ -119,11 +124,9 @@ export function dropHolds(world: World, ctx: Ctx, pagesId: number, keys: Readonl
   if (pages === undefined) return ctx;
   const holds = pages.holds.filter((h) => !keys.has(h.key));
   if (holds.length === pages.holds.length) return ctx;
-  const next = rehold(world, pages, holds);
+  const next = rehold(world, ctx, pages, holds);
   if (next instanceof Fail) throw new Error('[iommufd-model] unpinning asked to pin');
-  return revise(ctx, (d) => {
-    d.pages = ctx.pages.set(pagesId, next);
-  });
+  return withPages(ctx, next);
 }
 
 /** The physical page the pages object has pinned at `index`, if pinned. */

@@ -62,18 +62,40 @@ export function pinUser(
     if ((m.prot & want) === 0n) return null;
     const from = m.start > next ? m.start : next;
     const to = m.last < last ? m.last : last;
-    runs.push({
-      obj: objectOf(m),
-      index: (m.backing.offset + (from - m.start)) / pageSize,
-      count: (to - from + 1n) / pageSize,
-      compound: isCompound(world, m),
-    });
+    runs.push(...mappingRuns(world, process, m, from, to));
     next = to + 1n;
   }
   if (next <= last) {
     if (!anyMemory) return null;
     runs.push(anyRun(process, next, last, pageSize));
   }
+  return runs;
+}
+
+/**
+ * The physical runs of `[from, to]` inside mapping `m`: its memory object's pages, except the
+ * pages this process got its own copy of (copy-on-write broken), one run each.
+ */
+function mappingRuns(world: World, process: Process, m: Mapping, from: bigint, to: bigint): PhysicalRun[] {
+  const { pageSize } = world.config;
+  const obj = objectOf(m);
+  const compound = isCompound(world, m);
+  const runOf = (a: bigint, b: bigint): PhysicalRun => ({
+    obj,
+    index: (m.backing.offset + (a - m.start)) / pageSize,
+    count: (b - a + 1n) / pageSize,
+    compound,
+  });
+  if (process.copies.size === 0) return [runOf(from, to)];
+  const runs: PhysicalRun[] = [];
+  let at = from;
+  for (const [va, copy] of process.copies.entriesFrom(from)) {
+    if (va > to) break;
+    if (va > at) runs.push(runOf(at, va - 1n));
+    runs.push({ obj: copy, index: 0n, count: 1n, compound: false });
+    at = va + pageSize;
+  }
+  if (at <= to) runs.push(runOf(at, to));
   return runs;
 }
 

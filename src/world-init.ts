@@ -25,12 +25,14 @@ export function createWorld(header: TraceHeader): World {
   let world: World = {
     config,
     firstPid: decls[0]?.pid ?? 1,
+    lastPid: Math.max(...decls.map((d) => d.pid)),
     processes: OrderedMap.empty(),
     files: OrderedMap.empty(),
     nextFileId: 1,
     contexts: OrderedMap.empty(),
     nextCtxId: 1,
     nextMemObject: 1,
+    userLockedVm: OrderedMap.empty(),
     tempMemoryLimit: DEFAULT_TEMP_MEMORY_LIMIT,
   };
   for (const decl of decls) {
@@ -39,7 +41,7 @@ export function createWorld(header: TraceHeader): World {
       mm = mapUser(mm, premapped(m, config.pageSize, world.nextMemObject));
       world = { ...world, nextMemObject: world.nextMemObject + 1 };
     }
-    const process: Process = { ...decl, fds: OrderedMap.empty(), mm };
+    const process: Process = { ...decl, fds: OrderedMap.empty(), mm, copies: OrderedMap.empty(), lockedVm: 0n, pinnedVm: 0n };
     world = { ...world, processes: world.processes.set(decl.pid, process) };
     for (const fd of [0, 1, 2]) world = installFile(world, decl.pid, fd, { kind: 'other', path: '/dev/null' });
   }

@@ -22,6 +22,8 @@ export interface Mapping extends Range {
   readonly prot: bigint;
   readonly shared: boolean;
   readonly hugepage: boolean;
+  /** A private mapping whose pages may still be shared copy-on-write with another process (after FORK). */
+  readonly cow: boolean;
   /**
    * What backs it: an anonymous memory object (each MMAP makes one), a memfd (open file id),
    * or a named file; `offset` is in bytes from the object's start.
@@ -42,6 +44,12 @@ export interface Process {
   readonly fds: OrderedMap<number, number>;
   /** Mapping start → mapping, non-overlapping. */
   readonly mm: OrderedMap<bigint, Mapping>;
+  /** Private pages this process got its own copy of (a write broke copy-on-write): page VA → memory object. */
+  readonly copies: OrderedMap<bigint, string>;
+  /** Pages charged to this mm's `locked_vm` (VmLck) by iommufd. */
+  readonly lockedVm: bigint;
+  /** Pages charged to this mm's `pinned_vm` (VmPin) by iommufd. */
+  readonly pinnedVm: bigint;
 }
 
 /** An open file description; `refs` counts the fd-table entries (of all processes) and kernel holders. */
@@ -101,8 +109,14 @@ export interface Pages {
   readonly file: number | null;
   /** Areas referencing this pages object. */
   readonly areaRefs: number;
-  /** The process whose memory it pins (`pages->source_mm`). */
+  /** The process whose memory it pins and who pays for it (`source_mm`, `source_task`). */
   readonly owner: number;
+  /** The user charged in USER mode (`source_user`). */
+  readonly ownerUid: number;
+  /** `IOPT_PAGES_ACCOUNT_*`, fixed when the pages object is made (spec §5.1). */
+  readonly account: 'none' | 'user' | 'mm';
+  /** Pinned pages already charged to the owner (`last_npinned`). */
+  readonly charged: bigint;
   readonly holds: readonly Hold[];
   /** The pinned indexes: the union of `holds`, ascending. */
   readonly pins: readonly PinRun[];
@@ -237,6 +251,8 @@ export interface Ctx {
   readonly pages: OrderedMap<number, Pages>;
   readonly nextPagesId: number;
   readonly accountMode: AccountMode;
+  /** Pages objects whose pins changed in the command under way, not yet charged or uncharged. */
+  readonly unsettled: readonly number[];
   /** The VFIO compatibility IOAS id (no reference held). */
   readonly vfioIoas: number | null;
 }
@@ -245,11 +261,15 @@ export interface World {
   readonly config: ModelConfig;
   /** The process an event without `pid` is issued by: the header's first. */
   readonly firstPid: number;
+  /** The highest pid seen so far: an own-choice FORK takes the next. */
+  readonly lastPid: number;
   readonly processes: OrderedMap<number, Process>;
   readonly files: OrderedMap<number, OpenFile>;
   readonly nextFileId: number;
   readonly contexts: OrderedMap<number, Ctx>;
   readonly nextCtxId: number;
+  /** Pages charged to each uid's `user->locked_vm` by iommufd (USER accounting). */
+  readonly userLockedVm: OrderedMap<number, bigint>;
   /** The next anonymous memory object's id. */
   readonly nextMemObject: number;
   /** The selftest module's temporary buffer limit (`TEST_SET_TEMP_MEMORY_LIMIT`), global. */
