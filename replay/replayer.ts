@@ -7,12 +7,24 @@ import { step } from '../src/dispatch.ts';
 import type { Result } from '../src/command.ts';
 import type { World } from '../src/world.ts';
 import { createWorld } from '../src/world-init.ts';
+import { checkStep, checkWorld } from '../src/invariants.ts';
 import { matches, outputsOf } from './compare.ts';
 import { type Json, toJson } from './json-value.ts';
 
 export interface ReplayOptions {
   /** `--own-choices`: adopt no recorded free choice; compare them all. */
   readonly ownChoices: boolean;
+  /** `--invariants`: check the model's invariants after every event. */
+  readonly invariants?: boolean;
+}
+
+/** An invariant an event broke (reported once, at the event that broke it). */
+export interface ViolationRecord {
+  readonly line: number;
+  readonly seq: number | null;
+  readonly op: string;
+  readonly invariant: string;
+  readonly detail: string;
 }
 
 export interface Divergence {
@@ -49,6 +61,9 @@ export class Replayer {
   private current: World;
   readonly counts: Counts = { events: 0, ok: 0, diverged: 0, ran: 0, unsupported: 0, unsure_diverged: 0 };
   readonly divergences: Divergence[] = [];
+  readonly violations: ViolationRecord[] = [];
+  /** Violations standing after the last check: a lasting one is reported only where it began. */
+  private standing = new Set<string>();
 
   constructor(
     header: TraceHeader,
@@ -61,12 +76,25 @@ export class Replayer {
     return this.current;
   }
 
+  /** Runs the invariants after an event, recording the violations that are new. */
+  private check(event: TraceEvent, before: World, result: Result): void {
+    const found = [...checkStep(before, result.world, event.op, result.errno)];
+    if (result.world !== before || this.standing.size > 0) {
+      const now = checkWorld(result.world);
+      const keys = new Set(now.map((v) => `${v.invariant}\u0000${v.detail}`));
+      for (const v of now) if (!this.standing.has(`${v.invariant}\u0000${v.detail}`)) found.push(v);
+      this.standing = keys;
+    }
+    for (const v of found) this.violations.push({ line: event.line, seq: event.seq, op: event.op, ...v });
+  }
+
   /** Replays one event and returns how it came out. */
   feed(event: TraceEvent): { readonly outcome: Outcome; readonly result: Result | null; readonly before: World } {
     const before = this.current;
     const stepped = step(before, event, { adopt: !this.options.ownChoices });
     this.current = stepped.world;
     this.counts.events++;
+    if (this.options.invariants === true && stepped.result !== null) this.check(event, before, stepped.result);
     const { result } = stepped;
     if (result === null) {
       this.counts.unsupported++;

@@ -2,9 +2,10 @@
 import type { Counts } from './replayer.ts';
 import type { ReplayReport } from './replay-file.ts';
 
-const counts = (c: Counts): string =>
+const counts = (c: Counts & { violations?: number | readonly unknown[] }): string =>
   `${c.events} events: ${c.ok} ok, ${c.diverged} diverged, ${c.ran} ran, ${c.unsupported} unsupported` +
-  (c.unsure_diverged > 0 ? `, ${c.unsure_diverged} unsure diverged` : '');
+  (c.unsure_diverged > 0 ? `, ${c.unsure_diverged} unsure diverged` : '') +
+  (c.violations === undefined ? '' : `, ${typeof c.violations === 'number' ? c.violations : c.violations.length} invariant violations`);
 
 export function formatTextReport(report: ReplayReport): string {
   const lines: string[] = [];
@@ -15,6 +16,10 @@ export function formatTextReport(report: ReplayReport): string {
       const unsure = d.unsure ? ' (unsure)' : '';
       lines.push(`  line ${d.line}${seq} ${d.op}${unsure}: expected ${JSON.stringify(d.expected)}, actual ${JSON.stringify(d.actual)}`);
       if (d.note !== undefined) lines.push(`    ${d.note}`);
+    }
+    for (const v of t.violations ?? []) {
+      const seq = v.seq === null ? '' : ` seq ${v.seq}`;
+      lines.push(`  line ${v.line}${seq} ${v.op}: invariant ${v.invariant} violated: ${v.detail}`);
     }
     if (t.error !== undefined) lines.push(`  stopped: ${t.error}`);
   }
