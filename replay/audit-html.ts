@@ -27,6 +27,7 @@ const el = (tag, text, cls) => { const e = document.createElement(tag); if (text
 const fmt = (pages) => { const b = pages * data.pageSize; return b >= 1073741824 ? (b / 1073741824).toFixed(2) + ' GiB' : b >= 1048576 ? (b / 1048576).toFixed(2) + ' MiB' : (b / 1024) + ' KiB'; };
 document.getElementById('title').textContent = 'iommufd-model audit: ' + data.file;
 const sum = document.getElementById('summary');
+if (data.description) sum.append(el('p', data.description, 'description'));
 const r = data.replay;
 sum.append(el('p', r.events + ' events: ' + r.ok + ' ok, ' + r.diverged + ' diverged, ' + r.ran + ' ran, ' + r.unsupported + ' unsupported; ' + data.violations.length + ' invariant violations'));
 const c = data.comparison;

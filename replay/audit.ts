@@ -36,6 +36,8 @@ export interface PagesRecord {
 
 export interface AuditReport {
   readonly file: string;
+  /** The header's `description`, when it has one. */
+  readonly description: string;
   readonly pageSize: number;
   readonly replay: TraceReport;
   /** The trace line of each sample; sample i of every series is after that line's event. */
@@ -126,6 +128,7 @@ export async function auditFile(file: string, options: Omit<FileOptions, 'invari
   const series = new Map<string, AuditSeries>();
   const pages = new Map<string, PagesRecord>();
   let pageSize = 4096;
+  let description = '';
   let last = new Map<string, { kind: AuditSeries['kind']; pages: bigint }>();
   let iommufdPeak = 0n;
   let type1Peak = 0n;
@@ -191,6 +194,8 @@ export async function auditFile(file: string, options: Omit<FileOptions, 'invari
   const replay = await replayFile(file, { ...options, invariants: true }, {
     start: (header, world) => {
       pageSize = Number(header.env.pageSize);
+      const d = header.extra['description'];
+      if (typeof d === 'string') description = d;
       sample(null, world);
     },
     event: (event, before, after) => {
@@ -208,6 +213,7 @@ export async function auditFile(file: string, options: Omit<FileOptions, 'invari
   const closed = finalWorld === null || (finalWorld as World).contexts.size === 0;
   return {
     file,
+    description,
     pageSize,
     replay,
     lines,

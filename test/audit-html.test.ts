@@ -1,0 +1,61 @@
+/**
+ * The HTML audit in a real browser (Debian's chromium driven by playwright-core): the chart is
+ * drawn, and text from the trace is shown as text, never run as script.
+ */
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { auditFile } from '../replay/audit.ts';
+import { renderAuditHtml } from '../replay/audit-html.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+const dir = mkdtempSync(join(tmpdir(), 'iommufd-model-html-'));
+const HOSTILE = '</script><script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">';
+
+const trace = [
+  { trace: 'iommufd', version: 1, env: { memory: 'any', processes: [{ pid: 1, uid: 1000, caps: [] }] }, description: HOSTILE },
+  { op: 'OPEN' },
+  { op: 'IOAS_ALLOC' },
+  { op: 'TEST_MOCK_DOMAIN', args: { id: 1 } },
+  { op: 'IOAS_MAP', args: { ioas_id: 1, flags: ['FIXED_IOVA', 'READABLE'], user_va: '0x7f0000000000', length: '0x10000', iova: '0x1000000' }, note: HOSTILE },
+  { op: 'IOAS_UNMAP', args: { ioas_id: 1, iova: 0, length: 'U64_MAX' } },
+  { op: 'CLOSE', args: { fd: 3 } },
+];
+
+let browser: Awaited<ReturnType<typeof chromium.launch>>;
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: .ci/run installs Debian's chromium`);
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu'] });
+});
+
+afterAll(async () => {
+  await browser?.close();
+});
+
+describe('audit --html', () => {
+  it('draws a chart per target and keeps trace text inert', async () => {
+    const file = join(dir, 'hostile<script>.jsonl');
+    writeFileSync(file, trace.map((l) => JSON.stringify(l)).join('\n'));
+    const html = join(dir, 'report.html');
+    writeFileSync(html, renderAuditHtml(await auditFile(file, { ownChoices: false })));
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`file://${html}`);
+    await page.waitForSelector('body[data-ready="1"]', { timeout: 15000 });
+    expect(errors).toEqual([]);
+    expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+    expect(await page.locator('canvas').count()).toBeGreaterThan(0);
+    expect(await page.locator('#summary .description').textContent()).toBe(HOSTILE);
+    expect(await page.locator('#title').textContent()).toContain('hostile<script>.jsonl');
+    const peak = await page.evaluate(() => {
+      const data = JSON.parse(document.getElementById('audit-data')?.textContent ?? '{}');
+      return data.series.find((s: { target: string }) => s.target === 'uid 1000 locked_vm').peak;
+    });
+    expect(peak).toBe(16);
+    await page.close();
+  });
+});
