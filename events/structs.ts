@@ -376,12 +376,13 @@ export const TEST_SET_TEMP_MEMORY_LIMIT = testCmd('memory_limit', [u32('limit', 
 
 export const TEST_ACCESS_REPLACE_IOAS = testCmd('access_replace_ioas', [u32('ioas_id', 16)]);
 
+// The bitmap at uptr says which IOVAs to dirty: its contents are inline `data` (hex bytes).
 export const TEST_DIRTY = testCmd('dirty', [
   u32('flags', 16),
   u64('iova', 24),
   u64('length', 32),
   u64('page_size', 40),
-  u64('uptr', 48),
+  u64('uptr', 48, { pointer: { kind: 'data' } }),
   u64('out_nr_dirty', 56, OUT),
 ]);
 

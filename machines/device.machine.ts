@@ -1,8 +1,9 @@
 /**
  * A bound device (`struct iommufd_device`): bound, then attached to a page table for one or
  * more PASIDs. Its users are the table, the binding driver (until unbind, so IOMMU_DESTROY of
- * a device id is always EBUSY) and one per attachment (`iommufd_device_attach()` takes a
- * reference so a device cannot go while attached).
+ * a device id is always EBUSY), one per attachment (`iommufd_device_attach()` takes a
+ * reference so a device cannot go while attached) and its VDEVICE, which keeps the lookup
+ * reference it took (`iommufd_vdevice_alloc_ioctl()`).
  */
 import { assign, setup } from 'xstate';
 
@@ -11,7 +12,12 @@ export interface DeviceContext {
   readonly attachments: number;
 }
 
-export type DeviceEvent = { type: 'ATTACH' } | { type: 'DETACH' } | { type: 'DESTROY' };
+export type DeviceEvent =
+  | { type: 'ATTACH' }
+  | { type: 'DETACH' }
+  | { type: 'USER_GET' }
+  | { type: 'USER_PUT' }
+  | { type: 'DESTROY' };
 
 export const deviceMachine = setup({
   types: { context: {} as DeviceContext, events: {} as DeviceEvent },
@@ -39,6 +45,8 @@ export const deviceMachine = setup({
     },
   },
   on: {
+    USER_GET: { actions: assign({ users: ({ context }) => context.users + 1 }) },
+    USER_PUT: { actions: assign({ users: ({ context }) => context.users - 1 }) },
     DESTROY: { guard: 'unused' },
   },
 });

@@ -78,7 +78,7 @@ export class Replayer {
 
   /** Runs the invariants after an event, recording the violations that are new. */
   private check(event: TraceEvent, before: World, result: Result): void {
-    const found = [...checkStep(before, result.world, event.op, result.errno)];
+    const found = [...checkStep(before, result.world, event, result)];
     if (result.world !== before || this.standing.size > 0) {
       const now = checkWorld(result.world);
       const keys = new Set(now.map((v) => `${v.invariant}\u0000${v.detail}`));

@@ -9,6 +9,7 @@ import { ioasMachine } from '../machines/ioas.machine.ts';
 import { Fail, fail } from './fail.ts';
 import { alignmentOf } from './hw-pagetable.ts';
 import { conformsTo, lastOf } from './io-pagetable.ts';
+import { mutated } from './mutants.ts';
 import { OrderedMap } from './ordered-map.ts';
 import { addHold, dropHolds } from './pages.ts';
 import { intersecting } from './ranges.ts';
@@ -20,13 +21,14 @@ import type { Access, AccessItem, Area, Ctx, Ioas, Pages, World } from './world.
 const ACCESSES_PER_IOAS = 65536;
 export const IOMMUFD_ACCESS_RW_WRITE = 1n;
 
-export function newAccess(id: number, needsPin: boolean): Access {
+export function newAccess(id: number, needsPin: boolean, internal: boolean): Access {
   return {
     type: 'access',
     id,
     lifecycle: initialRecord(accessMachine),
     ioas: null,
     needsPin,
+    internal,
     items: OrderedMap.empty(),
     nextItem: 0,
   };
@@ -66,11 +68,12 @@ function dropItem(world: World, ctx: Ctx, access: Access, item: AccessItem): Ctx
 
 /**
  * `iommufd_access_notify_unmap()` with the selftest's unmap callback: every access of the IOAS
- * drops each item whose range meets `[start, last]`.
+ * but the internal ones drops each item whose range meets `[start, last]`.
  */
 export function notifyUnmap(world: World, ctx: Ctx, ioasId: number, start: bigint, last: bigint): Ctx {
   let next = ctx;
   for (const id of ioasOf(ctx, ioasId).accesses) {
+    if (accessOf(next, id).internal) continue;
     for (const item of [...accessOf(next, id).items.values()]) {
       if (start > item.iova + item.length - 1n || last < item.iova) continue;
       next = dropItem(world, next, accessOf(next, id), item);
@@ -83,6 +86,18 @@ export function notifyUnmap(world: World, ctx: Ctx, ioasId: number, start: bigin
 export function areaHasAccesses(ctx: Ctx, ioas: Ioas, area: Area): boolean {
   for (const id of ioas.accesses) {
     for (const item of accessOf(ctx, id).items.values()) {
+      if (item.holds.some((h) => h.area === area.start)) return true;
+    }
+  }
+  return false;
+}
+
+/** `area->num_locks`: an internal access (a HW queue's) has pinned through this area, so it cannot be unmapped. */
+export function areaLocked(ctx: Ctx, ioas: Ioas, area: Area): boolean {
+  for (const id of ioas.accesses) {
+    const access = accessOf(ctx, id);
+    if (!access.internal) continue;
+    for (const item of access.items.values()) {
       if (item.holds.some((h) => h.area === area.start)) return true;
     }
   }
@@ -103,7 +118,7 @@ export function changeIoas(world: World, ctx: Ctx, accessId: number, ioasId: num
     const joined = revise(ioas, (d) => {
       d.accesses.push(accessId);
     });
-    const alignment = alignmentOf(world, put(next, access), joined);
+    const alignment = mutated('access-skips-alignment') ? ioas.iopt.iovaAlignment : alignmentOf(world, put(next, access), joined);
     if (alignment > ioas.iopt.iovaAlignment && !conformsTo(ioas.iopt, world.config, alignment)) return fail('EADDRINUSE');
     next = put(
       next,
@@ -176,7 +191,8 @@ export function pinPages(
     if (!permits(area, write)) return fail('EPERM');
     const key = `acc:${accessId}:${access.nextItem}:${area.start}`;
     const first = (area.startByte + (cur - area.start)) / pageSize;
-    const held = addHold(world, next, area.pages, { key, first, last: (area.startByte + (end - area.start)) / pageSize });
+    const past = mutated('access-pin-past-end') && done ? 1n : 0n;
+    const held = addHold(world, next, area.pages, { key, first, last: (area.startByte + (end - area.start)) / pageSize + past });
     if (held instanceof Fail) return held;
     next = held;
     holds.push({ pages: area.pages, key, area: area.start });

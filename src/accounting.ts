@@ -8,6 +8,7 @@
  * settled — counters moved — when the command stores its context back into the world.
  */
 import { Fail, fail } from './fail.ts';
+import { mutated } from './mutants.ts';
 import { revise } from './revise.ts';
 import type { Ctx, Pages, Process, World } from './world.ts';
 
@@ -46,7 +47,7 @@ function limitOf(world: World, pid: number): bigint | null {
  */
 export function checkCharge(world: World, ctx: Ctx, pages: Pages, pinned: bigint): Fail | null {
   const more = pinned - pinnedOf(pages);
-  if (more <= 0n || pages.account === 'none') return null;
+  if (more <= 0n || pages.account === 'none' || mutated('charge-ignores-limit')) return null;
   const limit = limitOf(world, pages.owner);
   if (limit === null) return null;
   if (pages.account === 'user') {
@@ -88,7 +89,8 @@ export function settle(world: World, ctx: Ctx): { world: World; ctx: Ctx } {
     const p = pages.get(id);
     if (p === undefined) continue;
     const pinned = p.areaRefs === 0 ? 0n : pinnedOf(p);
-    next = move(next, p, pinned - p.charged);
+    const delta = pinned - p.charged;
+    next = move(next, p, mutated('double-charge') && delta > 0n ? 2n * delta : delta);
     pages = p.areaRefs === 0 ? pages.delete(id) : pages.set(id, { ...p, charged: pinned });
   }
   return {

@@ -4,12 +4,21 @@
  * and sets the exit code; bad input is one line on stderr and exit 2, never a stack trace.
  */
 import { Command, InvalidArgumentError } from '@commander-js/extra-typings';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Presets, SingleBar } from 'cli-progress';
+import { fuzz } from './fuzz/fuzz.ts';
 import { auditFile } from '../replay/audit.ts';
 import { renderAuditHtml } from '../replay/audit-html.ts';
 import { formatAuditText } from '../replay/audit-text.ts';
 import { exitCode, replayFiles } from '../replay/replay-file.ts';
 import { formatTextReport } from '../replay/text-report.ts';
+
+function integer(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n)) throw new InvalidArgumentError('must be an integer');
+  return n;
+}
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -76,6 +85,51 @@ program
         violations: audits.reduce((n, a) => n + a.violations.length + a.leaks.length, 0),
       },
     });
+  });
+
+program
+  .command('fuzz')
+  .description('generate command sequences, check every invariant after every step, shrink a failure to a minimal trace')
+  .option('--seed <n>', 'fast-check seed (default: from the clock; printed either way)', integer)
+  .option('--runs <n>', 'command sequences to try', positiveInt, 100)
+  .option('--max-steps <n>', 'commands per sequence, at most', positiveInt, 200)
+  .option('--out <dir>', 'where to write a counterexample trace', '.')
+  .option('--ops <list>', 'comma-separated ops to generate (default: all)')
+  .option('--path <path>', "replay one failure: fast-check's path printed with it")
+  .option('--no-faults', 'skip the fail_nth injection reruns')
+  .action((opts) => {
+    const seed = opts.seed ?? Date.now() % 2 ** 31;
+    const ops = opts.ops?.split(',').map((s) => s.trim()).filter((s) => s !== '');
+    process.stdout.write(`fuzz: seed ${seed}, ${opts.runs} runs of up to ${opts.maxSteps} steps${ops === undefined ? '' : `, ops ${ops.join(',')}`}\n`);
+    const bar = process.stderr.isTTY ? new SingleBar({ format: 'fuzz [{bar}] {value}/{total} runs | {eta_formatted} left', stream: process.stderr }, Presets.shades_classic) : null;
+    bar?.start(opts.runs, 0);
+    const started = performance.now();
+    const result = fuzz({
+      seed,
+      runs: opts.runs,
+      maxSteps: opts.maxSteps,
+      faultInjection: opts.faults !== false,
+      ...(ops === undefined ? {} : { ops }),
+      ...(opts.path === undefined ? {} : { path: opts.path }),
+      onRun: () => bar?.increment(),
+    });
+    bar?.stop();
+    const seconds = (performance.now() - started) / 1000;
+    process.stdout.write(`fuzz: ${result.runs} runs, ${result.steps} steps in ${seconds.toFixed(1)} s (${Math.round(result.steps / seconds)} steps/s)\n`);
+    const found = result.counterexample;
+    if (found === null) {
+      process.stdout.write('fuzz: no invariant violated\n');
+      return;
+    }
+    mkdirSync(opts.out, { recursive: true });
+    const file = join(opts.out, `counterexample-${found.seed}.jsonl`);
+    writeFileSync(file, found.trace);
+    process.stdout.write(
+      `fuzz: ${found.message}\n` +
+        `fuzz: shrunk to ${found.shrunkSteps} commands; seed ${found.seed}, path ${found.path}\n` +
+        `fuzz: wrote ${file}; replay it with: iommufd-model replay --invariants ${file}\n`,
+    );
+    process.exitCode = 1;
   });
 
 /** `out.html` → `out-2.html` for the second of several reports. */

@@ -10,7 +10,13 @@ import { ioasMachine } from '../machines/ioas.machine.ts';
 import { objectMachine } from '../machines/object.machine.ts';
 import { type Call, type Result, num, ok, refuse } from './command.ts';
 import { fail } from './fail.ts';
+import { destroyFault } from './fault.ts';
+import { destroyHwQueue } from './hw-queue.ts';
 import { destroyHwptPaging } from './hw-pagetable.ts';
+import { destroyHwptNested } from './hwpt-nested.ts';
+import { liveObject } from './object-refs.ts';
+import { destroyVeventq } from './veventq.ts';
+import { destroyViommu, removeVdevice } from './viommu.ts';
 import { dropAreaRefs, putContext } from './ioas.ts';
 import { revise } from './revise.ts';
 import { destroySelftestDev } from './selftest-device.ts';
@@ -28,8 +34,16 @@ export function destroyable(obj: IommuObject): boolean {
     case 'access':
       return accepts(accessMachine, obj.lifecycle, DESTROY);
     case 'hwpt_paging':
+    case 'hwpt_nested':
     case 'selftest':
+    case 'viommu':
+    case 'vdevice':
+    case 'veventq':
+    case 'fault':
+    case 'hw_queue':
       return accepts(objectMachine, obj.lifecycle, DESTROY);
+    case 'tombstone':
+      return false;
   }
 }
 
@@ -42,6 +56,20 @@ export function destroyObject(world: World, ctx: Ctx, obj: IommuObject): Ctx {
       return destroyHwptPaging(world, ctx, obj);
     case 'selftest':
       return destroySelftestDev(world, ctx, obj);
+    case 'hwpt_nested':
+      return destroyHwptNested(ctx, obj);
+    case 'viommu':
+      return destroyViommu(ctx, obj);
+    case 'vdevice':
+      return removeVdevice(ctx, obj, false);
+    case 'veventq':
+      return destroyVeventq(ctx, obj);
+    case 'fault':
+      return destroyFault(ctx, obj);
+    case 'hw_queue':
+      return destroyHwQueue(world, ctx, obj);
+    case 'tombstone':
+      throw new Error('[iommufd-model] a tombstone is no object to destroy');
     case 'device':
     case 'access':
       throw new Error(`[iommufd-model] a ${obj.type} is destroyed by its driver, not by IOMMU_DESTROY`);
@@ -49,7 +77,8 @@ export function destroyObject(world: World, ctx: Ctx, obj: IommuObject): Ctx {
 }
 
 export function destroy(call: Call, ctx: Ctx, cmd: Fields): Result {
-  const obj = ctx.objects.get(num(cmd, 'id'));
+  // A tombstone is absent to lookups: ENOENT, like an id never used.
+  const obj = liveObject(ctx, num(cmd, 'id'));
   if (obj === undefined) return refuse(call, fail('ENOENT'));
   if (!destroyable(obj)) return refuse(call, fail('EBUSY'));
   return ok(putContext(call.world, destroyObject(call.world, ctx, obj)));

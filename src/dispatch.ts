@@ -9,6 +9,7 @@ import { Choices, type Call, type RejectedChoice, type Result, big } from './com
 import { destroy } from './destroy.ts';
 import { close, ftruncate, memfdCreate, mmap, munmap, open, opensIommu } from './env-ops.ts';
 import { fail } from './fail.ts';
+import { withFailNth } from './fault-injection.ts';
 import { fileOf } from './files.ts';
 import {
   ioasAllowIovas,
@@ -27,10 +28,34 @@ import { getHwInfo } from './hw-info.ts';
 import { addReserved, mdCheckRefs, setTempMemoryLimit } from './selftest.ts';
 import { accessPages, accessReplaceIoas, accessRwOp, createAccess, destroyAccessPages } from './selftest-access.ts';
 import { devCheckCache, mdCheckMap, mockDomain, mockDomainReplace } from './selftest-device.ts';
+import {
+  type CompatArg,
+  checkExtension,
+  getApiVersion,
+  iommuGetInfo,
+  iommuMapDma,
+  iommuUnmapDma,
+  namedArg,
+  rawArg,
+  setIommu,
+  vfioIoas,
+} from './vfio-compat.ts';
 import type { Ctx, World } from './world.ts';
+import { getDirtyBitmap, setDirtyTracking, testDirty } from './dirty.ts';
+import { fdRead, fdWrite } from './fd-io.ts';
+import { faultAlloc, triggerIopf } from './fault.ts';
+import { hwQueueAlloc } from './hw-queue.ts';
+import { hwptAlloc } from './hwpt-alloc.ts';
+import { hwptInvalidate } from './hwpt-invalidate.ts';
+import { mdCheckIotlb } from './hwpt-nested.ts';
+import { pasidAttach, pasidCheckHwpt, pasidDetach, pasidReplace } from './selftest-pasid.ts';
+import { veventqAlloc, triggerVevent } from './veventq.ts';
+import { attachPt, bindIommufd, detachPt } from './vfio-device.ts';
+import { vdeviceAlloc, viommuAlloc } from './viommu.ts';
 
 type IoctlHandler = (call: Call, ctx: Ctx, cmd: Fields) => Result;
 type EnvHandler = (call: Call) => Result;
+type CompatHandler = (call: Call, ctx: Ctx, arg: CompatArg) => Result;
 
 const IOCTLS: Readonly<Record<string, IoctlHandler>> = {
   DESTROY: destroy,
@@ -43,6 +68,7 @@ const IOCTLS: Readonly<Record<string, IoctlHandler>> = {
   IOAS_CHANGE_PROCESS: ioasChangeProcess,
   IOAS_UNMAP: ioasUnmap,
   OPTION: option,
+  VFIO_IOAS: vfioIoas,
   GET_HW_INFO: getHwInfo,
   TEST_ADD_RESERVED: addReserved,
   TEST_SET_TEMP_MEMORY_LIMIT: setTempMemoryLimit,
@@ -57,6 +83,33 @@ const IOCTLS: Readonly<Record<string, IoctlHandler>> = {
   TEST_DESTROY_ACCESS_PAGES: destroyAccessPages,
   TEST_ACCESS_RW: accessRwOp,
   TEST_ACCESS_REPLACE_IOAS: accessReplaceIoas,
+  HWPT_ALLOC: hwptAlloc,
+  HWPT_INVALIDATE: hwptInvalidate,
+  HWPT_SET_DIRTY_TRACKING: setDirtyTracking,
+  HWPT_GET_DIRTY_BITMAP: getDirtyBitmap,
+  FAULT_QUEUE_ALLOC: faultAlloc,
+  VIOMMU_ALLOC: viommuAlloc,
+  VDEVICE_ALLOC: vdeviceAlloc,
+  VEVENTQ_ALLOC: veventqAlloc,
+  HW_QUEUE_ALLOC: hwQueueAlloc,
+  TEST_DIRTY: testDirty,
+  TEST_MD_CHECK_IOTLB: mdCheckIotlb,
+  TEST_TRIGGER_IOPF: triggerIopf,
+  TEST_TRIGGER_VEVENT: triggerVevent,
+  TEST_PASID_ATTACH: pasidAttach,
+  TEST_PASID_REPLACE: pasidReplace,
+  TEST_PASID_DETACH: pasidDetach,
+  TEST_PASID_CHECK_HWPT: pasidCheckHwpt,
+};
+
+/** The VFIO container ioctls iommufd answers (`iommufd_vfio_ioctl()`), by name or by raw number. */
+const VFIO_COMPAT: Readonly<Record<string, CompatHandler>> = {
+  VFIO_GET_API_VERSION: getApiVersion,
+  VFIO_CHECK_EXTENSION: checkExtension,
+  VFIO_SET_IOMMU: setIommu,
+  VFIO_IOMMU_GET_INFO: iommuGetInfo,
+  VFIO_IOMMU_MAP_DMA: iommuMapDma,
+  VFIO_IOMMU_UNMAP_DMA: iommuUnmapDma,
 };
 
 interface EnvOp {
@@ -78,7 +131,12 @@ const PLAIN_OPS: Readonly<Record<string, EnvOp>> = {
   SET_RLIMIT: { run: setRlimit },
   TOUCH: { run: touch },
   CHECK: { run: check },
-  IOCTL: { run: rawIoctl, supports: rawIoctlSupported },
+  IOCTL: { run: rawIoctl },
+  FD_READ: { run: fdRead },
+  FD_WRITE: { run: fdWrite },
+  VFIO_DEVICE_BIND_IOMMUFD: { run: bindIommufd },
+  VFIO_DEVICE_ATTACH_IOMMUFD_PT: { run: attachPt },
+  VFIO_DEVICE_DETACH_IOMMUFD_PT: { run: detachPt },
 };
 
 export interface StepOutcome {
@@ -89,6 +147,8 @@ export interface StepOutcome {
   readonly rejected: readonly RejectedChoice[];
   /** The event named no live process (ESRCH) or no open fd (EBADF): it could not be issued. */
   readonly unissued: boolean;
+  /** With `fail_nth`: whether the command reached that injection point (and failed there). */
+  readonly injected?: boolean;
 }
 
 export interface StepOptions {
@@ -98,7 +158,7 @@ export interface StepOptions {
 
 /** Whether the model has a handler for this event's op and the variant its args select. */
 export function isSupported(event: TraceEvent): boolean {
-  if (IOCTLS[event.op] !== undefined) return true;
+  if (IOCTLS[event.op] !== undefined || VFIO_COMPAT[event.op] !== undefined) return true;
   const env = PLAIN_OPS[event.op];
   return env !== undefined && (env.supports?.(event.args?.fields ?? {}) ?? true);
 }
@@ -113,8 +173,14 @@ export function step(world: World, event: TraceEvent, options: StepOptions): Ste
   if (event.fd !== undefined && !process.fds.has(event.fd)) {
     return { world, result: { world, errno: 'EBADF', out: {} }, rejected: [], unissued: true };
   }
-  const result = run(call);
-  return { world: result.world, result, rejected: choices.rejected, unissued: false };
+  const { value: result, fired } = withFailNth(event.failNth, () => run(call));
+  return {
+    world: result.world,
+    result,
+    rejected: choices.rejected,
+    unissued: false,
+    ...(event.failNth === undefined ? {} : { injected: fired }),
+  };
 }
 
 function run(call: Call): Result {
@@ -124,6 +190,8 @@ function run(call: Call): Result {
   const spec = OPS.get(event.op) as OpSpec;
   const target = iommufdOf(call);
   if (!('ctx' in target)) return target;
+  const compat = VFIO_COMPAT[event.op];
+  if (compat !== undefined) return compat(call, target.ctx, namedArg(event.args));
   const handler = IOCTLS[event.op] as IoctlHandler;
   if (spec.layout.kind !== 'struct') throw new Error(`[iommufd-model] ${event.op} has no struct layout`);
   return structIoctl(call, spec.layout.struct, (cmd) => handler(call, target.ctx, cmd));
@@ -135,7 +203,8 @@ function iommufdOf(call: Call): { readonly ctx: Ctx } | Result {
   let fd = call.event.fd;
   if (fd === undefined) {
     for (const [n, id] of process.fds) {
-      if (world.files.get(id)?.kind === 'iommufd') {
+      const file = world.files.get(id);
+      if (file?.kind === 'iommufd' && file.container !== true) {
         fd = n;
         break;
       }
@@ -159,16 +228,21 @@ function opOfNumber(cmd: bigint): OpSpec | undefined {
   return undefined;
 }
 
-/** A raw number is modelled unless it names a VFIO container op (those have their own events). */
-function rawIoctlSupported(args: Fields): boolean {
-  return opOfNumber(big(args, 'cmd'))?.family !== 'vfio-container';
+/** The container ioctl iommufd emulates under this whole number (SPAPR ops reuse type1 numbers). */
+function compatOfNumber(cmd: bigint): CompatHandler | undefined {
+  for (const spec of OPS.values()) {
+    const compat = VFIO_COMPAT[spec.op];
+    if (compat !== undefined && spec.ioctl !== undefined && BigInt(spec.ioctl) === cmd) return compat;
+  }
+  return undefined;
 }
 
 /**
- * `iommufd_fops_ioctl()` for a number no op name covers: numbers outside the iommufd table go
- * to the VFIO compat handler, which knows none of them (ENOTTY, argument unread); inside it,
- * `size` is read first (EFAULT for a NULL argument), then the number must match the slot.
- * The argument points at zeroed memory, so a matching op sees size 0: below every minimum.
+ * `iommufd_fops_ioctl()` for a raw number: numbers outside the iommufd table go to the VFIO
+ * compat handler, which runs the container ioctl the whole number names and answers ENOTTY
+ * to any other (argument unread); inside it, `size` is read first (EFAULT for a NULL
+ * argument), then the number must match the slot. The argument points at zeroed memory, so a
+ * matching op sees size 0 (or argsz 0): below every minimum.
  */
 function rawIoctl(call: Call): Result {
   const target = iommufdOf(call);
@@ -177,7 +251,10 @@ function rawIoctl(call: Call): Result {
   const cmd = big(args, 'cmd');
   const nr = cmd & 0xffn;
   const refuse = (errno: string): Result => ({ world: call.world, errno, out: {} });
-  if (nr < CMD_BASE || nr - CMD_BASE >= TABLE_SIZE) return refuse('ENOTTY');
+  if (nr < CMD_BASE || nr - CMD_BASE >= TABLE_SIZE) {
+    const compat = compatOfNumber(cmd);
+    return compat === undefined ? refuse('ENOTTY') : compat(call, target.ctx, rawArg(args));
+  }
   if ('arg' in args && args['arg'] === null) return refuse('EFAULT');
   return refuse(opOfNumber(cmd) === undefined ? 'ENOTTY' : 'EINVAL');
 }

@@ -15,6 +15,8 @@ const PROT_READ = 1n;
 const PROT_WRITE = 2n;
 
 export const IOMMU_PATH = '/dev/iommu';
+/** The VFIO container node, which iommufd provides with CONFIG_IOMMUFD_VFIO_CONTAINER. */
+export const VFIO_CONTAINER_PATH = '/dev/vfio/vfio';
 
 const roundUp = (v: bigint, to: bigint): bigint => ((v + to - 1n) / to) * to;
 
@@ -49,16 +51,22 @@ function withMm(call: Call, mm: Process['mm'], start: bigint, last: bigint): Wor
 export function open(call: Call): Result {
   const fd = chooseFd(call.process, call.choices, 'fd');
   const { world } = call;
-  const ctx = newContext(world.nextCtxId);
+  const container = call.event.args?.fields['path'] === VFIO_CONTAINER_PATH;
+  // iommufd_fops_open(): a VFIO container charges pins to mm->locked_vm, as VFIO does.
+  const ctx = container ? { ...newContext(world.nextCtxId), accountMode: 'mm' as const } : newContext(world.nextCtxId);
   const next = revise(world, (d) => {
     d.nextCtxId = ctx.id + 1;
     d.contexts = world.contexts.set(ctx.id, ctx);
   });
-  return ok(installFile(next, call.process.pid, fd, { kind: 'iommufd', ctx: ctx.id }), { fd: BigInt(fd) });
+  const file = { kind: 'iommufd' as const, ctx: ctx.id };
+  return ok(installFile(next, call.process.pid, fd, container ? { ...file, container: true } : file), { fd: BigInt(fd) });
 }
 
-/** OPEN of anything but /dev/iommu has no model yet. */
-export const opensIommu = (args: Fields): boolean => (args['path'] ?? IOMMU_PATH) === IOMMU_PATH;
+/** OPEN of anything but /dev/iommu or the VFIO container iommufd serves has no model yet. */
+export const opensIommu = (args: Fields): boolean => {
+  const path = args['path'] ?? IOMMU_PATH;
+  return path === IOMMU_PATH || path === VFIO_CONTAINER_PATH;
+};
 
 export function close(call: Call): Result {
   const fd = Number(big(call.event.args?.fields ?? {}, 'fd'));

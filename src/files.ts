@@ -5,6 +5,7 @@
  */
 import { destroyAccess } from './access.ts';
 import { releaseContext } from './context.ts';
+import { releaseEventqFile } from './eventq.ts';
 import { putContext } from './ioas.ts';
 import type { Choices } from './command.ts';
 import { revise } from './revise.ts';
@@ -81,6 +82,7 @@ export function putFile(world: World, id: number): World {
   if (stays) return released;
   if (file.kind === 'iommufd') return releaseContext(released, file.ctx);
   if (file.kind === 'access') return releaseAccessFile(released, file.ctx, file.access);
+  if (file.kind === 'fault' || file.kind === 'veventq') return releaseEventqFile(released, file.ctx, file.object);
   return released;
 }
 

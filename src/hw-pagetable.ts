@@ -9,6 +9,8 @@ import { ioasMachine } from '../machines/ioas.machine.ts';
 import { objectMachine } from '../machines/object.machine.ts';
 import { Fail, fail } from './fail.ts';
 import { conformsTo, reserve, unreserve } from './io-pagetable.ts';
+import { mutated } from './mutants.ts';
+import { adjustUsers } from './object-refs.ts';
 import { U64_MAX } from './ranges.ts';
 import { addHold, areaHoldKey, areaIndexes, dropHolds } from './pages.ts';
 import { castDraft, revise } from './revise.ts';
@@ -34,6 +36,7 @@ export function newHwptPaging(
     ioas,
     domain,
     dirtyEnabled: false,
+    dirty: [],
     ...props,
   };
 }
@@ -78,15 +81,18 @@ export function addDomain(world: World, ctx: Ctx, hwptId: number): Fail | Ctx {
   const page = domainPage(hwpt.domain);
   const alignment = page > current ? page : current;
   if (alignment > pageSize) return fail('EINVAL');
-  if (alignment !== current && !conformsTo(ioas.iopt, world.config, alignment)) return fail('EADDRINUSE');
+  if (alignment !== current && !mutated('domain-skips-alignment-check') && !conformsTo(ioas.iopt, world.config, alignment)) {
+    return fail('EADDRINUSE');
+  }
   let iopt = ioas.iopt;
   const { aperture } = hwpt.domain;
-  if (aperture.start !== 0n) {
+  const reserves = !mutated('domain-skips-aperture');
+  if (aperture.start !== 0n && reserves) {
     const r = reserve(iopt, { start: 0n, last: aperture.start - 1n, owner: domainOwner(hwpt.id) });
     if (r instanceof Fail) return r;
     iopt = r;
   }
-  if (aperture.last !== U64_MAX) {
+  if (aperture.last !== U64_MAX && reserves) {
     const r = reserve(iopt, { start: aperture.last + 1n, last: U64_MAX, owner: domainOwner(hwpt.id) });
     if (r instanceof Fail) return r;
     iopt = r;
@@ -96,7 +102,8 @@ export function addDomain(world: World, ctx: Ctx, hwptId: number): Fail | Ctx {
   const joined = revise(ioas, (d) => {
     d.iopt = castDraft({ ...iopt, iovaAlignment: alignment });
     d.domains.push(hwpt.id);
-    d.lifecycle = nextRecord(ioasMachine, ioas.lifecycle, { type: 'USER_GET' });
+    if (mutated('domain-added-twice')) d.domains.push(hwpt.id);
+    if (!mutated('hwpt-skips-ioas-reference')) d.lifecycle = nextRecord(ioasMachine, ioas.lifecycle, { type: 'USER_GET' });
   });
   return revise(filled, (d) => {
     d.objects = filled.objects.set(joined.id, joined);
@@ -123,12 +130,13 @@ export function alignmentOf(world: World, ctx: Ctx, ioas: Ioas): bigint {
 /**
  * Destroys a paging HWPT (`iommufd_hwpt_paging_destroy()`): its domain leaves the IOAS
  * (`iopt_table_remove_domain()`: unpinned if it was the last, aperture reservations dropped,
- * alignment recomputed) and the IOAS loses the HWPT's reference.
+ * alignment recomputed), its FAULT and the IOAS lose the HWPT's references.
  */
-export function destroyHwptPaging(world: World, ctx: Ctx, hwpt: HwptPaging): Ctx {
+export function destroyHwptPaging(world: World, base: Ctx, hwpt: HwptPaging): Ctx {
+  const ctx = hwpt.fault === null ? base : adjustUsers(base, hwpt.fault, 'USER_PUT');
   const ioas = ioasOf(ctx, hwpt.ioas);
   const domains = ioas.domains.filter((id) => id !== hwpt.id);
-  const unfilled = domains.length === 0 ? releaseAreas(world, ctx, ioas) : ctx;
+  const unfilled = domains.length === 0 && !mutated('last-domain-keeps-pins') ? releaseAreas(world, ctx, ioas) : ctx;
   const without = revise(ioas, (d) => {
     d.domains = domains;
     d.iopt = castDraft(unreserve(ioas.iopt, domainOwner(hwpt.id)));
@@ -139,12 +147,5 @@ export function destroyHwptPaging(world: World, ctx: Ctx, hwpt: HwptPaging): Ctx
   });
   return revise(unfilled, (d) => {
     d.objects = unfilled.objects.delete(hwpt.id).set(left.id, left);
-  });
-}
-
-/** One more or one fewer user of a HWPT. */
-export function hwptUsers(hwpt: HwptPaging, event: 'USER_GET' | 'USER_PUT'): HwptPaging {
-  return revise(hwpt, (d) => {
-    d.lifecycle = nextRecord(objectMachine, hwpt.lifecycle, { type: event });
   });
 }

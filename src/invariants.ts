@@ -6,7 +6,9 @@
 import { pinnedOf } from './accounting.ts';
 import { alignmentOf } from './hw-pagetable.ts';
 import { areaHoldKey, areaIndexes } from './pages.ts';
-import { firstIntersecting } from './ranges.ts';
+import type { TraceEvent } from '../events/types.ts';
+import type { Result } from './command.ts';
+import { firstIntersecting, spansOf } from './ranges.ts';
 import type { Ctx, Ioas, Pages, World } from './world.ts';
 
 export interface Violation {
@@ -14,8 +16,18 @@ export interface Violation {
   readonly detail: string;
 }
 
-/** Ops whose failure may keep a partial effect, as the kernel's own does (spec §3.8, §3.15, §3.22). */
-export const PARTIAL_EFFECT_OPS: ReadonlySet<string> = new Set(['IOAS_UNMAP', 'VFIO_IOMMU_UNMAP_DMA', 'HWPT_INVALIDATE']);
+/**
+ * Ops whose failure may keep a partial effect, as the kernel's own does (spec §3.8, §3.15,
+ * §3.22), or a driver's: the mock clears its PASID 1024 latch as it fails a set (spec §7.3).
+ */
+export const PARTIAL_EFFECT_OPS: ReadonlySet<string> = new Set([
+  'IOAS_UNMAP',
+  'VFIO_IOMMU_UNMAP_DMA',
+  'HWPT_INVALIDATE',
+  'TEST_PASID_ATTACH',
+  'TEST_PASID_REPLACE',
+  'VFIO_DEVICE_ATTACH_IOMMUFD_PT',
+]);
 
 const hex = (v: bigint): string => `0x${v.toString(16)}`;
 
@@ -40,6 +52,9 @@ function checkIoas(world: World, ctx: Ctx, ioas: Ioas, out: Violation[], areasOf
       out.push({ invariant: 'no-dangling-references', detail: `${at} uses pages object ${area.pages}, which is gone` });
       continue;
     }
+    if ((area.prot & 2) !== 0 && !pages.writable) {
+      out.push({ invariant: 'area-permissions', detail: `${at} is writeable over read-only pages ${pages.id}` });
+    }
     areasOf.set(pages.id, (areasOf.get(pages.id) ?? 0) + 1);
     const held = pages.holds.some((h) => h.key === areaHoldKey(ioas.id, area));
     if (held !== ioas.domains.length > 0) {
@@ -58,11 +73,61 @@ function checkIoas(world: World, ctx: Ctx, ioas: Ioas, out: Violation[], areasOf
   if (alignment !== iopt.iovaAlignment) {
     out.push({ invariant: 'iova-alignment', detail: `${where} alignment ${hex(iopt.iovaAlignment)}, its domains and accesses ask ${hex(alignment)}` });
   }
+  if (new Set(ioas.domains).size !== ioas.domains.length) {
+    out.push({ invariant: 'domains-unique', detail: `${where} lists a domain twice: ${ioas.domains.join(',')}` });
+  }
   for (const id of ioas.domains) {
     const h = ctx.objects.get(id);
     if (h?.type !== 'hwpt_paging' || h.ioas !== ioas.id) {
       out.push({ invariant: 'no-dangling-references', detail: `${where} lists domain ${id}, which is not its HWPT` });
+      continue;
     }
+    const { aperture } = h.domain;
+    for (const area of iopt.areas.values()) {
+      if (area.start < aperture.start || area.last > aperture.last) {
+        out.push({ invariant: 'areas-inside-apertures', detail: `${where} area ${hex(area.start)} lies outside the aperture of HWPT ${id}` });
+      }
+    }
+  }
+  for (const id of ioas.accesses) {
+    const access = ctx.objects.get(id);
+    if (access?.type !== 'access') {
+      out.push({ invariant: 'no-dangling-references', detail: `${where} lists access ${id}, which is gone` });
+      continue;
+    }
+    for (const item of access.items.values()) {
+      for (const h of item.holds) {
+        const area = iopt.areas.get(h.area);
+        const hold = ctx.pages.get(h.pages)?.holds.find((x) => x.key === h.key);
+        if (area === undefined || area.pages !== h.pages) {
+          out.push({ invariant: 'holds-have-areas', detail: `${where} access ${id} item ${item.id} holds through area ${hex(h.area)}, which is gone` });
+        } else if (hold !== undefined) {
+          const range = areaIndexes(area, world.config.pageSize);
+          if (hold.first < range.first || hold.last > range.last) {
+            out.push({ invariant: 'holds-within-area', detail: `${where} access ${id} item ${item.id} pins pages ${hold.first}..${hold.last} of an area spanning ${range.first}..${range.last}` });
+          }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * A paging HWPT's users: the object table, one per device attachment (spec §1.3) and, for a
+ * manual HWPT, its nested children, vIOMMUs and faults besides. An automatic HWPT has only
+ * attachments, and goes with its last one.
+ */
+function checkHwptUsers(ctx: Ctx, id: number, auto: boolean, users: number, out: Violation[]): void {
+  let attachments = 0;
+  for (const obj of ctx.objects.values()) {
+    if (obj.type !== 'device') continue;
+    for (const h of obj.attached.values()) if (h === id) attachments++;
+  }
+  if (auto && attachments === 0) {
+    out.push({ invariant: 'auto-hwpt-attached', detail: `ctx ${ctx.id} automatic HWPT ${id} outlived its last attachment` });
+  }
+  if (auto ? users !== 1 + attachments : users < 1 + attachments) {
+    out.push({ invariant: 'users-count', detail: `ctx ${ctx.id} HWPT ${id} has ${users} users for ${attachments} attachments` });
   }
 }
 
@@ -103,6 +168,7 @@ export function checkWorld(world: World): Violation[] {
       if (obj.type === 'hwpt_paging' && ctx.objects.get(obj.ioas)?.type !== 'ioas') {
         out.push({ invariant: 'no-dangling-references', detail: `ctx ${ctx.id} HWPT ${obj.id} refers to IOAS ${obj.ioas}, which is gone` });
       }
+      if (obj.type === 'hwpt_paging') checkHwptUsers(ctx, obj.id, obj.auto, obj.lifecycle.context.users, out);
       if (obj.type === 'device') {
         for (const [pasid, h] of obj.attached) {
           if (ctx.objects.get(h) === undefined) {
@@ -116,6 +182,9 @@ export function checkWorld(world: World): Violation[] {
         out.push({ invariant: 'pages-refs', detail: `ctx ${ctx.id} pages ${pages.id}: ${pages.areaRefs} refs, ${areasOf.get(pages.id) ?? 0} areas` });
       }
       checkPins(ctx, pages, out);
+      if (pages.start + pages.length > (1n << 64n)) {
+        out.push({ invariant: 'pages-in-range', detail: `ctx ${ctx.id} pages ${pages.id} runs past the end of the address space` });
+      }
       if (pages.account === 'user') add(userSum, pages.ownerUid, pages.charged);
       if (pages.account === 'mm') add(lockedSum, pages.owner, pages.charged);
       add(pinnedSum, pages.owner, pages.charged);
@@ -137,9 +206,32 @@ export function checkWorld(world: World): Violation[] {
   return out;
 }
 
+/** Automatic IOVAs land inside the allowed ranges, when the IOAS has any (`iopt_alloc_iova()`). */
+function checkAutoIova(before: World, after: World, event: TraceEvent, result: Result, out: Violation[]): void {
+  const field = event.op === 'IOAS_COPY' ? 'dst_iova' : 'iova';
+  const idField = event.op === 'IOAS_COPY' ? 'dst_ioas_id' : 'ioas_id';
+  const args = event.args?.fields ?? {};
+  const iova = result.out[field];
+  if (typeof iova !== 'bigint' || ((args['flags'] as bigint | undefined) ?? 0n) & 1n) return;
+  const id = Number(args[idField] ?? 0n);
+  for (const [ctxId, ctx] of after.contexts) {
+    const now = ctx.objects.get(id);
+    const was = before.contexts.get(ctxId)?.objects.get(id);
+    if (now?.type !== 'ioas' || was?.type !== 'ioas' || !now.iopt.areas.has(iova) || was.iopt.areas.has(iova)) continue;
+    if (was.iopt.allowed.size === 0) return;
+    const length = (args['length'] as bigint | undefined) ?? 0n;
+    const inside = [...spansOf(was.iopt.allowed.values()).values()].some((r) => r.start <= iova && iova + length - 1n <= r.last);
+    if (!inside) out.push({ invariant: 'auto-iova-allowed', detail: `ctx ${ctxId} IOAS ${id}: automatic IOVA ${hex(iova)} is outside the allowed ranges` });
+    return;
+  }
+}
+
 /** What a step must respect: a failure changes nothing (but the kernel's partial effects), no charge passes RLIMIT_MEMLOCK. */
-export function checkStep(before: World, after: World, op: string, errno: string | null): Violation[] {
+export function checkStep(before: World, after: World, event: TraceEvent, result: Result): Violation[] {
   const out: Violation[] = [];
+  const { op } = event;
+  const { errno } = result;
+  if (errno === null && (op === 'IOAS_MAP' || op === 'IOAS_MAP_FILE' || op === 'IOAS_COPY')) checkAutoIova(before, after, event, result, out);
   if (errno !== null && after !== before && !PARTIAL_EFFECT_OPS.has(op)) {
     out.push({ invariant: 'failure-is-atomic', detail: `${op} failed with ${errno} but changed the state` });
   }

@@ -4,6 +4,8 @@
  * `IoPagetable` to the next; errors are returned as `Fail`.
  */
 import { Fail, fail } from './fail.ts';
+import { injected } from './fault-injection.ts';
+import { mutated } from './mutants.ts';
 import { allocIova } from './iova-alloc.ts';
 import { OrderedMap } from './ordered-map.ts';
 import { U64_MAX, firstIntersecting, spansOf } from './ranges.ts';
@@ -33,8 +35,11 @@ export function checkIova(iopt: IoPagetable, iova: bigint, length: bigint): Fail
   if ((iova & (iopt.iovaAlignment - 1n)) !== 0n) return fail('EINVAL');
   const last = lastOf(iova, length);
   if (last === null) return fail('EOVERFLOW');
-  if (firstIntersecting(iopt.reservedSpans, iova, last) !== undefined) return fail('EINVAL');
-  if (firstIntersecting(iopt.areas, iova, last) !== undefined) return fail('EEXIST');
+  if (!mutated('fixed-map-ignores-reserved') && firstIntersecting(iopt.reservedSpans, iova, last) !== undefined) {
+    return fail('EINVAL');
+  }
+  const probe = mutated('overlap-off-by-one') ? last - 1n : last;
+  if (firstIntersecting(iopt.areas, iova, probe) !== undefined) return fail('EEXIST');
   return last;
 }
 
@@ -82,7 +87,10 @@ export function insertAreas(
   const added: Area[] = [];
   let at = dst;
   for (const piece of pieces) {
-    if ((prot & IOMMU_WRITE) !== 0 && !piece.pages.writable) return fail('EPERM');
+    // iopt_area_alloc() for each piece.
+    const nomem = injected();
+    if (nomem !== null) return nomem;
+    if ((prot & IOMMU_WRITE) !== 0 && !piece.pages.writable && !mutated('copy-ignores-readonly')) return fail('EPERM');
     const pageOffset = piece.startByte % config.pageSize;
     if ((pageOffset & (align - 1n)) !== 0n) return fail('EINVAL');
     const last = lastOf(at, piece.length);

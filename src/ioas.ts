@@ -18,10 +18,12 @@ import {
   pagesBase,
   setAllowed,
 } from './io-pagetable.ts';
-import { areaHasAccesses, notifyUnmap } from './access.ts';
+import { areaHasAccesses, areaLocked, notifyUnmap } from './access.ts';
 import { addHold, areaHoldKey, areaIndexes, dropHolds } from './pages.ts';
 import { accountModeFor, checkTransfer, reown, settle } from './accounting.ts';
 import { fileOf } from './files.ts';
+import { injected } from './fault-injection.ts';
+import { mutated } from './mutants.ts';
 import { allocId } from './object-table.ts';
 import { castDraft, revise } from './revise.ts';
 import { U64_MAX, firstIntersecting, holes, intersecting, spansOf } from './ranges.ts';
@@ -36,8 +38,18 @@ const ULONG_MAX = U64_MAX;
 /** `SIZE_MAX - PAGE_SIZE` bound of `iopt_alloc_pages()`. */
 const sizeBound = (pageSize: bigint): bigint => U64_MAX - pageSize;
 
+/** An IOAS the command already holds (looked up earlier in it); its absence is a model bug. */
+export function ioasIn(ctx: Ctx, id: number): Ioas {
+  const obj = ctx.objects.get(id);
+  if (obj?.type !== 'ioas') throw new Error(`[iommufd-model] IOAS ${id} vanished mid-command`);
+  return obj;
+}
+
 /** `iommufd_get_ioas()`: absent or not an IOAS → ENOENT. */
 export function getIoas(ctx: Ctx, id: number): Ioas | Fail {
+  // iommufd_get_object() is an iommufd_should_fail() site on test kernels.
+  const injectedFail = injected('ENOENT');
+  if (injectedFail !== null) return injectedFail;
   const obj = ctx.objects.get(id);
   return obj !== undefined && obj.type === 'ioas' ? obj : fail('ENOENT');
 }
@@ -71,6 +83,8 @@ const conv = (flags: bigint): number =>
 
 export function ioasAlloc(call: Call, ctx: Ctx, cmd: Fields): Result {
   if (big(cmd, 'flags') !== 0n) return refuse(call, fail('EOPNOTSUPP'));
+  const nomem = injected();
+  if (nomem !== null) return refuse(call, nomem);
   const id = allocId(ctx.objects, call.choices, 'out_ioas_id');
   const ioas: Ioas = {
     type: 'ioas',
@@ -191,7 +205,7 @@ function insideAllowed(iopt: IoPagetable, start: bigint, last: bigint): boolean 
 }
 
 /** Places pieces into the IOAS (fixed, adopted or allocated IOVA) and commits them. */
-function mapPieces(
+export function mapPieces(
   call: Call,
   ctx: Ctx,
   ioas: Ioas,
@@ -214,7 +228,7 @@ function mapPieces(
         key: areaHoldKey(ioas.id, area),
         ...areaIndexes(area, call.world.config.pageSize),
       });
-      if (held instanceof Fail) return refuse(call, held);
+      if (held instanceof Fail) return mutated('map-keeps-area-on-pin-failure') ? partial(putContext(call.world, next), held) : refuse(call, held);
       next = held;
     }
   }
@@ -223,6 +237,10 @@ function mapPieces(
 
 /** `iommufd_ioas_map()`. */
 export function ioasMap(call: Call, ctx: Ctx, cmd: Fields): Result {
+  if (mutated('map-checks-ioas-before-flags')) {
+    const early = getIoas(ctx, num(cmd, 'ioas_id'));
+    if (early instanceof Fail) return refuse(call, early);
+  }
   const flags = big(cmd, 'flags');
   if ((flags & ~MAP_FLAGS) !== 0n || big(cmd, '__reserved') !== 0n) return refuse(call, fail('EOPNOTSUPP'));
   const iova = big(cmd, 'iova');
@@ -320,10 +338,10 @@ function userPages(call: Call, ctx: Ctx, start: bigint, length: bigint, writable
 }
 
 /** `iopt_alloc_pages()`'s bounds, for user memory. */
-function newUserPages(call: Call, ctx: Ctx, uptr: bigint, length: bigint, writable: boolean): Fail | Pages {
-  if (uptr + length > U64_MAX) return fail('EOVERFLOW');
+export function newUserPages(call: Call, ctx: Ctx, uptr: bigint, length: bigint, writable: boolean): Fail | Pages {
+  if (uptr + length > U64_MAX && !mutated('uptr-overflow-accepted')) return fail('EOVERFLOW');
   if (length > sizeBound(call.world.config.pageSize) || length === 0n) return fail('EINVAL');
-  return userPages(call, ctx, uptr, length, writable);
+  return injected() ?? userPages(call, ctx, uptr, length, writable);
 }
 
 /** `iopt_get_pages()`: the contiguous areas covering `[iova, iova + length)`, as pieces. */
@@ -403,10 +421,16 @@ export function unmapIovaRange(
 ): { ctx: Ctx; unmapped: bigint; error: Fail | null } {
   let next = ctx;
   let unmapped = 0n;
-  const before = getIoas(ctx, ioasId) as Ioas;
+  const before = ioasIn(ctx, ioasId);
   for (const area of [...intersecting(before.iopt.areas, start, last)]) {
-    if (area.start < start || area.last > last) return { ctx: next, unmapped, error: fail('ENOENT') };
-    if (areaHasAccesses(next, getIoas(next, ioasId) as Ioas, area)) next = notifyUnmap(world, next, ioasId, area.start, area.last);
+    // Locked by a HW queue's internal access: EBUSY before the straddle check.
+    if (areaLocked(next, ioasIn(next, ioasId), area)) return { ctx: next, unmapped, error: fail('EBUSY') };
+    if ((area.start < start || area.last > last) && !mutated('unmap-straddle-removes')) {
+      return { ctx: next, unmapped, error: fail('ENOENT') };
+    }
+    if (areaHasAccesses(next, ioasIn(next, ioasId), area) && !mutated('unmap-skips-access-notify')) {
+      next = notifyUnmap(world, next, ioasId, area.start, area.last);
+    }
     next = removeArea(world, next, ioasId, area);
     unmapped += area.last - area.start + 1n;
   }
@@ -415,7 +439,7 @@ export function unmapIovaRange(
 
 /** One area leaves its IOAS: unpinned from its domains, its pages reference dropped. */
 function removeArea(world: World, ctx: Ctx, ioasId: number, area: Area): Ctx {
-  const ioas = getIoas(ctx, ioasId) as Ioas;
+  const ioas = ioasIn(ctx, ioasId);
   const unheld = ioas.domains.length > 0 ? dropHolds(world, ctx, area.pages, new Set([areaHoldKey(ioasId, area)])) : ctx;
   const iopt = revise(ioas.iopt, (d) => {
     d.areas = castDraft(ioas.iopt.areas.delete(area.start));

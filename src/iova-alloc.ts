@@ -4,7 +4,8 @@
  * depend on getting the very IOVA the kernel chose.
  */
 import { Fail, fail } from './fail.ts';
-import { OrderedMap } from './ordered-map.ts';
+import { mutated } from './mutants.ts';
+import type { OrderedMap } from './ordered-map.ts';
 import { U64_MAX, holes } from './ranges.ts';
 import type { IoPagetable, ModelConfig, Range } from './world.ts';
 
@@ -27,7 +28,10 @@ function lowestSetBit(addr: bigint): bigint {
  */
 function fit(start: bigint, last: bigint, length: bigint, alignment: bigint, pageOffset: bigint): bigint | null {
   let aligned = start + alignment - 1n;
-  if (aligned > U64_MAX) return null;
+  if (aligned > U64_MAX) {
+    if (!mutated('alloc-align-overflow')) return null;
+    aligned &= U64_MAX;
+  }
   aligned &= ~(alignment - 1n);
   aligned |= pageOffset;
   if (aligned >= last || last - aligned < length - 1n) return null;
@@ -50,13 +54,13 @@ export function allocIova(iopt: IoPagetable, config: ModelConfig, addr: bigint, 
   }
   // CONFIG_TRANSPARENT_HUGEPAGE: max_alignment = HPAGE_SIZE; also protects ALIGN() from overflow.
   const maxAlignment = config.hugepageSize;
-  if (alignment >= maxAlignment) alignment = maxAlignment;
+  if (alignment >= maxAlignment && !mutated('alloc-align-overflow')) alignment = maxAlignment;
   if (alignment < iopt.iovaAlignment) return fail('EINVAL');
 
   const lo = config.pageSize;
   const hi = ULONG_MAX - config.pageSize;
   const windows: Iterable<Range> =
-    iopt.allowed.size === 0 ? [{ start: lo, last: hi }] : allowedSpans(iopt.allowed, lo, hi);
+    iopt.allowed.size === 0 || mutated('alloc-ignores-allowed') ? [{ start: lo, last: hi }] : allowedSpans(iopt.allowed, lo, hi);
   for (const window of windows) {
     const from = fit(window.start, window.last, length, alignment, pageOffset);
     if (from === null) continue;

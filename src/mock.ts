@@ -15,6 +15,18 @@ export const IOMMU_HW_INFO_TYPE_SELFTEST = 0xfeedbeefn;
 export const IOMMU_HWPT_DATA_SELFTEST = 0xdeadn;
 export const MOCK_IOMMUPT_DEFAULT = 0n;
 export const MOCK_IOMMUPT_HUGE = 1n;
+/** The mock nested domain's IOTLB and the mock device's cache: four entries each. */
+export const MOCK_NESTED_DOMAIN_IOTLB_ID_MAX = 3n;
+export const MOCK_DEV_CACHE_ID_MAX = 3n;
+export const IOMMU_HWPT_INVALIDATE_DATA_SELFTEST = 0xdeadbeefn;
+export const IOMMU_VIOMMU_TYPE_SELFTEST = 0xdeadbeefn;
+export const IOMMU_VIOMMU_INVALIDATE_DATA_SELFTEST = 0xdeadbeefn;
+export const IOMMU_VEVENTQ_TYPE_SELFTEST = 0xbeefbeefn;
+export const IOMMU_HW_QUEUE_TYPE_SELFTEST = 0xdeadbeefn;
+export const IOMMU_TEST_HW_QUEUE_MAX = 2;
+export const IOMMU_TEST_INVALIDATE_FLAG_ALL = 1n;
+/** `IOMMU_TEST_PASID_RESERVED`: every second set of this PASID fails (ENOMEM). */
+export const IOMMU_TEST_PASID_RESERVED = 1024;
 /**
  * The mock's generic AMDv1 page table starts at level 2 with a 2 KiB granule: three levels of
  * 9 bits give a 38-bit IOVA space and leaf sizes 2^11..2^37 (`amdv1pt_iommu_fmt_init()`).

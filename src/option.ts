@@ -6,7 +6,9 @@ import type { Fields } from '../events/types.ts';
 import { type Call, type Result, big, num, ok, refuse } from './command.ts';
 import { Fail, fail } from './fail.ts';
 import { conformsTo } from './io-pagetable.ts';
+import { alignmentOf } from './hw-pagetable.ts';
 import { getIoas, putContext, putIoas } from './ioas.ts';
+import { mutated } from './mutants.ts';
 import { revise } from './revise.ts';
 import type { Ctx, Ioas } from './world.ts';
 
@@ -30,7 +32,7 @@ function rlimitMode(call: Call, ctx: Ctx, cmd: Fields): Result {
   if (op === IOMMU_OPTION_OP_GET) return ok(call.world, { val64: ctx.accountMode === 'mm' ? 1n : 0n });
   if (op !== IOMMU_OPTION_OP_SET) return refuse(call, fail('EOPNOTSUPP'));
   if (!call.process.caps.includes('CAP_SYS_RESOURCE')) return refuse(call, fail('EPERM'));
-  if (ctx.objects.size !== 0) return refuse(call, fail('EBUSY'));
+  if (ctx.objects.size !== 0 && !mutated('rlimit-mode-busy-ignored')) return refuse(call, fail('EBUSY'));
   const val = big(cmd, 'val64');
   if (val !== 0n && val !== 1n) return refuse(call, fail('EINVAL'));
   const next = revise(ctx, (d) => {
@@ -47,14 +49,21 @@ function hugePages(call: Call, ctx: Ctx, cmd: Fields): Result {
   if (op === IOMMU_OPTION_OP_GET) return ok(call.world, { val64: ioas.hugePagesDisabled ? 0n : 1n });
   if (op !== IOMMU_OPTION_OP_SET) return refuse(call, fail('EOPNOTSUPP'));
   const val = big(cmd, 'val64');
-  if (val === 1n) return commit(call, ctx, recomputeAlignment(call, withHugePages(ioas, false)), val);
+  if (val === 1n) return commit(call, ctx, recomputeAlignment(call, ctx, withHugePages(ioas, false)), val);
   if (val !== 0n) return refuse(call, fail('EINVAL'));
-  // iopt_disable_large_pages()
   if (ioas.hugePagesDisabled) return ok(call.world, { val64: val });
-  if (ioas.domains.length > 0 && ioas.iopt.areas.size > 0) return refuse(call, fail('EINVAL'));
-  const next = recomputeAlignment(call, withHugePages(ioas, true));
-  if (next instanceof Fail) return refuse(call, next);
-  return commit(call, ctx, next, val);
+  return commit(call, ctx, disableLargePages(call, ctx, ioas), val);
+}
+
+/**
+ * `iopt_disable_large_pages()`, also VFIO_SET_IOMMU's TYPE1: refused (EINVAL) once a domain
+ * holds mappings, which may sit in large IOPTEs; the alignment rises to PAGE_SIZE. An IOAS
+ * that has them disabled already comes back as it is.
+ */
+export function disableLargePages(call: Call, ctx: Ctx, ioas: Ioas): Ioas | Fail {
+  if (ioas.hugePagesDisabled) return ioas;
+  if (ioas.domains.length > 0 && ioas.iopt.areas.size > 0) return fail('EINVAL');
+  return recomputeAlignment(call, ctx, withHugePages(ioas, true));
 }
 
 function commit(call: Call, ctx: Ctx, ioas: Ioas | Fail, val: bigint): Result {
@@ -72,8 +81,8 @@ const withHugePages = (ioas: Ioas, disabled: boolean): Ioas =>
  * each domain's smallest page size and each access's alignment; raising it needs every area
  * to conform (EADDRINUSE).
  */
-export function recomputeAlignment(call: Call, ioas: Ioas): Ioas | Fail {
-  const alignment = ioas.hugePagesDisabled ? call.world.config.pageSize : 1n;
+export function recomputeAlignment(call: Call, ctx: Ctx, ioas: Ioas): Ioas | Fail {
+  const alignment = alignmentOf(call.world, ctx, ioas);
   if (alignment > ioas.iopt.iovaAlignment && !conformsTo(ioas.iopt, call.world.config, alignment)) {
     return fail('EADDRINUSE');
   }

@@ -6,6 +6,7 @@
  * fails with EFAULT on memory that is not there), indexes nothing holds any more are unpinned.
  */
 import { checkCharge, pinnedOf } from './accounting.ts';
+import { injected } from './fault-injection.ts';
 import { Fail, fail } from './fail.ts';
 import { pinUser } from './physical.ts';
 import { revise } from './revise.ts';
@@ -16,8 +17,9 @@ export function areaIndexes(area: Area, pageSize: bigint): { first: bigint; last
   return { first: area.startByte / pageSize, last: (area.startByte + (area.last - area.start)) / pageSize };
 }
 
+/** An area's hold is named by its whole IOVA range: the left half of a split area is another area. */
 export function areaHoldKey(ioasId: number, area: Area): string {
-  return `area:${ioasId}:${area.start}`;
+  return `area:${ioasId}:${area.start}:${area.last}`;
 }
 
 /** Merged, sorted index ranges of a set of holds. */
@@ -58,6 +60,9 @@ function pinRange(world: World, pages: Pages, first: bigint, last: bigint): Fail
     if ((base / pageSize + last + 1n) * pageSize > file.size) return fail('EINVAL');
     return [{ first, last, obj: `memfd:${file.id}`, index: base / pageSize + first, compound: file.hugetlb }];
   }
+  // pfn_reader_user_pin() is an iommufd_should_fail() site (EFAULT).
+  const injectedFail = injected('EFAULT');
+  if (injectedFail !== null) return injectedFail;
   const owner = world.processes.get(pages.owner);
   if (owner === undefined) return fail('EFAULT');
   const runs = pinUser(world, owner, base + first * pageSize, last - first + 1n, pages.writable);
@@ -98,7 +103,9 @@ function rehold(world: World, ctx: Ctx, pages: Pages, holds: readonly Hold[]): F
     d.holds = [...holds];
     d.pins = pins;
   });
-  return checkCharge(world, ctx, pages, pinnedOf(next)) ?? next;
+  // update_pinned() is an iommufd_should_fail() site (ENOMEM) when the charge grows.
+  const grows = pinnedOf(next) > pinnedOf(pages);
+  return (grows ? injected('ENOMEM') : null) ?? checkCharge(world, ctx, pages, pinnedOf(next)) ?? next;
 }
 
 /** The context with a pages object whose pins changed, left for `settle()` to charge. */

@@ -6,6 +6,7 @@ import type { Fields } from '../events/types.ts';
 import { type Call, type Result, big, ok, refuse } from './command.ts';
 import { fail } from './fail.ts';
 import { closeFd } from './files.ts';
+import { mutated } from './mutants.ts';
 import { pinsOn } from './pages.ts';
 import { pageAt } from './physical.ts';
 import { intersecting } from './ranges.ts';
@@ -57,7 +58,15 @@ export function fork(call: Call): Result {
       if (page !== null && !copies.has(va) && pinsOn(world, page.obj, page.index) > 0n) copies = copies.set(va, copyOf(pid, va));
     }
   }
-  const child: Process = { ...parent, pid, mm: cowMappings(parent.mm), copies, lockedVm: 0n, pinnedVm: 0n };
+  const inherit = mutated('fork-copies-counters');
+  const child: Process = {
+    ...parent,
+    pid,
+    mm: cowMappings(parent.mm),
+    copies,
+    lockedVm: inherit ? parent.lockedVm : 0n,
+    pinnedVm: inherit ? parent.pinnedVm : 0n,
+  };
   return ok(
     revise(world, (d) => {
       d.files = files;

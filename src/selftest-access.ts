@@ -30,7 +30,7 @@ export function createAccess(call: Call, ctx: Ctx, cmd: Fields): Result {
   const fd = chooseFd(call.process, call.choices, 'out_access_fd');
   const id = lowestFreeId(ctx.objects);
   const created = revise(ctx, (d) => {
-    d.objects = ctx.objects.set(id, newAccess(id, (flags & MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES) !== 0n));
+    d.objects = ctx.objects.set(id, newAccess(id, (flags & MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES) !== 0n, false));
     d.holders = ctx.holders + 1;
   });
   const ioas = getIoas(created, num(cmd, 'id'));

@@ -6,18 +6,16 @@ import type { Fields } from '../events/types.ts';
 import { initialRecord } from '../machines/adapter.ts';
 import { objectMachine } from '../machines/object.machine.ts';
 import { type Call, type Result, big, num, ok, refuse } from './command.ts';
-import { type PtRequest, bindDevice, changePt, unbind } from './device.ts';
+import { type PtRequest, bindDevice, changePt, isRefusal, refusal, unbind } from './device.ts';
 import { Fail, fail } from './fail.ts';
 import { putContext } from './ioas.ts';
-import { MOCK_IOMMUPT_DEFAULT, domainFor, mockDeviceModel, validMockFlags } from './mock.ts';
+import { MOCK_DEV_CACHE_ID_MAX, MOCK_IOMMUPT_DEFAULT, domainFor, mockDeviceModel, validMockFlags } from './mock.ts';
 import { allocId } from './object-table.ts';
 import { pinnedAt } from './pages.ts';
 import { pageAt } from './physical.ts';
 import { U64_MAX, atOrAfter } from './ranges.ts';
 import { revise } from './revise.ts';
 import type { Ctx, SelftestDev, World } from './world.ts';
-
-export const MOCK_DEV_CACHE_ID_MAX = 3n;
 
 /** What attaching a device needs from the call: the world to pin from, and how new HWPTs are named and built. */
 export function ptRequest(call: Call, idField: string): PtRequest {
@@ -42,9 +40,10 @@ export function mockDomain(call: Call, ctx: Ctx, cmd: Fields): Result {
   });
   const flags = call.event.op === 'TEST_MOCK_DOMAIN_FLAGS' ? big(cmd, 'dev_flags') : 0n;
   if (!validMockFlags(flags)) return refuse(call, fail('EINVAL'));
-  const bound = bindDevice(reserved, call.choices, 'out_idev_id', mockDeviceModel(flags));
+  const bound = bindDevice(reserved, call.choices, 'out_idev_id', (id) => ({ ...mockDeviceModel(flags), group: `mock:${id}` }));
   const attached = changePt(ptRequest(call, 'out_hwpt_id'), bound.ctx, bound.device.id, 0, num(cmd, 'id'), 'attach');
-  if (attached instanceof Fail) return refuse(call, attached);
+  // A driver fault on the new device goes with it: nothing of this command stays.
+  if (isRefusal(attached)) return refuse(call, attached instanceof Fail ? attached : attached.fail);
   const stdev = revise(placeholder, (d) => {
     d.device = bound.device.id;
   });
@@ -58,7 +57,7 @@ export function mockDomain(call: Call, ctx: Ctx, cmd: Fields): Result {
   });
 }
 
-function selftestDev(ctx: Ctx, id: number): SelftestDev | Fail {
+export function selftestDev(ctx: Ctx, id: number): SelftestDev | Fail {
   const obj = ctx.objects.get(id);
   return obj?.type === 'selftest' ? obj : fail('ENOENT');
 }
@@ -68,7 +67,7 @@ export function mockDomainReplace(call: Call, ctx: Ctx, cmd: Fields): Result {
   const stdev = selftestDev(ctx, num(cmd, 'id'));
   if (stdev instanceof Fail) return refuse(call, stdev);
   const replaced = changePt(ptRequest(call, 'pt_id'), ctx, stdev.device, 0, num(cmd, 'pt_id'), 'replace');
-  if (replaced instanceof Fail) return refuse(call, replaced);
+  if (isRefusal(replaced)) return refusal(call, replaced);
   return ok(putContext(call.world, replaced.ctx), { pt_id: BigInt(replaced.hwpt) });
 }
 

@@ -6,6 +6,7 @@ import type { Fields, TraceHeader } from '../events/types.ts';
 import { mapUser } from './address-space.ts';
 import { mappingOf } from './env-ops.ts';
 import { installFile } from './files.ts';
+import { headerDevices } from './header-devices.ts';
 import { OrderedMap } from './ordered-map.ts';
 import type { Process, World } from './world.ts';
 
@@ -34,6 +35,7 @@ export function createWorld(header: TraceHeader): World {
     nextMemObject: 1,
     userLockedVm: OrderedMap.empty(),
     tempMemoryLimit: DEFAULT_TEMP_MEMORY_LIMIT,
+    devices: headerDevices(header.env.devices, config.pageSize),
   };
   for (const decl of decls) {
     let mm: Process['mm'] = OrderedMap.empty();

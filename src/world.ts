@@ -54,7 +54,14 @@ export interface Process {
 
 /** An open file description; `refs` counts the fd-table entries (of all processes) and kernel holders. */
 export type OpenFile =
-  | { readonly id: number; readonly refs: number; readonly kind: 'iommufd'; readonly ctx: number }
+  | {
+      readonly id: number;
+      readonly refs: number;
+      readonly kind: 'iommufd';
+      readonly ctx: number;
+      /** Opened as /dev/vfio/vfio, which iommufd serves: not a /dev/iommu fd for the default fd. */
+      readonly container?: true;
+    }
   | {
       readonly id: number;
       readonly refs: number;
@@ -64,6 +71,8 @@ export type OpenFile =
     }
   /** A selftest access fd (`TEST_CREATE_ACCESS`): closing it destroys the access. */
   | { readonly id: number; readonly refs: number; readonly kind: 'access'; readonly ctx: number; readonly access: number }
+  /** A FAULT or VEVENTQ object's fd: it holds the object and the context until closed. */
+  | { readonly id: number; readonly refs: number; readonly kind: 'fault' | 'veventq'; readonly ctx: number; readonly object: number }
   /** Any other file (the standard fds 0-2): it exists, iommufd ioctls on it get ENOTTY. */
   | { readonly id: number; readonly refs: number; readonly kind: 'other'; readonly path: string };
 
@@ -196,6 +205,15 @@ export interface Device {
   readonly attached: OrderedMap<number, number>;
   /** The mock device's four cache entries (`TEST_DEV_CHECK_CACHE`). */
   readonly cache: readonly bigint[];
+  /** Its VDEVICE (`idev->vdev`): a device has at most one, on any vIOMMU. */
+  readonly vdevice: number | null;
+  /** Mock driver: the vIOMMU and virtual id its RID's nested domain gave it (`mdev->viommu`, `vdev_id`). */
+  readonly mockViommu: { readonly viommu: number; readonly virtId: bigint } | null;
+  /** Mock driver: `pasid_1024_fake_error`, armed by a set at PASID 1024, fired by the next. */
+  readonly pasid1024Armed: boolean;
+  /** PASID → the attach handle this device made as the first of its group there (faults name it). */
+  readonly handles: OrderedMap<number, number>;
+  readonly nextHandle: number;
 }
 
 export interface HwptPaging {
@@ -210,6 +228,124 @@ export interface HwptPaging {
   readonly fault: number | null;
   readonly domain: Domain;
   readonly dirtyEnabled: boolean;
+  /** Dirty bits of the domain's PTEs, by IOVA (mock granules, `TEST_DIRTY`). */
+  readonly dirty: readonly DirtyMark[];
+}
+
+/** A dirty granule of a domain, valid while the area that mapped it is still there. */
+export interface DirtyMark {
+  readonly iova: bigint;
+  /** The mapping area (first IOVA, pages object) whose PTE carries the bit. */
+  readonly area: bigint;
+  readonly pages: number;
+}
+
+/** A nested (stage-1) HWPT on a nesting parent or a vIOMMU (`IOMMUFD_OBJ_HWPT_NESTED`). */
+export interface HwptNested {
+  readonly type: 'hwpt_nested';
+  readonly id: number;
+  readonly lifecycle: MachineRecord<RefContext>;
+  /** The HWPT_PAGING whose IOAS its stage 2 mirrors (`find_hwpt_paging()`). */
+  readonly parent: number;
+  /** The vIOMMU it was made through: it holds that instead of the parent. */
+  readonly viommu: number | null;
+  readonly pasidCompat: boolean;
+  readonly fault: number | null;
+  /** The driver (and IOMMU instance) that allocated its domain. */
+  readonly iommu: string;
+  /** The mock nested domain's four IOTLB entries (`MD_CHECK_IOTLB`); empty for other drivers. */
+  readonly iotlb: readonly bigint[];
+}
+
+/** A vIOMMU (`IOMMUFD_OBJ_VIOMMU`): a slice of a physical IOMMU over a nesting parent. */
+export interface Viommu {
+  readonly type: 'viommu';
+  readonly id: number;
+  readonly lifecycle: MachineRecord<RefContext>;
+  readonly viommuType: bigint;
+  /** The nesting parent HWPT_PAGING it holds. */
+  readonly hwpt: number;
+  readonly iommu: string;
+  /** virt_id → VDEVICE id (`viommu->vdevs`). */
+  readonly vdevs: OrderedMap<bigint, number>;
+  /** The mmap region the mock registered for its user data (`out_mmap_offset`), if any. */
+  readonly mmap: Range | null;
+  /** The mock's HW queues by index (`mock_viommu->hw_queue[]`). */
+  readonly hwQueues: OrderedMap<number, number>;
+}
+
+/** A VDEVICE (`IOMMUFD_OBJ_VDEVICE`): a device's virtual id on a vIOMMU. */
+export interface Vdevice {
+  readonly type: 'vdevice';
+  readonly id: number;
+  readonly lifecycle: MachineRecord<RefContext>;
+  readonly viommu: number;
+  readonly device: number;
+  readonly virtId: bigint;
+}
+
+/** A queued vIOMMU event, or the single "lost events" header. */
+export type Vevent =
+  | { readonly lost: false; readonly sequence: bigint; readonly virtId: bigint }
+  | { readonly lost: true; readonly sequence: bigint };
+
+/** A vEVENTQ (`IOMMUFD_OBJ_VEVENTQ`): a vIOMMU's event queue of one type, read through its fd. */
+export interface Veventq {
+  readonly type: 'veventq';
+  readonly id: number;
+  readonly lifecycle: MachineRecord<RefContext>;
+  readonly viommu: number;
+  readonly veventqType: bigint;
+  readonly depth: bigint;
+  /** The deliver list, oldest first. */
+  readonly events: readonly Vevent[];
+  /** Queued events not counting the lost-events header (`num_events`). */
+  readonly numEvents: bigint;
+  /** The next record's sequence number (wraps from INT_MAX to 0). */
+  readonly sequence: bigint;
+}
+
+/** One I/O page fault group: a single last-page request (`struct iopf_group`). */
+export interface FaultGroup {
+  /** The attach handle it came through: `${device}:${serial}` (`group->attach_handle`). */
+  readonly handle: string;
+  /** The handle's device (`dev_id` of the record). */
+  readonly device: number;
+  readonly flags: bigint;
+  readonly pasid: bigint;
+  readonly grpid: bigint;
+  readonly perm: bigint;
+  readonly addr: bigint;
+}
+
+/** A FAULT object (`IOMMUFD_OBJ_FAULT`): page faults of the HWPTs allocated with it. */
+export interface Fault {
+  readonly type: 'fault';
+  readonly id: number;
+  readonly lifecycle: MachineRecord<RefContext>;
+  /** Groups not yet read, oldest first (`common.deliver`). */
+  readonly deliver: readonly FaultGroup[];
+  /** Read groups awaiting a response, by cookie (`fault->response`). */
+  readonly response: OrderedMap<number, FaultGroup>;
+}
+
+/** A HW queue (`IOMMUFD_OBJ_HW_QUEUE`) reading guest memory pinned by an internal access. */
+export interface HwQueue {
+  readonly type: 'hw_queue';
+  readonly id: number;
+  readonly lifecycle: MachineRecord<RefContext>;
+  readonly viommu: number;
+  readonly index: number;
+  /** The internal ACCESS that pins (and locks) the queue's pages. */
+  readonly access: number;
+  /** The HW queue of the previous index it depends on (mock). */
+  readonly prev: number | null;
+}
+
+/** A VDEVICE id left reserved after its device was unbound (`iommufd_object_tombstone_user()`). */
+export interface Tombstone {
+  readonly type: 'tombstone';
+  readonly id: number;
 }
 
 /** A selftest mock device object (`IOMMUFD_OBJ_SELFTEST`): destroying it unbinds its device. */
@@ -235,12 +371,37 @@ export interface Access {
   readonly lifecycle: MachineRecord<AccessContext>;
   readonly ioas: number | null;
   readonly needsPin: boolean;
+  /** A kernel-internal access (a HW queue's): its pins lock their areas and it gets no unmap callback. */
+  readonly internal: boolean;
   readonly items: OrderedMap<number, AccessItem>;
   /** Item ids count from 0 per access and are never reused. */
   readonly nextItem: number;
 }
 
-export type IommuObject = Ioas | Device | HwptPaging | SelftestDev | Access;
+export type IommuObject =
+  | Ioas
+  | Device
+  | HwptPaging
+  | SelftestDev
+  | Access
+  | HwptNested
+  | Viommu
+  | Vdevice
+  | Veventq
+  | Fault
+  | HwQueue
+  | Tombstone;
+
+/** A VFIO device declared in the trace header, and how its cdev is bound (spec §3.23). */
+export interface HeaderDevice {
+  readonly model: DeviceModel;
+  /** The context and DEVICE object `VFIO_DEVICE_BIND_IOMMUFD` bound it to, through the cdev fd `fd`. */
+  readonly bound: { readonly ctx: number; readonly device: number; readonly fd: number | null } | null;
+  /** `vdev->iommufd_attached`: its RID was attached through `ATTACH_IOMMUFD_PT`. */
+  readonly ridAttached: boolean;
+  /** `vdev->pasids`: the PASIDs attached through `ATTACH_IOMMUFD_PT`. */
+  readonly pasids: readonly number[];
+}
 
 /** An iommufd context (`struct iommufd_ctx`): what one open of /dev/iommu holds. */
 export interface Ctx {
@@ -274,4 +435,6 @@ export interface World {
   readonly nextMemObject: number;
   /** The selftest module's temporary buffer limit (`TEST_SET_TEMP_MEMORY_LIMIT`), global. */
   readonly tempMemoryLimit: bigint;
+  /** The header's VFIO devices, in declaration order. */
+  readonly devices: readonly HeaderDevice[];
 }

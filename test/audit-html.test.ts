@@ -47,14 +47,12 @@ describe('audit --html', () => {
     await page.goto(`file://${html}`);
     await page.waitForSelector('body[data-ready="1"]', { timeout: 15000 });
     expect(errors).toEqual([]);
-    expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+    expect(await page.evaluate('window.__pwned')).toBeUndefined();
     expect(await page.locator('canvas').count()).toBeGreaterThan(0);
     expect(await page.locator('#summary .description').textContent()).toBe(HOSTILE);
     expect(await page.locator('#title').textContent()).toContain('hostile<script>.jsonl');
-    const peak = await page.evaluate(() => {
-      const data = JSON.parse(document.getElementById('audit-data')?.textContent ?? '{}');
-      return data.series.find((s: { target: string }) => s.target === 'uid 1000 locked_vm').peak;
-    });
+    const data = JSON.parse((await page.locator('#audit-data').textContent()) ?? '{}');
+    const peak = data.series.find((s: { target: string }) => s.target === 'uid 1000 locked_vm').peak;
     expect(peak).toBe(16);
     await page.close();
   });

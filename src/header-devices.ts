@@ -1,0 +1,75 @@
+/**
+ * The VFIO devices a trace header declares (`env.devices`, trace format "Header"): what their
+ * IOMMU driver offers. Kind `mock` is the selftest mock's driver; any other kind is a driver
+ * described by the entry's own parameters (`aperture`, `pgsize_bitmap`, `reserved`,
+ * `max_pasid_log2`, `dirty`, `nesting`, `group`), one IOMMU instance per kind.
+ */
+import type { DeviceDecl, Fields, Value } from '../events/types.ts';
+import { mockDeviceModel } from './mock.ts';
+import { U64_MAX } from './ranges.ts';
+import type { DeviceModel, HeaderDevice, Range } from './world.ts';
+
+function malformed(decl: DeviceDecl, param: string, why: string): never {
+  throw new Error(`[iommufd-model] header device ${decl.name}: ${param} ${why}`);
+}
+
+function number(decl: DeviceDecl, param: string, fallback: bigint): bigint {
+  const v = decl.params[param];
+  if (v === undefined) return fallback;
+  if (typeof v !== 'bigint') malformed(decl, param, 'is not a number');
+  return v;
+}
+
+function flag(decl: DeviceDecl, param: string): boolean {
+  const v = decl.params[param];
+  if (v === undefined) return false;
+  if (typeof v !== 'boolean') malformed(decl, param, 'is not true or false');
+  return v;
+}
+
+/** `{"start":..,"last":..}` or `[start, last]`. */
+function range(decl: DeviceDecl, param: string, v: Value): Range {
+  const pair = Array.isArray(v) ? { start: v[0], last: v[1] } : typeof v === 'object' && v !== null ? (v as Fields) : {};
+  const { start, last } = pair as { start?: Value; last?: Value };
+  if (typeof start !== 'bigint' || typeof last !== 'bigint' || start > last) {
+    malformed(decl, param, 'is not a range {start, last}');
+  }
+  return { start, last };
+}
+
+function otherModel(decl: DeviceDecl, pageSize: bigint): DeviceModel {
+  const reserved = decl.params['reserved'];
+  if (reserved !== undefined && !Array.isArray(reserved)) malformed(decl, 'reserved', 'is not an array of ranges');
+  const aperture = decl.params['aperture'];
+  return {
+    name: decl.name,
+    kind: decl.kind,
+    group: groupOf(decl),
+    iommu: decl.kind,
+    mockFlags: 0n,
+    pgsizeBitmap: number(decl, 'pgsize_bitmap', U64_MAX & ~(pageSize - 1n)),
+    aperture: aperture === undefined ? { start: 0n, last: U64_MAX } : range(decl, 'aperture', aperture),
+    reserved: ((reserved ?? []) as readonly Value[]).map((r) => range(decl, 'reserved', r)),
+    maxPasidLog2: Number(number(decl, 'max_pasid_log2', 0n)),
+    dirty: flag(decl, 'dirty'),
+    nesting: flag(decl, 'nesting'),
+  };
+}
+
+/** Devices sharing a `group` share an IOMMU group; without one a device is its own. */
+function groupOf(decl: DeviceDecl): string {
+  const g = decl.params['group'];
+  return g === undefined ? `dev:${decl.name}` : `group:${String(g)}`;
+}
+
+export function headerDevices(decls: readonly DeviceDecl[], pageSize: bigint): HeaderDevice[] {
+  return decls.map((decl) => ({
+    model:
+      decl.kind === 'mock'
+        ? { ...mockDeviceModel(0n), name: decl.name, group: groupOf(decl) }
+        : otherModel(decl, pageSize),
+    bound: null,
+    ridAttached: false,
+    pasids: [],
+  }));
+}

@@ -1,0 +1,103 @@
+/**
+ * `IOMMU_HWPT_ALLOC` (`iommufd_hwpt_alloc()`, hw_pagetable.c, spec §3.11): a paging HWPT on
+ * an IOAS, or a nested one on a nesting parent or a vIOMMU, optionally reporting its page
+ * faults to a FAULT object. The device only chooses the driver; it is not attached.
+ */
+import type { Fields } from '../events/types.ts';
+import { type Call, type Result, big, num, ok, refuse } from './command.ts';
+import { Fail, fail } from './fail.ts';
+import { addDomain, newHwptPaging } from './hw-pagetable.ts';
+import { IOMMU_HWPT_ALLOC_PASID, IOMMU_HWPT_FAULT_ID_VALID, allocNestedOnParent, allocNestedOnViommu } from './hwpt-nested.ts';
+import { putContext } from './ioas.ts';
+import { IOMMU_HWPT_DATA_SELFTEST, MOCK_IOMMUPT_DEFAULT, MOCK_IOMMUPT_HUGE, domainFor } from './mock.ts';
+import { allocId } from './object-table.ts';
+import { adjustUsers, liveObject, lookup, putObject } from './object-refs.ts';
+import { HWPT_SELFTEST, copyDriverStruct, fieldOf, userBuffer } from './user-data.ts';
+import type { Ctx, Device, Domain, Ioas } from './world.ts';
+
+export const IOMMU_HWPT_ALLOC_NEST_PARENT = 1n;
+export const IOMMU_HWPT_ALLOC_DIRTY_TRACKING = 2n;
+export const IOMMU_HWPT_DATA_NONE = 0n;
+const PAGING_FLAGS =
+  IOMMU_HWPT_ALLOC_NEST_PARENT | IOMMU_HWPT_ALLOC_DIRTY_TRACKING | IOMMU_HWPT_FAULT_ID_VALID | IOMMU_HWPT_ALLOC_PASID;
+
+/**
+ * The driver's `domain_alloc_paging_flags()` (FAULT_ID_VALID is not passed to it). The mock
+ * (`mock_domain_alloc_paging_flags()`) takes user data of type SELFTEST only (EOPNOTSUPP),
+ * copied as `struct iommu_hwpt_selftest` (EINVAL, EFAULT), whose `pagetable_type` must be
+ * DEFAULT or HUGE (EOPNOTSUPP). Another driver takes no user data (EOPNOTSUPP) and makes a
+ * nesting parent only if it can nest (EOPNOTSUPP), as the VT-d and SMMUv3 drivers do.
+ */
+function pagingDomain(call: Call, cmd: Fields, dev: Device, flags: bigint): Fail | Domain {
+  const dirty = (flags & IOMMU_HWPT_ALLOC_DIRTY_TRACKING) !== 0n;
+  const { pageSize } = call.world.config;
+  const length = big(cmd, 'data_len');
+  if (dev.model.kind !== 'mock') {
+    if (length !== 0n) return fail('EOPNOTSUPP');
+    if ((flags & IOMMU_HWPT_ALLOC_NEST_PARENT) !== 0n && !dev.model.nesting) return fail('EOPNOTSUPP');
+    return domainFor(dev.model, dirty, MOCK_IOMMUPT_DEFAULT, pageSize);
+  }
+  let pagetableType = MOCK_IOMMUPT_DEFAULT;
+  if (length !== 0n) {
+    const type = big(cmd, 'data_type');
+    if (type !== IOMMU_HWPT_DATA_SELFTEST) return fail('EOPNOTSUPP');
+    const cfg = copyDriverStruct(userBuffer(call, cmd, 'data_uptr', HWPT_SELFTEST), 0n, type, IOMMU_HWPT_DATA_SELFTEST, length, HWPT_SELFTEST, 4);
+    if (cfg instanceof Fail) return cfg;
+    pagetableType = fieldOf(cfg, HWPT_SELFTEST, 'pagetable_type');
+  }
+  if (pagetableType !== MOCK_IOMMUPT_DEFAULT && pagetableType !== MOCK_IOMMUPT_HUGE) return fail('EOPNOTSUPP');
+  return domainFor(dev.model, dirty, pagetableType, pageSize);
+}
+
+/**
+ * `iommufd_hwpt_paging_alloc()` without immediate attach: unknown flags, DIRTY_TRACKING on a
+ * device without it, FAULT_ID_VALID with NEST_PARENT: EOPNOTSUPP; then the id, the driver's
+ * domain, and the domain joins the IOAS (EINVAL, EADDRINUSE, pinning errors).
+ */
+function allocPaging(call: Call, ctx: Ctx, dev: Device, ioas: Ioas, flags: bigint, cmd: Fields): Fail | { ctx: Ctx; id: number } {
+  if ((flags & ~PAGING_FLAGS) !== 0n) return fail('EOPNOTSUPP');
+  if ((flags & IOMMU_HWPT_ALLOC_DIRTY_TRACKING) !== 0n && !dev.model.dirty) return fail('EOPNOTSUPP');
+  if ((flags & IOMMU_HWPT_FAULT_ID_VALID) !== 0n && (flags & IOMMU_HWPT_ALLOC_NEST_PARENT) !== 0n) {
+    return fail('EOPNOTSUPP');
+  }
+  const id = allocId(ctx.objects, call.choices, 'out_hwpt_id');
+  const domain = pagingDomain(call, cmd, dev, flags & ~IOMMU_HWPT_FAULT_ID_VALID);
+  if (domain instanceof Fail) return domain;
+  const hwpt = newHwptPaging(id, ioas.id, domain, {
+    auto: false,
+    nestParent: (flags & IOMMU_HWPT_ALLOC_NEST_PARENT) !== 0n,
+    pasidCompat: (flags & IOMMU_HWPT_ALLOC_PASID) !== 0n,
+    fault: null,
+  });
+  const added = addDomain(call.world, putObject(ctx, hwpt), id);
+  return added instanceof Fail ? added : { ctx: added, id };
+}
+
+/** `iommufd_hwpt_alloc()`. */
+export function hwptAlloc(call: Call, ctx: Ctx, cmd: Fields): Result {
+  if (big(cmd, '__reserved') !== 0n) return refuse(call, fail('EOPNOTSUPP'));
+  const noData = big(cmd, 'data_type') === IOMMU_HWPT_DATA_NONE;
+  const length = big(cmd, 'data_len');
+  if ((noData && length !== 0n) || (!noData && length === 0n)) return refuse(call, fail('EINVAL'));
+  const dev = lookup(ctx, num(cmd, 'dev_id'), 'device');
+  if (dev instanceof Fail) return refuse(call, dev);
+  // Any type is looked up; an absent pt_id is EINVAL here, not ENOENT.
+  const pt = liveObject(ctx, num(cmd, 'pt_id'));
+  if (pt === undefined) return refuse(call, fail('EINVAL'));
+  const flags = big(cmd, 'flags');
+  let made: Fail | { ctx: Ctx; id: number };
+  if (pt.type === 'ioas') made = allocPaging(call, ctx, dev, pt, flags, cmd);
+  else if (pt.type === 'hwpt_paging') made = allocNestedOnParent(call, ctx, dev, pt, flags, cmd);
+  else if (pt.type === 'viommu') made = allocNestedOnViommu(call, ctx, dev, pt, flags, cmd);
+  else return refuse(call, fail('EINVAL'));
+  if (made instanceof Fail) return refuse(call, made);
+  let next = made.ctx;
+  if ((flags & IOMMU_HWPT_FAULT_ID_VALID) !== 0n) {
+    const fault = lookup(next, num(cmd, 'fault_id'), 'fault');
+    if (fault instanceof Fail) return refuse(call, fault);
+    const hwpt = next.objects.get(made.id);
+    if (hwpt?.type !== 'hwpt_paging' && hwpt?.type !== 'hwpt_nested') throw new Error('[iommufd-model] the new HWPT is gone');
+    next = adjustUsers(putObject(next, { ...hwpt, fault: fault.id }), fault.id, 'USER_GET');
+  }
+  return ok(putContext(call.world, next), { out_hwpt_id: BigInt(made.id) });
+}

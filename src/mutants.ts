@@ -1,0 +1,43 @@
+/**
+ * Deliberate bugs, for measuring the fuzzer's power: each is a realistic mistake (several
+ * re-create historical iommufd bugs, spec-history §C.2) that the model carries behind one
+ * switch, off unless a mutation test turns one on. `mutated(name)` is the only question the
+ * model asks.
+ */
+export const MUTANTS: Readonly<Record<string, string>> = {
+  'overlap-off-by-one': 'iopt_check_iova() misses an area that overlaps only the last byte',
+  'fixed-map-ignores-reserved': 'a FIXED_IOVA map is not checked against reserved ranges',
+  'alloc-align-overflow': 'the allocator aligns without the overflow check (the ALIGN() overflow fix undone)',
+  'alloc-ignores-allowed': 'automatic IOVAs are chosen outside the allowed ranges',
+  'map-keeps-area-on-pin-failure': 'a map whose pinning fails keeps its area',
+  'uptr-overflow-accepted': 'user_va + length wrapping past 2^64 is accepted (syzkaller 2023)',
+  'unmap-straddle-removes': 'an unmap cutting an area removes the whole area',
+  'copy-ignores-readonly': 'IOAS_COPY maps read-only pages writeable',
+  'domain-skips-alignment-check': 'adding a domain does not check existing areas against its page size',
+  'domain-skips-aperture': 'adding a domain does not reserve what lies outside its aperture',
+  'hwpt-skips-ioas-reference': 'a HWPT does not hold a reference on its IOAS',
+  'domain-added-twice': 'a HWPT is added to its IOAS domain list twice (syzkaller 2023)',
+  'last-domain-keeps-pins': 'removing the last domain does not unpin the areas',
+  'detach-keeps-hwpt-user': 'detaching a device does not drop its reference on the HWPT',
+  'access-skips-alignment': 'attaching a pinning access does not raise the IOAS alignment',
+  'unmap-skips-access-notify': 'unmapping an area an access pinned does not make the access unpin',
+  'access-pin-past-end': 'an access pin holds one page past the end of the area (unpin past the end, syzkaller 2023)',
+  'double-charge': 'a growing pin is charged twice',
+  'release-skips-uncharge': 'closing the last fd of a context does not uncharge what it pinned',
+  'charge-ignores-limit': 'charges are not checked against RLIMIT_MEMLOCK',
+  'rlimit-mode-busy-ignored': 'RLIMIT_MODE can be changed with objects present',
+  'map-checks-ioas-before-flags': 'IOAS_MAP looks the IOAS up before checking its flags (wrong errno order)',
+  'fork-copies-counters': 'a forked child starts with its parent\'s VmLck and VmPin',
+};
+
+let active: string | null = null;
+
+/** Turns one mutant on (`null`: the faithful model). */
+export function setMutant(name: string | null): void {
+  if (name !== null && MUTANTS[name] === undefined) throw new Error(`[iommufd-model] no mutant named ${name}`);
+  active = name;
+}
+
+export function mutated(name: keyof typeof MUTANTS): boolean {
+  return active === name;
+}

@@ -1,0 +1,291 @@
+/**
+ * iommufd's VFIO type1 container emulation (`drivers/iommu/iommufd/vfio_compat.c`, spec §3.10
+ * and §3.22): `IOMMU_VFIO_IOAS` names the IOAS the legacy container ioctls act on (the compat
+ * IOAS), and those ioctls reach `iommufd_vfio_ioctl()` through numbers below iommufd's table.
+ *
+ * The struct ioctls follow VFIO's size rule, not iommufd's: the kernel reads `minsz` bytes
+ * whatever `argsz` says, refuses an `argsz` below `minsz` (EINVAL) and never looks past
+ * `minsz` (no E2BIG).
+ *
+ * No context of the model is in no-iommu mode: only a no-iommu VFIO group joining the
+ * container sets it (`iommufd_vfio_compat_set_no_iommu()`), and groups are not modelled.
+ */
+import { VFIO_IOMMU_TYPE1_INFO } from '../events/structs.ts';
+import type { EventArgs, Fields } from '../events/types.ts';
+import { cutIova } from './area-split.ts';
+import { type Call, type Result, big, num, ok, partial, refuse } from './command.ts';
+import { Fail, fail } from './fail.ts';
+import { type Piece, lastOf, pagesBase } from './io-pagetable.ts';
+import {
+  IOMMU_IOAS_MAP_FIXED_IOVA,
+  IOMMU_IOAS_MAP_READABLE,
+  IOMMU_IOAS_MAP_WRITEABLE,
+  getIoas,
+  mapPieces,
+  newUserPages,
+  putContext,
+  putIoas,
+  unmapIovaRange,
+} from './ioas.ts';
+import { disableLargePages } from './option.ts';
+import { U64_MAX, holes } from './ranges.ts';
+import { revise } from './revise.ts';
+import type { Ctx, Ioas, World } from './world.ts';
+
+const IOMMU_VFIO_IOAS_GET = 0n;
+const IOMMU_VFIO_IOAS_SET = 1n;
+const IOMMU_VFIO_IOAS_CLEAR = 2n;
+
+const VFIO_API_VERSION = 0n;
+const VFIO_TYPE1_IOMMU = 1n;
+const VFIO_TYPE1v2_IOMMU = 3n;
+const VFIO_DMA_CC_IOMMU = 4n;
+const VFIO_UNMAP_ALL = 9n;
+
+const VFIO_IOMMU_INFO_PGSIZES = 1n;
+const VFIO_IOMMU_INFO_CAPS = 2n;
+const VFIO_DMA_MAP_FLAG_READ = 1n;
+const VFIO_DMA_MAP_FLAG_WRITE = 2n;
+const VFIO_DMA_UNMAP_FLAG_ALL = 2n;
+
+/** `offsetofend()` of the last field each struct ioctl reads. */
+const INFO_MINSZ = 16n;
+const MAP_MINSZ = 32n;
+const UNMAP_MINSZ = 24n;
+/** `offsetofend(struct vfio_iommu_type1_info, cap_offset)`. */
+const CAP_OFFSET_END = 20n;
+
+/** `struct vfio_iommu_type1_info`, after which the capability chain starts. */
+const INFO_SIZE = BigInt(VFIO_IOMMU_TYPE1_INFO.size);
+/** A capability header (id, version, next); DMA_AVAIL adds `avail`, IOVA_RANGE a count and a pad. */
+const CAP_HEADER = 8n;
+const DMA_AVAIL_CAP = CAP_HEADER + 4n;
+const IOVA_RANGE_CAP = CAP_HEADER + 8n;
+/** `struct vfio_iova_range` (start, end), one per usable range. */
+const IOVA_RANGE_ENTRY = 16n;
+
+const align8 = (n: bigint): bigint => (n + 7n) & ~7n;
+
+/**
+ * What a legacy ioctl gets: its argument as a number (the extension or IOMMU type of the
+ * value ioctls) and the struct it points at (`null`: a NULL pointer, whose read faults).
+ */
+export interface CompatArg {
+  readonly value: bigint;
+  readonly struct: Fields | null;
+}
+
+/** A named event's argument: `arg` of a value ioctl, or the struct (`args: null` is NULL). */
+export function namedArg(args: EventArgs | null): CompatArg {
+  return { value: args === null ? 0n : big(args.fields, 'arg'), struct: args?.fields ?? null };
+}
+
+/**
+ * A raw `IOCTL`'s argument: `arg` is the pointer itself, and it points at zeroed memory unless
+ * NULL. Without `arg` the pointer is some user address, which no extension or IOMMU type
+ * number equals, so the value ioctls answer it as they answer 0.
+ */
+export function rawArg(args: Fields): CompatArg {
+  const arg = args['arg'];
+  return { value: typeof arg === 'bigint' ? arg : 0n, struct: arg === null ? null : {} };
+}
+
+/** `get_compat_ioas()`: the compat IOAS, ENODEV when none is set. */
+export function compatIoas(ctx: Ctx): Ioas | Fail {
+  const obj = ctx.vfioIoas === null ? undefined : ctx.objects.get(ctx.vfioIoas);
+  return obj?.type === 'ioas' ? obj : fail('ENODEV');
+}
+
+const withCompatIoas = (ctx: Ctx, id: number | null): Ctx =>
+  revise(ctx, (d) => {
+    d.vfioIoas = id;
+  });
+
+/**
+ * `iommufd_vfio_ioas()` (IOMMU_VFIO_IOAS): GET never creates a compat IOAS; SET takes no
+ * reference (destroying the IOAS clears the setting); CLEAR destroys nothing.
+ */
+export function vfioIoas(call: Call, ctx: Ctx, cmd: Fields): Result {
+  if (big(cmd, '__reserved') !== 0n) return refuse(call, fail('EOPNOTSUPP'));
+  switch (big(cmd, 'op')) {
+    case IOMMU_VFIO_IOAS_GET: {
+      const ioas = compatIoas(ctx);
+      if (ioas instanceof Fail) return refuse(call, ioas);
+      return ok(call.world, { ioas_id: BigInt(ioas.id) });
+    }
+    case IOMMU_VFIO_IOAS_SET: {
+      const ioas = getIoas(ctx, num(cmd, 'ioas_id'));
+      if (ioas instanceof Fail) return refuse(call, ioas);
+      return ok(putContext(call.world, withCompatIoas(ctx, ioas.id)));
+    }
+    case IOMMU_VFIO_IOAS_CLEAR:
+      return ok(putContext(call.world, withCompatIoas(ctx, null)));
+    default:
+      return refuse(call, fail('EOPNOTSUPP'));
+  }
+}
+
+/** A successful legacy ioctl whose return value is its answer. */
+const answer = (result: Result, ret: bigint): Result => ({ ...result, ret });
+
+/** `VFIO_GET_API_VERSION`: the argument is not read. */
+export function getApiVersion(call: Call): Result {
+  return answer(ok(call.world), VFIO_API_VERSION);
+}
+
+/**
+ * `iommufd_vfio_check_extension()`: 1 for TYPE1, TYPE1v2 and UNMAP_ALL; DMA_CC asks the compat
+ * IOAS; 0 for everything else: NOIOMMU (CONFIG_VFIO_NOIOMMU is off by default), the retired
+ * nesting type, UPDATE_VADDR (the kernel sees no safe way to offer it) and the SPAPR types.
+ */
+export function checkExtension(call: Call, ctx: Ctx, arg: CompatArg): Result {
+  switch (arg.value) {
+    case VFIO_TYPE1_IOMMU:
+    case VFIO_TYPE1v2_IOMMU:
+    case VFIO_UNMAP_ALL:
+      return answer(ok(call.world), 1n);
+    case VFIO_DMA_CC_IOMMU:
+      return cacheCoherent(call, ctx);
+    default:
+      return answer(ok(call.world), 0n);
+  }
+}
+
+/**
+ * `iommufd_vfio_cc_iommu()`: 1 when every paging HWPT of the compat IOAS enforces cache
+ * coherency. A HWPT enforces it only for a device reporting IOMMU_CAP_ENFORCE_CACHE_COHERENCY,
+ * which the selftest mock (`mock_domain_capable()`), the one driver modelled, does not: any
+ * HWPT makes the answer 0.
+ */
+function cacheCoherent(call: Call, ctx: Ctx): Result {
+  const ioas = compatIoas(ctx);
+  if (ioas instanceof Fail) return refuse(call, ioas);
+  return answer(ok(call.world), ioas.domains.length === 0 ? 1n : 0n);
+}
+
+/**
+ * `iommufd_vfio_set_iommu()`: TYPE1 or TYPE1v2 (EINVAL otherwise), on a compat IOAS (ENODEV:
+ * VFIO refuses a container without a group). TYPE1 may unmap inside a mapping, so the IOAS
+ * stops using large IOPTEs, as IOMMU_OPTION HUGE_PAGES=0 does (and fails as it fails).
+ */
+export function setIommu(call: Call, ctx: Ctx, arg: CompatArg): Result {
+  if (arg.value !== VFIO_TYPE1_IOMMU && arg.value !== VFIO_TYPE1v2_IOMMU) return refuse(call, fail('EINVAL'));
+  const ioas = compatIoas(ctx);
+  if (ioas instanceof Fail) return refuse(call, ioas);
+  if (arg.value === VFIO_TYPE1v2_IOMMU) return answer(ok(call.world), 0n);
+  const next = disableLargePages(call, ctx, ioas);
+  if (next instanceof Fail) return refuse(call, next);
+  return answer(ok(next === ioas ? call.world : putContext(call.world, putIoas(ctx, next))), 0n);
+}
+
+/**
+ * `iommufd_get_pagesizes()`: the page sizes every domain of the IOAS offers, sizes below
+ * PAGE_SIZE folded into PAGE_SIZE (as `vfio_update_pgsize_bitmap()` does), and the IOVA
+ * alignment if that is larger, compared as numbers.
+ */
+function pageSizes(world: World, ctx: Ctx, ioas: Ioas): bigint {
+  const { pageSize } = world.config;
+  let bitmap = U64_MAX;
+  for (const id of ioas.domains) {
+    const hwpt = ctx.objects.get(id);
+    if (hwpt?.type === 'hwpt_paging') bitmap &= hwpt.domain.pgsizeBitmap;
+  }
+  const pageMask = U64_MAX & ~(pageSize - 1n);
+  if ((bitmap & ~pageMask) !== 0n) bitmap = (bitmap & pageMask) | pageSize;
+  return bitmap > ioas.iopt.iovaAlignment ? bitmap : ioas.iopt.iovaAlignment;
+}
+
+/**
+ * `iommufd_vfio_iommu_get_info()`. The capability chain after the struct is DMA_AVAIL (avail
+ * U32_MAX: iommufd's limit is the memory cgroup) then IOVA_RANGE (the holes of the reserved
+ * ranges), each padded to 8 bytes. `argsz` comes back as the size of the whole chain, and
+ * `cap_offset` points at it only when all of it fit; `min(argsz, sizeof)` bytes are written back.
+ */
+export function iommuGetInfo(call: Call, ctx: Ctx, arg: CompatArg): Result {
+  if (arg.struct === null) return refuse(call, fail('EFAULT'));
+  const argsz = big(arg.struct, 'argsz');
+  if (argsz < INFO_MINSZ) return refuse(call, fail('EINVAL'));
+  const ioas = compatIoas(ctx);
+  if (ioas instanceof Fail) return refuse(call, ioas);
+  const ranges = BigInt([...holes([ioas.iopt.reservedSpans], 0n, U64_MAX)].length);
+  const total = INFO_SIZE + align8(DMA_AVAIL_CAP) + align8(IOVA_RANGE_CAP + ranges * IOVA_RANGE_ENTRY);
+  const info: Fields = {
+    argsz: total,
+    flags: VFIO_IOMMU_INFO_PGSIZES | VFIO_IOMMU_INFO_CAPS,
+    iova_pgsizes: pageSizes(call.world, ctx, ioas),
+  };
+  // Of `cap_offset` (bytes 16-19), a shorter argsz lets through at most its low zero bytes.
+  return ok(call.world, argsz >= CAP_OFFSET_END ? { ...info, cap_offset: argsz >= total ? INFO_SIZE : 0n } : info);
+}
+
+/**
+ * `iommufd_vfio_map_dma()`: only READ and WRITE (VADDR is EINVAL), neither is fine too. Then
+ * `iopt_map_user_pages()` at the fixed IOVA, as IOAS_MAP maps user memory: a new pages object,
+ * pinned now if the IOAS has a domain. Nothing is written back.
+ */
+export function iommuMapDma(call: Call, ctx: Ctx, arg: CompatArg): Result {
+  if (arg.struct === null) return refuse(call, fail('EFAULT'));
+  const map = arg.struct;
+  const flags = big(map, 'flags');
+  if (big(map, 'argsz') < MAP_MINSZ || (flags & ~(VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE)) !== 0n) {
+    return refuse(call, fail('EINVAL'));
+  }
+  const ioas = compatIoas(ctx);
+  if (ioas instanceof Fail) return refuse(call, ioas);
+  const vaddr = big(map, 'vaddr');
+  const size = big(map, 'size');
+  const writable = (flags & VFIO_DMA_MAP_FLAG_WRITE) !== 0n;
+  const pages = newUserPages(call, ctx, vaddr, size, writable);
+  if (pages instanceof Fail) return refuse(call, pages);
+  const piece: Piece = { pages, startByte: vaddr - pagesBase(pages, call.world.config.pageSize), length: size };
+  const mapFlags =
+    IOMMU_IOAS_MAP_FIXED_IOVA |
+    (writable ? IOMMU_IOAS_MAP_WRITEABLE : 0n) |
+    ((flags & VFIO_DMA_MAP_FLAG_READ) !== 0n ? IOMMU_IOAS_MAP_READABLE : 0n);
+  const mapped = mapPieces(call, ctx, ioas, [piece], size, mapFlags, big(map, 'iova'), 'iova', pages);
+  return mapped.errno === null ? ok(mapped.world) : mapped;
+}
+
+/**
+ * `iommufd_vfio_unmap_dma()`: only the ALL flag (GET_DIRTY_BITMAP and VADDR are EINVAL).
+ * ALL needs iova and size 0 and empties the IOAS. Otherwise, in TYPE1 mode (large pages
+ * disabled) the areas are first cut at `iova - 1` and `iova + size - 1` (64-bit wrapping, the
+ * first cut skipped at iova 0), so that a range inside a mapping can go; then
+ * `iopt_unmap_iova()`. An empty range unmaps nothing and succeeds. `size` is written back
+ * with the bytes unmapped, on failure too, except when the ALL check or a cut failed; the
+ * cuts made and the areas removed before a failure stay.
+ */
+export function iommuUnmapDma(call: Call, ctx: Ctx, arg: CompatArg): Result {
+  if (arg.struct === null) return refuse(call, fail('EFAULT'));
+  const unmap = arg.struct;
+  const flags = big(unmap, 'flags');
+  if (big(unmap, 'argsz') < UNMAP_MINSZ || (flags & ~VFIO_DMA_UNMAP_FLAG_ALL) !== 0n) return refuse(call, fail('EINVAL'));
+  const ioas = compatIoas(ctx);
+  if (ioas instanceof Fail) return refuse(call, ioas);
+  const iova = big(unmap, 'iova');
+  const size = big(unmap, 'size');
+  const stored = (next: Ctx): World => (next === ctx ? call.world : putContext(call.world, next));
+  if ((flags & VFIO_DMA_UNMAP_FLAG_ALL) !== 0n) {
+    if (iova !== 0n || size !== 0n) return refuse(call, fail('EINVAL'));
+    return unmapped(stored, unmapIovaRange(call.world, ctx, ioas.id, 0n, U64_MAX));
+  }
+  let cut = ctx;
+  if (ioas.hugePagesDisabled) {
+    const end = (iova + size - 1n) & U64_MAX;
+    const cuts = cutIova(call.world, ctx, ioas.id, iova === 0n ? [end] : [end, (iova - 1n) & U64_MAX]);
+    if (cuts.error !== null) return partial(stored(cuts.ctx), cuts.error);
+    cut = cuts.ctx;
+  }
+  // iopt_unmap_iova()
+  if (size === 0n) return partial(stored(cut), fail('EINVAL'), { size: 0n });
+  const last = lastOf(iova, size);
+  if (last === null) return partial(stored(cut), fail('EOVERFLOW'), { size: 0n });
+  return unmapped(stored, unmapIovaRange(call.world, cut, ioas.id, iova, last));
+}
+
+/** The unmap loop's outcome, `size` written back whether it failed midway or not. */
+function unmapped(stored: (ctx: Ctx) => World, outcome: ReturnType<typeof unmapIovaRange>): Result {
+  const out = { size: outcome.unmapped };
+  const world = stored(outcome.ctx);
+  return outcome.error === null ? ok(world, out) : partial(world, outcome.error, out);
+}

@@ -1,0 +1,142 @@
+/**
+ * VFIO device cdev ioctls (drivers/vfio/device_cdev.c, drivers/vfio/iommufd.c, spec §3.23)
+ * on a header device (`dev`): bind it to an iommufd, attach its RID or a PASID to a HWPT or
+ * IOAS (replacing what is there), detach. A bound device holds the iommufd context alive.
+ */
+import type { Fields } from '../events/types.ts';
+import * as S from '../events/structs.ts';
+import { IOMMU_NO_PASID } from './attach-hw.ts';
+import { type Call, type Result, big, num, ok, refuse } from './command.ts';
+import { bindDevice, changePt, detach, isRefusal, refusal } from './device.ts';
+import { fail } from './fail.ts';
+import { fileOf } from './files.ts';
+import { structIoctl } from './ioctl.ts';
+import { putContext } from './ioas.ts';
+import { castDraft, revise } from './revise.ts';
+import { commit } from './object-refs.ts';
+import { ptRequest } from './selftest-device.ts';
+import type { Ctx, HeaderDevice, World } from './world.ts';
+
+export const VFIO_DEVICE_BIND_FLAG_TOKEN = 1n;
+export const VFIO_DEVICE_ATTACH_PASID = 1n;
+export const VFIO_DEVICE_DETACH_PASID = 1n;
+/** `ida_alloc_range()` refuses ids above INT_MAX (ENOSPC). */
+const INT_MAX = 0x7fffffffn;
+
+interface Target {
+  readonly index: number;
+  readonly device: HeaderDevice;
+}
+
+/** The header device whose cdev the event is issued on; an unknown name is not a VFIO device (ENOTTY). */
+function targetOf(call: Call): Target | null {
+  const name = call.event.args?.fields['dev'];
+  const index = call.world.devices.findIndex((d) => d.model.name === name);
+  const device = call.world.devices[index];
+  return device === undefined ? null : { index, device };
+}
+
+function withDevice(world: World, index: number, device: HeaderDevice): World {
+  return revise(world, (d) => {
+    d.devices[index] = castDraft(device);
+  });
+}
+
+/** The cdev fd an event is issued on (its `fd`): which `struct vfio_device_file` it names. */
+const cdevOf = (call: Call): number | null => call.event.fd ?? null;
+
+/**
+ * `vfio_df_ioctl_bind_iommufd()`: argsz and trailing bytes by the extensible-struct rules; a
+ * negative fd or unknown flags EINVAL; this cdev fd already bound EINVAL; a VF token (not
+ * modelled: no device asks for one) EINVAL; the fd not open EBADF, not an iommufd EBADFD; the
+ * device opened through another cdev fd EINVAL (`vfio_df_open()`); the group owned by another
+ * context EPERM (`iommu_device_claim_dma_owner()`). One DEVICE id.
+ */
+export function bindIommufd(call: Call): Result {
+  const target = targetOf(call);
+  if (target === null) return refuse(call, fail('ENOTTY'));
+  return structIoctl(call, S.VFIO_DEVICE_BIND_IOMMUFD, (cmd) => {
+    const fd = big(cmd, 'iommufd');
+    if (fd < 0n || (big(cmd, 'flags') & ~VFIO_DEVICE_BIND_FLAG_TOKEN) !== 0n) return refuse(call, fail('EINVAL'));
+    if (target.device.bound?.fd === cdevOf(call)) return refuse(call, fail('EINVAL'));
+    if ((big(cmd, 'flags') & VFIO_DEVICE_BIND_FLAG_TOKEN) !== 0n) return refuse(call, fail('EINVAL'));
+    const file = fileOf(call.world, call.process, Number(fd));
+    if (file === undefined) return refuse(call, fail('EBADF'));
+    if (file.kind !== 'iommufd') return refuse(call, fail('EBADFD'));
+    if (target.device.bound !== null) return refuse(call, fail('EINVAL'));
+    const owner = call.world.devices.find((d) => d.model.group === target.device.model.group && d.bound !== null);
+    if (owner !== undefined && owner.bound?.ctx !== file.ctx) return refuse(call, fail('EPERM'));
+    const ctx = call.world.contexts.get(file.ctx);
+    if (ctx === undefined) throw new Error(`[iommufd-model] fd ${fd} holds a released context`);
+    const bound = bindDevice(ctx, call.choices, 'out_devid', () => target.device.model);
+    const held = revise(bound.ctx, (d) => {
+      d.holders = bound.ctx.holders + 1;
+    });
+    const world = withDevice(putContext(call.world, held), target.index, {
+      ...target.device,
+      bound: { ctx: ctx.id, device: bound.device.id, fd: cdevOf(call) },
+    });
+    return ok(world, { out_devid: BigInt(bound.device.id) });
+  });
+}
+
+/**
+ * The checks ATTACH and DETACH share: the device must be bound through this cdev fd (EINVAL,
+ * before the argument is read), the fixed part copied (EFAULT) and large enough (EINVAL), flags known (EINVAL),
+ * and with the PASID flag the `pasid` member present (EINVAL).
+ */
+function ptArgs(call: Call, minsz: number, pasidFlag: bigint): { ctx: Ctx; devId: number; cmd: Fields; pasid: number | null } | Result {
+  const target = targetOf(call);
+  if (target === null) return refuse(call, fail('ENOTTY'));
+  const bound = target.device.bound;
+  if (bound === null || bound.fd !== cdevOf(call)) return refuse(call, fail('EINVAL'));
+  const args = call.event.args;
+  if (args === null) return refuse(call, fail('EFAULT'));
+  if (args.size < minsz) return refuse(call, fail('EINVAL'));
+  const cmd = args.fields;
+  const flags = big(cmd, 'flags');
+  if ((flags & ~pasidFlag) !== 0n) return refuse(call, fail('EINVAL'));
+  let pasid: number | null = null;
+  if ((flags & pasidFlag) !== 0n) {
+    if (args.size < minsz + 4) return refuse(call, fail('EINVAL'));
+    pasid = num(cmd, 'pasid');
+  }
+  const ctx = call.world.contexts.get(bound.ctx);
+  if (ctx === undefined) throw new Error('[iommufd-model] a bound device outlived its context');
+  return { ctx, devId: bound.device, cmd, pasid };
+}
+
+/**
+ * `vfio_df_ioctl_attach_pt()` → `vfio_iommufd_physical_attach_ioas()` or
+ * `_pasid_attach_ioas()`: attach, or replace when already attached there; `pt_id` comes back
+ * as the HWPT attached. A PASID above INT_MAX cannot be tracked (ENOSPC).
+ */
+export function attachPt(call: Call): Result {
+  const a = ptArgs(call, 12, VFIO_DEVICE_ATTACH_PASID);
+  if (!('devId' in a)) return a;
+  const target = targetOf(call) as Target;
+  const pasid = a.pasid ?? IOMMU_NO_PASID;
+  const attached = a.pasid === null ? target.device.ridAttached : target.device.pasids.includes(pasid);
+  if (a.pasid !== null && !attached && BigInt(pasid) > INT_MAX) return refuse(call, fail('ENOSPC'));
+  const changed = changePt(ptRequest(call, 'pt_id'), a.ctx, a.devId, pasid, num(a.cmd, 'pt_id'), attached ? 'replace' : 'attach');
+  if (isRefusal(changed)) return refusal(call, changed);
+  const device: HeaderDevice =
+    a.pasid === null
+      ? { ...target.device, ridAttached: true }
+      : { ...target.device, pasids: attached ? target.device.pasids : [...target.device.pasids, pasid] };
+  return ok(withDevice(commit(call.world, a.ctx, changed.ctx), target.index, device), { pt_id: BigInt(changed.hwpt) });
+}
+
+/** `vfio_df_ioctl_detach_pt()`: detaching what VFIO did not attach is a no-op; always 0. */
+export function detachPt(call: Call): Result {
+  const a = ptArgs(call, 8, VFIO_DEVICE_DETACH_PASID);
+  if (!('devId' in a)) return a;
+  const target = targetOf(call) as Target;
+  if (a.pasid === null ? !target.device.ridAttached : !target.device.pasids.includes(a.pasid)) return ok(call.world);
+  const pasid = a.pasid ?? IOMMU_NO_PASID;
+  const device: HeaderDevice =
+    a.pasid === null
+      ? { ...target.device, ridAttached: false }
+      : { ...target.device, pasids: target.device.pasids.filter((p) => p !== pasid) };
+  return ok(withDevice(putContext(call.world, detach(call.world, a.ctx, a.devId, pasid)), target.index, device));
+}
