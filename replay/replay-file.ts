@@ -48,7 +48,13 @@ export async function replayFile(file: string, options: FileOptions, observer?: 
   });
   try {
     const trace = await openTrace(file, options.maxLineBytes === undefined ? {} : { maxLineBytes: options.maxLineBytes });
-    const r = new Replayer(trace.header, options);
+    let r: Replayer;
+    try {
+      r = new Replayer(trace.header, options);
+    } catch (e: unknown) {
+      // A header the model cannot build a world from (a device entry it cannot read) is malformed input.
+      throw new TraceError(file, 1, e instanceof Error ? e.message.replace(/^\[iommufd-model\] /, '') : String(e));
+    }
     replayer = r;
     observer?.start?.(trace.header, r.world);
     for await (const event of trace.events) {

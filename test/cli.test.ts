@@ -3,7 +3,7 @@
  * clear line for bad input, never a stack trace.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -26,12 +26,28 @@ function trace(name: string, lines: string[]): string {
 const HEADER = '{"trace":"iommufd","version":1,"env":{}}';
 
 describe('iommufd-model replay', () => {
-  it('replays the bundled example clean, adopting choices or making its own', () => {
-    for (const flags of [[], ['--own-choices']]) {
-      const r = cli('replay', ...flags, 'examples/dpdk-ioas.jsonl');
+  it('replays the bundled example clean, adopting choices or making its own, invariants checked', () => {
+    for (const flags of [['--invariants'], ['--own-choices', '--invariants']]) {
+      const r = cli('replay', ...flags, 'examples/vm-boot-hotplug.jsonl');
       expect(r.code).toBe(0);
-      expect(r.stdout).toContain('18 events: 18 ok, 0 diverged, 0 ran, 0 unsupported');
+      expect(r.stdout).toContain('23 events: 23 ok, 0 diverged, 0 ran, 0 unsupported, 0 invariant violations');
     }
+  });
+
+  it('audits the bundled example: type1 would charge the copied guest RAM twice', () => {
+    const html = join(dir, 'vm.html');
+    const r = cli('audit', 'examples/vm-boot-hotplug.jsonl', '--html', html);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('peak 262048 vs 524096 (type1 charges 2.00x)');
+    expect(r.stdout).toContain('leaks: none');
+    expect(readFileSync(html, 'utf8')).toContain('<script type="application/json" id="audit-data">');
+  });
+
+  it('fuzz: prints its seed, finds nothing in the model, exit 0', () => {
+    const r = cli('fuzz', '--seed', '7', '--runs', '20', '--max-steps', '30');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('fuzz: seed 7');
+    expect(r.stdout).toContain('fuzz: no invariant violated');
   });
 
   it('reports a divergence with line, seq, op, expected and actual; exit 1', () => {
@@ -91,7 +107,7 @@ describe('iommufd-model replay', () => {
   });
 
   it('bad options: exit 2 with usage', () => {
-    const r = cli('replay', '--max-line-bytes', 'lots', 'examples/dpdk-ioas.jsonl');
+    const r = cli('replay', '--max-line-bytes', 'lots', 'examples/vm-boot-hotplug.jsonl');
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('must be a positive integer');
   });
