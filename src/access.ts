@@ -152,6 +152,16 @@ export function changeIoas(world: World, ctx: Ctx, accessId: number, ioasId: num
   );
 }
 
+/** The checks `iommufd_access_pin_pages()` and `iommufd_access_rw()` open with: a range, and an IOAS to find it in. */
+function accessRange(ctx: Ctx, accessId: number, iova: bigint, length: bigint): Fail | { access: Access; ioas: Ioas; last: bigint } {
+  if (length === 0n) return fail('EINVAL');
+  const last = lastOf(iova, length);
+  if (last === null) return fail('EOVERFLOW');
+  const access = accessOf(ctx, accessId);
+  if (access.ioas === null) return fail('ENOENT');
+  return { access, ioas: ioasOf(ctx, access.ioas), last };
+}
+
 /** `iopt_area_contig_is_aligned()`: pins start on a page and cross areas only at page ends. */
 function contigAligned(area: Area, cur: bigint, done: boolean, pageSize: bigint): boolean {
   if ((area.startByte + (cur - area.start)) % pageSize !== 0n) return false;
@@ -173,12 +183,9 @@ export function pinPages(
   write: boolean,
 ): Fail | { ctx: Ctx; item: AccessItem } {
   const { pageSize } = world.config;
-  if (length === 0n) return fail('EINVAL');
-  const last = lastOf(iova, length);
-  if (last === null) return fail('EOVERFLOW');
-  const access = accessOf(ctx, accessId);
-  if (access.ioas === null) return fail('ENOENT');
-  const ioas = ioasOf(ctx, access.ioas);
+  const range = accessRange(ctx, accessId, iova, length);
+  if (range instanceof Fail) return range;
+  const { access, ioas, last } = range;
   const holds: AccessItem['holds'][number][] = [];
   let next = ctx;
   let cur = iova;
@@ -232,12 +239,9 @@ export function destroyItem(world: World, ctx: Ctx, accessId: number, itemId: nu
  * covered by contiguous areas is ENOENT (`iopt_area_contig_done()`).
  */
 export function accessRw(world: World, ctx: Ctx, accessId: number, iova: bigint, length: bigint, write: boolean): Fail | null {
-  if (length === 0n) return fail('EINVAL');
-  const last = lastOf(iova, length);
-  if (last === null) return fail('EOVERFLOW');
-  const access = accessOf(ctx, accessId);
-  if (access.ioas === null) return fail('ENOENT');
-  const ioas = ioasOf(ctx, access.ioas);
+  const range = accessRange(ctx, accessId, iova, length);
+  if (range instanceof Fail) return range;
+  const { ioas, last } = range;
   let cur = iova;
   for (const area of intersecting(ioas.iopt.areas, iova, last)) {
     if (area.start > cur) break;

@@ -235,20 +235,30 @@ export function mapPieces(
   return ok(putContext(call.world, next), { [field]: placed.iova });
 }
 
+/**
+ * The checks `iommufd_ioas_map()` and `iommufd_ioas_map_file()` open with: flags (and MAP's
+ * `__reserved`; MAP_FILE has none), 64-bit bounds, a direction, the IOAS.
+ */
+function mapArgs(ctx: Ctx, cmd: Fields): Fail | { flags: bigint; iova: bigint; length: bigint; ioas: Ioas } {
+  const flags = big(cmd, 'flags');
+  if ((flags & ~MAP_FLAGS) !== 0n || big(cmd, '__reserved') !== 0n) return fail('EOPNOTSUPP');
+  const iova = big(cmd, 'iova');
+  const length = big(cmd, 'length');
+  if (iova >= ULONG_MAX || length >= ULONG_MAX) return fail('EOVERFLOW');
+  if ((flags & (IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE)) === 0n) return fail('EINVAL');
+  const ioas = getIoas(ctx, num(cmd, 'ioas_id'));
+  return ioas instanceof Fail ? ioas : { flags, iova, length, ioas };
+}
+
 /** `iommufd_ioas_map()`. */
 export function ioasMap(call: Call, ctx: Ctx, cmd: Fields): Result {
   if (mutated('map-checks-ioas-before-flags')) {
     const early = getIoas(ctx, num(cmd, 'ioas_id'));
     if (early instanceof Fail) return refuse(call, early);
   }
-  const flags = big(cmd, 'flags');
-  if ((flags & ~MAP_FLAGS) !== 0n || big(cmd, '__reserved') !== 0n) return refuse(call, fail('EOPNOTSUPP'));
-  const iova = big(cmd, 'iova');
-  const length = big(cmd, 'length');
-  if (iova >= ULONG_MAX || length >= ULONG_MAX) return refuse(call, fail('EOVERFLOW'));
-  if ((flags & (IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE)) === 0n) return refuse(call, fail('EINVAL'));
-  const ioas = getIoas(ctx, num(cmd, 'ioas_id'));
-  if (ioas instanceof Fail) return refuse(call, ioas);
+  const args = mapArgs(ctx, cmd);
+  if (args instanceof Fail) return refuse(call, args);
+  const { flags, iova, length, ioas } = args;
   const { pageSize } = call.world.config;
   const uptr = big(cmd, 'user_va');
   const pages = newUserPages(call, ctx, uptr, length, (flags & IOMMU_IOAS_MAP_WRITEABLE) !== 0n);
@@ -262,14 +272,9 @@ export function ioasMap(call: Call, ctx: Ctx, cmd: Fields): Result {
  * object is a range of a file, and the file offset guides the automatic IOVA.
  */
 export function ioasMapFile(call: Call, ctx: Ctx, cmd: Fields): Result {
-  const flags = big(cmd, 'flags');
-  if ((flags & ~MAP_FLAGS) !== 0n) return refuse(call, fail('EOPNOTSUPP'));
-  const iova = big(cmd, 'iova');
-  const length = big(cmd, 'length');
-  if (iova >= ULONG_MAX || length >= ULONG_MAX) return refuse(call, fail('EOVERFLOW'));
-  if ((flags & (IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE)) === 0n) return refuse(call, fail('EINVAL'));
-  const ioas = getIoas(ctx, num(cmd, 'ioas_id'));
-  if (ioas instanceof Fail) return refuse(call, ioas);
+  const args = mapArgs(ctx, cmd);
+  if (args instanceof Fail) return refuse(call, args);
+  const { flags, iova, length, ioas } = args;
   const start = big(cmd, 'start');
   if (length === 0n) return refuse(call, fail('EINVAL'));
   if (lastOf(start, length) === null) return refuse(call, fail('EOVERFLOW'));
