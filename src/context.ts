@@ -3,7 +3,7 @@
  * the last file holding one goes (`iommufd_fops_release()`).
  */
 import { OrderedMap } from './ordered-map.ts';
-import { unchargeAll } from './accounting.ts';
+import { settle, unchargeAll } from './accounting.ts';
 import { mutated } from './mutants.ts';
 import { revise } from './revise.ts';
 import type { Ctx, World } from './world.ts';
@@ -37,5 +37,13 @@ export function releaseContext(world: World, ctxId: number): World {
   const uncharged = mutated('release-skips-uncharge') ? world : unchargeAll(world, ctx);
   return revise(uncharged, (d) => {
     d.contexts = uncharged.contexts.delete(ctxId);
+  });
+}
+
+/** Stores a context back into the world, charging and uncharging what its pins changed. */
+export function putContext(world: World, ctx: Ctx): World {
+  const settled = settle(world, ctx);
+  return revise(settled.world, (d) => {
+    d.contexts = settled.world.contexts.set(ctx.id, settled.ctx);
   });
 }

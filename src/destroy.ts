@@ -2,6 +2,7 @@
  * `IOMMU_DESTROY` (`iommufd_destroy()`, spec §3.1/§1.4): an object goes only when nothing but
  * the object table holds it, which its lifecycle machine decides; then its type's destroy runs.
  */
+import { putContext } from './context.ts';
 import type { Fields } from '../events/types.ts';
 import { accepts } from '../machines/adapter.ts';
 import { accessMachine } from '../machines/access.machine.ts';
@@ -17,7 +18,7 @@ import { destroyHwptNested } from './hwpt-nested.ts';
 import { liveObject } from './object-refs.ts';
 import { destroyVeventq } from './veventq.ts';
 import { destroyViommu, removeVdevice } from './viommu.ts';
-import { dropAreaRefs, putContext } from './ioas.ts';
+import { dropAreaRefs } from './ioas.ts';
 import { revise } from './revise.ts';
 import { destroySelftestDev } from './selftest-device.ts';
 import type { Ctx, Ioas, IommuObject, World } from './world.ts';

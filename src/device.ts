@@ -4,6 +4,7 @@
  * replace, detach, unbind. Devices of one IOMMU group share one attachment per PASID; a mock
  * device is its own group. The hardware side (driver, PASID rules, handles) is attach-hw.ts.
  */
+import { putContext } from './context.ts';
 import { initialRecord, nextRecord } from '../machines/adapter.ts';
 import { deviceMachine } from '../machines/device.machine.ts';
 import {
@@ -20,7 +21,6 @@ import { type Call, type Choices, type Result, partial, refuse } from './command
 import { Fail, fail } from './fail.ts';
 import { addDomain, destroyHwptPaging, newHwptPaging } from './hw-pagetable.ts';
 import { reserve, unreserve } from './io-pagetable.ts';
-import { putContext } from './ioas.ts';
 import { mutated } from './mutants.ts';
 import { allocId } from './object-table.ts';
 import { adjustUsers, dropObject, liveObject, mustGet, putObject } from './object-refs.ts';

@@ -5,11 +5,11 @@
  * mock page table maps with its smallest page, or with MOCK_HUGE_PAGE_SIZE PTEs in a HUGE
  * domain where IOVA and physical pages allow it (and large pages are not disabled).
  */
+import { putContext } from './context.ts';
 import type { Fields } from '../events/types.ts';
 import { type Call, type Result, big, num, ok, refuse } from './command.ts';
 import { Fail, fail } from './fail.ts';
 import { domainPage } from './hw-pagetable.ts';
-import { putContext } from './ioas.ts';
 import { MOCK_HUGE_PAGE_SIZE } from './mock.ts';
 import { lookup, mustGet, putObject } from './object-refs.ts';
 import { pinnedAt } from './pages.ts';

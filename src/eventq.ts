@@ -3,9 +3,8 @@
  * holding a reference on its object and on the iommufd context until it is closed.
  */
 import type { Call } from './command.ts';
-import { releaseContext } from './context.ts';
+import { putContext, releaseContext } from './context.ts';
 import { chooseFd, installFile } from './files.ts';
-import { putContext } from './ioas.ts';
 import { adjustUsers } from './object-refs.ts';
 import { revise } from './revise.ts';
 import type { Ctx, World } from './world.ts';

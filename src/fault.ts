@@ -4,6 +4,7 @@
  * and the fd's read (fault records, each read group getting a cookie from 1) and write (page
  * responses naming those cookies).
  */
+import { putContext } from './context.ts';
 import type { Fields, Value } from '../events/types.ts';
 import { initialRecord } from '../machines/adapter.ts';
 import { objectMachine } from '../machines/object.machine.ts';
@@ -12,7 +13,6 @@ import { groupHwpt, handleOf, hwptOf } from './attach-hw.ts';
 import { groupOf } from './device.ts';
 import { openEventqFile } from './eventq.ts';
 import { Fail, fail } from './fail.ts';
-import { putContext } from './ioas.ts';
 import { allocId } from './object-table.ts';
 import { dropObject, lookup, mustGet, putObject } from './object-refs.ts';
 import { OrderedMap } from './ordered-map.ts';

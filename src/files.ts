@@ -4,9 +4,8 @@
  * the file is released, and an iommufd file releases its context (spec §1.5).
  */
 import { destroyAccess } from './access.ts';
-import { releaseContext } from './context.ts';
+import { putContext, releaseContext } from './context.ts';
 import { releaseEventqFile } from './eventq.ts';
-import { putContext } from './ioas.ts';
 import type { Choices } from './command.ts';
 import { revise } from './revise.ts';
 import type { OpenFile, Process, World } from './world.ts';

@@ -4,13 +4,13 @@
  * which locks their areas against IOAS_UNMAP (EBUSY) until the queue is destroyed. The mock
  * takes queues 0 and 1, each index once, index 1 only after 0, and makes 1 depend on 0.
  */
+import { putContext } from './context.ts';
 import type { Fields } from '../events/types.ts';
 import { initialRecord } from '../machines/adapter.ts';
 import { objectMachine } from '../machines/object.machine.ts';
 import { addItem, changeIoas, destroyAccess, newAccess, pinPages } from './access.ts';
 import { type Call, type Result, big, num, ok, refuse } from './command.ts';
 import { Fail, fail } from './fail.ts';
-import { putContext } from './ioas.ts';
 import { IOMMU_HW_QUEUE_TYPE_SELFTEST, IOMMU_TEST_HW_QUEUE_MAX } from './mock.ts';
 import { allocId, lowestFreeId } from './object-table.ts';
 import { adjustUsers, dropObject, lookup, mustGet, putObject } from './object-refs.ts';

@@ -3,11 +3,11 @@
  * invalidation requests for a nested HWPT or a vIOMMU. `entry_num` is written back on every
  * path, the number of entries handled before any error; the entries handled stay handled.
  */
+import { putContext } from './context.ts';
 import type { Fields } from '../events/types.ts';
 import { type Call, type Result, big, num, ok, partial, refuse } from './command.ts';
 import { fail } from './fail.ts';
 import { nestedInvalidate } from './hwpt-nested.ts';
-import { putContext } from './ioas.ts';
 import { liveObject } from './object-refs.ts';
 import { type Invalidated, viommuInvalidate } from './viommu.ts';
 import type { Ctx } from './world.ts';

@@ -1,6 +1,6 @@
 /**
  * The public API of iommufd-model: the trace format, the model's step function and snapshot
- * types, and the replay engine.
+ * types, its invariants, the replay engine, the audit and the fuzzer.
  */
 export type {
   EventArgs,
@@ -13,13 +13,23 @@ export type {
 } from '../events/types.ts';
 export type { Result, RejectedChoice } from './command.ts';
 export type { StepOptions, StepOutcome } from './dispatch.ts';
+export type { Violation } from './invariants.ts';
 export type { Area, Ctx, Ioas, IoPagetable, Mapping, OpenFile, Pages, Process, World } from './world.ts';
-export type { Divergence, Outcome, ReplayOptions } from '../replay/replayer.ts';
-export type { ReplayReport, TraceReport } from '../replay/replay-file.ts';
+export type { Divergence, Outcome, ReplayOptions, ViolationRecord } from '../replay/replayer.ts';
+export type { ReplayObserver, ReplayReport, TraceReport } from '../replay/replay-file.ts';
+export type { AuditReport, AuditSeries } from '../replay/audit.ts';
+export type { Counterexample, FuzzOptions, FuzzResult } from './fuzz/fuzz.ts';
 
+export { TraceError, formatEvent, formatHeader, openTrace, parseTraceText } from '../events/index.ts';
 export { isSupported, step } from './dispatch.ts';
 export { createWorld } from './world-init.ts';
+export { checkStep, checkWorld } from './invariants.ts';
 export { Replayer } from '../replay/replayer.ts';
 export { exitCode, replayFile, replayFiles } from '../replay/replay-file.ts';
 export { formatTextReport } from '../replay/text-report.ts';
 export { worldToJson } from '../replay/snapshot.ts';
+export { auditFile, type1Charges } from '../replay/audit.ts';
+export { formatAuditText } from '../replay/audit-text.ts';
+export { renderAuditHtml } from '../replay/audit-html.ts';
+export { fuzz } from './fuzz/fuzz.ts';
+export { MUTANTS, setMutant } from './mutants.ts';

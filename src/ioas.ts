@@ -2,6 +2,7 @@
  * IOAS ioctls (`drivers/iommu/iommufd/ioas.c`). Each handler follows its kernel function's
  * check order, so the first failing check decides the errno.
  */
+import { putContext } from './context.ts';
 import type { Fields, Value } from '../events/types.ts';
 import { nextRecord, initialRecord } from '../machines/adapter.ts';
 import { ioasMachine } from '../machines/ioas.machine.ts';
@@ -54,13 +55,6 @@ export function getIoas(ctx: Ctx, id: number): Ioas | Fail {
   return obj !== undefined && obj.type === 'ioas' ? obj : fail('ENOENT');
 }
 
-/** Stores a context back into the world, charging and uncharging what its pins changed. */
-export function putContext(world: World, ctx: Ctx): World {
-  const settled = settle(world, ctx);
-  return revise(settled.world, (d) => {
-    d.contexts = settled.world.contexts.set(ctx.id, settled.ctx);
-  });
-}
 
 /** The context with `ioas` stored in its object table. */
 export function putIoas(ctx: Ctx, ioas: Ioas): Ctx {

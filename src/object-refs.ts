@@ -3,10 +3,10 @@
  * objects: a tombstone (a VDEVICE id left reserved) is absent to every lookup, as the
  * kernel's `xa_load()` of an `XA_ZERO_ENTRY` is.
  */
+import { putContext } from './context.ts';
 import { nextRecord } from '../machines/adapter.ts';
 import { objectMachine } from '../machines/object.machine.ts';
 import { Fail, fail } from './fail.ts';
-import { putContext } from './ioas.ts';
 import { revise } from './revise.ts';
 import type {
   Ctx,

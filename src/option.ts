@@ -2,12 +2,13 @@
  * `IOMMU_OPTION` (`iommufd_option()`, spec §3.9): the context's RLIMIT accounting mode and an
  * IOAS's use of large pages.
  */
+import { putContext } from './context.ts';
 import type { Fields } from '../events/types.ts';
 import { type Call, type Result, big, num, ok, refuse } from './command.ts';
 import { Fail, fail } from './fail.ts';
 import { conformsTo } from './io-pagetable.ts';
 import { alignmentOf } from './hw-pagetable.ts';
-import { getIoas, putContext, putIoas } from './ioas.ts';
+import { getIoas, putIoas } from './ioas.ts';
 import { mutated } from './mutants.ts';
 import { revise } from './revise.ts';
 import type { Ctx, Ioas } from './world.ts';

@@ -2,12 +2,13 @@
  * Selftest ops on accesses (`selftest.c`, spec §7.3). The `id` of every op but CREATE_ACCESS
  * is the access fd the kernel handed out, not an object id: an fd of anything else is EBADFD.
  */
+import { putContext } from './context.ts';
 import type { Fields } from '../events/types.ts';
 import { type Call, type Result, big, num, ok, refuse } from './command.ts';
 import { accessRw, addItem, changeIoas, destroyItem, newAccess, pinPages } from './access.ts';
 import { Fail, fail } from './fail.ts';
 import { chooseFd, fileOf, installFile } from './files.ts';
-import { getIoas, putContext } from './ioas.ts';
+import { getIoas } from './ioas.ts';
 import { lowestFreeId } from './object-table.ts';
 import { pinnedAt } from './pages.ts';
 import { pageAt } from './physical.ts';

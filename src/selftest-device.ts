@@ -2,13 +2,13 @@
  * Selftest ops on mock devices (`selftest.c`, spec §7.3): create, bind and attach a mock
  * device, replace its page table, and check what its domain maps and its cache holds.
  */
+import { putContext } from './context.ts';
 import type { Fields } from '../events/types.ts';
 import { initialRecord } from '../machines/adapter.ts';
 import { objectMachine } from '../machines/object.machine.ts';
 import { type Call, type Result, big, num, ok, refuse } from './command.ts';
 import { type PtRequest, bindDevice, changePt, isRefusal, refusal, unbind } from './device.ts';
 import { Fail, fail } from './fail.ts';
-import { putContext } from './ioas.ts';
 import { MOCK_DEV_CACHE_ID_MAX, MOCK_IOMMUPT_DEFAULT, domainFor, mockDeviceModel, validMockFlags } from './mock.ts';
 import { allocId } from './object-table.ts';
 import { pinnedAt } from './pages.ts';

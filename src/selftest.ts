@@ -2,11 +2,12 @@
  * The selftest mock's test ops (`drivers/iommu/iommufd/selftest.c`, spec §7.3) that need no
  * device: reserved ranges, the temporary memory limit, and page reference checks.
  */
+import { putContext } from './context.ts';
 import type { Fields } from '../events/types.ts';
 import { type Call, type Result, big, num, ok, refuse } from './command.ts';
 import { Fail, fail } from './fail.ts';
 import { lastOf, reserve } from './io-pagetable.ts';
-import { getIoas, putContext, putIoas, withIopt } from './ioas.ts';
+import { getIoas, putIoas, withIopt } from './ioas.ts';
 import { pinsOn } from './pages.ts';
 import { pageAt } from './physical.ts';
 import { U64_MAX } from './ranges.ts';

@@ -4,13 +4,13 @@
  * queue takes a single "lost events" header at its tail instead; every record gets the next
  * sequence number, which wraps from INT_MAX to 0.
  */
+import { putContext } from './context.ts';
 import type { Fields } from '../events/types.ts';
 import { initialRecord } from '../machines/adapter.ts';
 import { objectMachine } from '../machines/object.machine.ts';
 import { type Call, type Result, big, num, ok, refuse } from './command.ts';
 import { openEventqFile } from './eventq.ts';
 import { Fail, fail } from './fail.ts';
-import { putContext } from './ioas.ts';
 import { IOMMU_VEVENTQ_TYPE_SELFTEST } from './mock.ts';
 import { allocId } from './object-table.ts';
 import { adjustUsers, dropObject, lookup, putObject } from './object-refs.ts';

@@ -10,23 +10,14 @@
  * No context of the model is in no-iommu mode: only a no-iommu VFIO group joining the
  * container sets it (`iommufd_vfio_compat_set_no_iommu()`), and groups are not modelled.
  */
+import { putContext } from './context.ts';
 import { VFIO_IOMMU_TYPE1_INFO } from '../events/structs.ts';
 import type { EventArgs, Fields } from '../events/types.ts';
 import { cutIova } from './area-split.ts';
 import { type Call, type Result, big, num, ok, partial, refuse } from './command.ts';
 import { Fail, fail } from './fail.ts';
 import { type Piece, lastOf, pagesBase } from './io-pagetable.ts';
-import {
-  IOMMU_IOAS_MAP_FIXED_IOVA,
-  IOMMU_IOAS_MAP_READABLE,
-  IOMMU_IOAS_MAP_WRITEABLE,
-  getIoas,
-  mapPieces,
-  newUserPages,
-  putContext,
-  putIoas,
-  unmapIovaRange,
-} from './ioas.ts';
+import { IOMMU_IOAS_MAP_FIXED_IOVA, IOMMU_IOAS_MAP_READABLE, IOMMU_IOAS_MAP_WRITEABLE, getIoas, mapPieces, newUserPages, putIoas, unmapIovaRange } from './ioas.ts';
 import { disableLargePages } from './option.ts';
 import { U64_MAX, holes } from './ranges.ts';
 import { revise } from './revise.ts';

@@ -3,6 +3,7 @@
  * on a header device (`dev`): bind it to an iommufd, attach its RID or a PASID to a HWPT or
  * IOAS (replacing what is there), detach. A bound device holds the iommufd context alive.
  */
+import { putContext } from './context.ts';
 import type { Fields } from '../events/types.ts';
 import * as S from '../events/structs.ts';
 import { IOMMU_NO_PASID } from './attach-hw.ts';
@@ -11,7 +12,6 @@ import { bindDevice, changePt, detach, isRefusal, refusal } from './device.ts';
 import { fail } from './fail.ts';
 import { fileOf } from './files.ts';
 import { structIoctl } from './ioctl.ts';
-import { putContext } from './ioas.ts';
 import { castDraft, revise } from './revise.ts';
 import { commit } from './object-refs.ts';
 import { ptRequest } from './selftest-device.ts';

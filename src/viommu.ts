@@ -3,13 +3,13 @@
  * (selftest.c): `IOMMU_VIOMMU_ALLOC`, `IOMMU_VDEVICE_ALLOC`, their destruction, and the
  * mock vIOMMU's cache invalidation, which zeroes entries of the devices' caches.
  */
+import { putContext } from './context.ts';
 import type { Fields } from '../events/types.ts';
 import { initialRecord, nextRecord } from '../machines/adapter.ts';
 import { deviceMachine } from '../machines/device.machine.ts';
 import { objectMachine } from '../machines/object.machine.ts';
 import { type Call, type Result, big, num, ok, refuse } from './command.ts';
 import { Fail, fail } from './fail.ts';
-import { putContext } from './ioas.ts';
 import {
   IOMMU_TEST_INVALIDATE_FLAG_ALL,
   IOMMU_VIOMMU_INVALIDATE_DATA_SELFTEST,
