@@ -21,7 +21,7 @@ import {
 } from './io-pagetable.ts';
 import { areaHasAccesses, areaLocked, notifyUnmap } from './access.ts';
 import { addHold, areaHoldKey, areaIndexes, dropHolds } from './pages.ts';
-import { accountModeFor, checkTransfer, reown, settle } from './accounting.ts';
+import { accountModeFor, checkTransfer, reown } from './accounting.ts';
 import { fileOf } from './files.ts';
 import { injected } from './fault-injection.ts';
 import { mutated } from './mutants.ts';

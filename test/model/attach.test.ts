@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Ioas } from '../../src/world.ts';
-import { type Ran, HEADER, errnos, runTrace } from './harness.ts';
+import { type Ran, HEADER, errnos, afterPrologue, refused } from './harness.ts';
 
 /**
  * fd 3, IOAS 1, mock device (stdev 2, device 3, HWPT 4), PASID-capable HWPT 5, a PASID mock
@@ -25,14 +25,8 @@ const replace = (pasid: number, pt: number, id = 6) => ({ op: 'TEST_PASID_REPLAC
 const detach = (pasid: number, id = 6) => ({ op: 'TEST_PASID_DETACH', args: { id, pasid } });
 const check = (pasid: number, hwpt: number, id = 6) => ({ op: 'TEST_PASID_CHECK_HWPT', args: { id, pasid, hwpt_id: hwpt } });
 
-function after(events: readonly object[], prologue: readonly object[] = PASID, header: object = HEADER): Ran[] {
-  return runTrace([...prologue, ...events], header).slice(prologue.length);
-}
-
-function refused(r: Ran | undefined, errno: string): void {
-  expect(r?.errno).toBe(errno);
-  expect(r?.outcome.world).toBe(r?.before);
-}
+const after = (events: readonly object[], prologue: readonly object[] = PASID, header: object = HEADER): Ran[] =>
+  afterPrologue(prologue, events, header);
 
 describe('IOMMU_TEST_OP_PASID_ATTACH (iommufd_device_attach at a PASID)', () => {
   it('id not a selftest object → ENOENT', () => {

@@ -4,7 +4,7 @@
  * iopt_read_and_clear_dirty_data() of io_pagetable.c, iommufd_test_dirty() of selftest.c).
  */
 import { describe, expect, it } from 'vitest';
-import { type Ran, HEADER, errnos, runTrace } from './harness.ts';
+import { type Ran, HEADER, errnos, afterPrologue, refused } from './harness.ts';
 
 const IOVA = '0x1000000';
 const BITMAP = '0x7f00000f0000';
@@ -34,14 +34,8 @@ const getBitmap = (args: object = {}) => ({
   args: { hwpt_id: 5, iova: IOVA, length: '0x4000', page_size: 2048, data: BITMAP, ...args },
 });
 
-function after(events: readonly object[], prologue: readonly object[] = TRACKING, header: object = HEADER): Ran[] {
-  return runTrace([...prologue, ...events], header).slice(prologue.length);
-}
-
-function refused(r: Ran | undefined, errno: string): void {
-  expect(r?.errno).toBe(errno);
-  expect(r?.outcome.world).toBe(r?.before);
-}
+const after = (events: readonly object[], prologue: readonly object[] = TRACKING, header: object = HEADER): Ran[] =>
+  afterPrologue(prologue, events, header);
 
 describe('IOMMU_HWPT_SET_DIRTY_TRACKING (iommufd_hwpt_set_dirty_tracking)', () => {
   it('flags other than ENABLE → EOPNOTSUPP', () => {

@@ -4,7 +4,7 @@
  * find_fault_handler()), with FD_READ / FD_WRITE on the fds.
  */
 import { describe, expect, it } from 'vitest';
-import { type Ran, errnos, runTrace } from './harness.ts';
+import { type Ran, errnos, afterPrologue, refused } from './harness.ts';
 
 /**
  * fd 3, IOAS 1, mock device (stdev 2, device 3, HWPT 4), FAULT 5 on fd 4, HWPT 6 reporting
@@ -33,14 +33,7 @@ const record = (cookie: number, extra: object = {}) => ({
   ...extra,
 });
 
-function after(events: readonly object[], prologue: readonly object[] = FAULTY): Ran[] {
-  return runTrace([...prologue, ...events]).slice(prologue.length);
-}
-
-function refused(r: Ran | undefined, errno: string): void {
-  expect(r?.errno).toBe(errno);
-  expect(r?.outcome.world).toBe(r?.before);
-}
+const after = (events: readonly object[], prologue: readonly object[] = FAULTY): Ran[] => afterPrologue(prologue, events);
 
 describe('IOMMU_FAULT_QUEUE_ALLOC (iommufd_fault_alloc)', () => {
   const PRE = [{ op: 'OPEN' }];

@@ -2,6 +2,7 @@
  * Runs small traces written inline, as the kernel selftest writes its cases: a header with
  * the conformance conventions, then events; each event's result comes back for assertions.
  */
+import { expect } from 'vitest';
 import { parseTraceText } from '../../events/index.ts';
 import type { Fields, TraceEvent } from '../../events/types.ts';
 import { type StepOutcome, step } from '../../src/dispatch.ts';
@@ -54,9 +55,20 @@ export function runTrace(events: readonly object[], header: object = HEADER, ado
 /** The usual prologue: open /dev/iommu (fd 3) and allocate IOAS 1. */
 export const OPEN_AND_IOAS = [{ op: 'OPEN' }, { op: 'IOAS_ALLOC' }];
 
-/** Runs the prologue then `events`, returning only the results of `events`. */
+/** Runs `prologue` then `events`, returning only the results of `events`. */
+export function afterPrologue(prologue: readonly object[], events: readonly object[], header: object = HEADER): Ran[] {
+  return runTrace([...prologue, ...events], header).slice(prologue.length);
+}
+
+/** Runs the usual prologue then `events`. */
 export function withIoas(events: readonly object[], header: object = HEADER): Ran[] {
-  return runTrace([...OPEN_AND_IOAS, ...events], header).slice(OPEN_AND_IOAS.length);
+  return afterPrologue(OPEN_AND_IOAS, events, header);
+}
+
+/** The event failed with `errno` and left the very snapshot it was given. */
+export function refused(r: Ran | undefined, errno: string): void {
+  expect(r?.errno).toBe(errno);
+  expect(r?.outcome.world).toBe(r?.before);
 }
 
 export const errnos = (ran: readonly Ran[]): string[] => ran.map((r) => r.errno);

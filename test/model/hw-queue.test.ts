@@ -4,7 +4,7 @@
  * the lock its pins put on their areas (iopt_unmap_iova_range(): EBUSY).
  */
 import { describe, expect, it } from 'vitest';
-import { type Ran, errnos, runTrace } from './harness.ts';
+import { type Ran, errnos, afterPrologue, refused } from './harness.ts';
 
 const IOVA = 0x1000000n;
 const hex = (v: bigint): string => `0x${v.toString(16)}`;
@@ -28,14 +28,7 @@ const queue = (index: number, args: object = {}) => ({
 });
 const unmap = (iova: bigint) => ({ op: 'IOAS_UNMAP', args: { ioas_id: 1, iova: hex(iova), length: '0x1000' } });
 
-function after(events: readonly object[], prologue: readonly object[] = MAPPED): Ran[] {
-  return runTrace([...prologue, ...events]).slice(prologue.length);
-}
-
-function refused(r: Ran | undefined, errno: string): void {
-  expect(r?.errno).toBe(errno);
-  expect(r?.outcome.world).toBe(r?.before);
-}
+const after = (events: readonly object[], prologue: readonly object[] = MAPPED): Ran[] => afterPrologue(prologue, events);
 
 describe('IOMMU_HW_QUEUE_ALLOC (iommufd_hw_queue_alloc_ioctl)', () => {
   it('flags or type DEFAULT → EOPNOTSUPP', () => {

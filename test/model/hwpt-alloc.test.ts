@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Ioas } from '../../src/world.ts';
-import { type Ran, HEADER, errnos, runTrace } from './harness.ts';
+import { HEADER, errnos, afterPrologue, refused } from './harness.ts';
 
 /** fd 3, IOAS 1, mock device on it: stdev 2, device 3, automatic HWPT 4. */
 const MOCK = [{ op: 'OPEN' }, { op: 'IOAS_ALLOC' }, { op: 'TEST_MOCK_DOMAIN', args: { id: 1 } }];
@@ -19,16 +19,9 @@ const checkIotlb = (id: number, entry: number, iotlb: string) => ({
   args: { id, check_iotlb: { id: entry, iotlb } },
 });
 
-function after(prologue: readonly object[], events: readonly object[], header: object = HEADER): Ran[] {
-  return runTrace([...prologue, ...events], header).slice(prologue.length);
-}
+const after = afterPrologue;
 
 /** The failed command left the snapshot as it was. */
-function refused(r: Ran | undefined, errno: string): void {
-  expect(r?.errno).toBe(errno);
-  expect(r?.outcome.world).toBe(r?.before);
-}
-
 describe('IOMMU_HWPT_ALLOC common checks (iommufd_hwpt_alloc)', () => {
   it('__reserved → EOPNOTSUPP', () => {
     refused(after(MOCK, [alloc({ __reserved: 1 })])[0], 'EOPNOTSUPP');

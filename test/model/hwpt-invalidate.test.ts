@@ -4,7 +4,7 @@
  * selftest.c), and TEST_DEV_CHECK_CACHE. `entry_num` comes back on every path.
  */
 import { describe, expect, it } from 'vitest';
-import { type Ran, errnos, runTrace } from './harness.ts';
+import { type Ran, errnos, afterPrologue } from './harness.ts';
 
 /** fd 3, IOAS 1, mock device (stdev 2, device 3, HWPT 4), NEST_PARENT HWPT 5, nested HWPT 6, vIOMMU 7. */
 const NESTED = [
@@ -27,9 +27,7 @@ const cache = (entry: number, value: string, id = 3) => ({
 const D = '0xbadbeef';
 const C = '0xbaddad';
 
-function after(events: readonly object[], prologue: readonly object[] = NESTED): Ran[] {
-  return runTrace([...prologue, ...events]).slice(prologue.length);
-}
+const after = (events: readonly object[], prologue: readonly object[] = NESTED): Ran[] => afterPrologue(prologue, events);
 
 function refused(r: Ran | undefined, errno: string, entryNum = 0n): void {
   expect(r?.errno).toBe(errno);

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { MOCK_PAGE_SIZE, mockDeviceModel } from '../../src/mock.ts';
 import type { Ioas } from '../../src/world.ts';
-import { type Ran, errnos, runTrace } from './harness.ts';
+import { type Ran, errnos, runTrace, afterPrologue } from './harness.ts';
 
 const BUF = 0x7f0000000000n;
 const IOVA = 0x1000000n;
@@ -30,9 +30,7 @@ const getInfo = (argsz: number) => ({ op: 'VFIO_IOMMU_GET_INFO', args: { argsz }
 const checkExtension = (ext: number) => ({ op: 'VFIO_CHECK_EXTENSION', args: { arg: ext } });
 
 /** Runs `prologue` then `events`, returning the results of `events`. */
-function after(prologue: readonly object[], events: readonly object[]): Ran[] {
-  return runTrace([...prologue, ...events]).slice(prologue.length);
-}
+const after = afterPrologue;
 
 /** The areas of IOAS 1 of the first context after an event, as [start, last]. */
 function areas(r: Ran | undefined): [bigint, bigint][] {

@@ -4,7 +4,7 @@
  * device_cdev.c, vfio_iommufd_physical_*() of vfio/iommufd.c, iommufd_device_bind()).
  */
 import { describe, expect, it } from 'vitest';
-import { type Ran, HEADER, errnos, runTrace } from './harness.ts';
+import { type Ran, HEADER, errnos, afterPrologue, refused } from './harness.ts';
 
 const DEVICES = {
   ...HEADER,
@@ -23,14 +23,7 @@ const detach = (args: object = {}, dev = 'vf0') => ({ op: 'VFIO_DEVICE_DETACH_IO
 /** fd 3, IOAS 1, vf0 bound as device 2. */
 const BOUND = [{ op: 'OPEN' }, { op: 'IOAS_ALLOC' }, bind('vf0')];
 
-function after(events: readonly object[], prologue: readonly object[] = BOUND): Ran[] {
-  return runTrace([...prologue, ...events], DEVICES).slice(prologue.length);
-}
-
-function refused(r: Ran | undefined, errno: string): void {
-  expect(r?.errno).toBe(errno);
-  expect(r?.outcome.world).toBe(r?.before);
-}
+const after = (events: readonly object[], prologue: readonly object[] = BOUND): Ran[] => afterPrologue(prologue, events, DEVICES);
 
 const PRE = [{ op: 'OPEN' }, { op: 'IOAS_ALLOC' }];
 

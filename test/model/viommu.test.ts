@@ -4,7 +4,7 @@
  * the mock vIOMMU of selftest.c), in the kernel's order.
  */
 import { describe, expect, it } from 'vitest';
-import { type Ran, HEADER, errnos, runTrace } from './harness.ts';
+import { HEADER, errnos, afterPrologue, refused } from './harness.ts';
 
 const DATA = { data_type: 'SELFTEST', data_len: 8, data: { iotlb: '0xbadbeef' } };
 /** fd 3, IOAS 1, mock device (stdev 2, device 3, HWPT 4), NEST_PARENT HWPT 5, vIOMMU 6. */
@@ -25,14 +25,7 @@ const vdevice = (virtId: number, args: object = {}) => ({
 const OTHER = { ...HEADER, env: { ...HEADER.env, devices: [{ name: 'vf0', kind: 'vtd', nesting: true }] } };
 const BIND_OTHER = { op: 'VFIO_DEVICE_BIND_IOMMUFD', args: { dev: 'vf0', iommufd: 3 } };
 
-function after(prologue: readonly object[], events: readonly object[], header: object = HEADER): Ran[] {
-  return runTrace([...prologue, ...events], header).slice(prologue.length);
-}
-
-function refused(r: Ran | undefined, errno: string): void {
-  expect(r?.errno).toBe(errno);
-  expect(r?.outcome.world).toBe(r?.before);
-}
+const after = afterPrologue;
 
 const PRE = VIOMMU.slice(0, 4);
 
