@@ -4,7 +4,7 @@
  * find_fault_handler()), with FD_READ / FD_WRITE on the fds.
  */
 import { describe, expect, it } from 'vitest';
-import { type Ran, errnos, afterPrologue, refused } from './harness.ts';
+import { type Ran, errnos, afterPrologue, refused, VIOMMU_PROLOGUE } from './harness.ts';
 
 /**
  * fd 3, IOAS 1, mock device (stdev 2, device 3, HWPT 4), FAULT 5 on fd 4, HWPT 6 reporting
@@ -99,11 +99,7 @@ describe('IOMMU_TEST_OP_TRIGGER_IOPF and the fault fd (iommufd_fault_fops_read/_
 
 /** fd 3, IOAS 1, mock device (2, 3, HWPT 4), NEST_PARENT 5, vIOMMU 6, nested HWPT 7, VDEVICE 8 (0x99). */
 const VIOMMU = [
-  { op: 'OPEN' },
-  { op: 'IOAS_ALLOC' },
-  { op: 'TEST_MOCK_DOMAIN', args: { id: 1 } },
-  { op: 'HWPT_ALLOC', args: { dev_id: 3, pt_id: 1, flags: ['NEST_PARENT'] } },
-  { op: 'VIOMMU_ALLOC', args: { dev_id: 3, hwpt_id: 5, type: 'SELFTEST' } },
+  ...VIOMMU_PROLOGUE,
   { op: 'HWPT_ALLOC', args: { dev_id: 3, pt_id: 6, data_type: 'SELFTEST', data_len: 8, data: { iotlb: 1 } } },
   { op: 'VDEVICE_ALLOC', args: { viommu_id: 6, dev_id: 3, virt_id: '0x99' } },
 ];

@@ -52,6 +52,15 @@ export function runTrace(events: readonly object[], header: object = HEADER, ado
   return ran;
 }
 
+/** fd 3, IOAS 1, mock device (stdev 2, device 3, HWPT 4), NEST_PARENT HWPT 5, vIOMMU 6. */
+export const VIOMMU_PROLOGUE: readonly object[] = [
+  { op: 'OPEN' },
+  { op: 'IOAS_ALLOC' },
+  { op: 'TEST_MOCK_DOMAIN', args: { id: 1 } },
+  { op: 'HWPT_ALLOC', args: { dev_id: 3, pt_id: 1, flags: ['NEST_PARENT'] } },
+  { op: 'VIOMMU_ALLOC', args: { dev_id: 3, hwpt_id: 5, type: 'SELFTEST' } },
+];
+
 /** The usual prologue: open /dev/iommu (fd 3) and allocate IOAS 1. */
 export const OPEN_AND_IOAS = [{ op: 'OPEN' }, { op: 'IOAS_ALLOC' }];
 

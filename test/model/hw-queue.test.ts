@@ -4,18 +4,12 @@
  * the lock its pins put on their areas (iopt_unmap_iova_range(): EBUSY).
  */
 import { describe, expect, it } from 'vitest';
-import { type Ran, errnos, afterPrologue, refused } from './harness.ts';
+import { type Ran, errnos, afterPrologue, refused, VIOMMU_PROLOGUE } from './harness.ts';
 
 const IOVA = 0x1000000n;
 const hex = (v: bigint): string => `0x${v.toString(16)}`;
 /** fd 3, IOAS 1, mock device (stdev 2, device 3, HWPT 4), NEST_PARENT HWPT 5, vIOMMU 6. */
-const VIOMMU = [
-  { op: 'OPEN' },
-  { op: 'IOAS_ALLOC' },
-  { op: 'TEST_MOCK_DOMAIN', args: { id: 1 } },
-  { op: 'HWPT_ALLOC', args: { dev_id: 3, pt_id: 1, flags: ['NEST_PARENT'] } },
-  { op: 'VIOMMU_ALLOC', args: { dev_id: 3, hwpt_id: 5, type: 'SELFTEST' } },
-];
+const VIOMMU = VIOMMU_PROLOGUE;
 const map = (iova: bigint) => ({
   op: 'IOAS_MAP',
   args: { ioas_id: 1, flags: ['FIXED_IOVA', 'READABLE', 'WRITEABLE'], user_va: hex(0x7f0000000000n + iova - IOVA), length: '0x1000', iova: hex(iova) },

@@ -4,17 +4,11 @@
  * the mock vIOMMU of selftest.c), in the kernel's order.
  */
 import { describe, expect, it } from 'vitest';
-import { HEADER, errnos, afterPrologue, refused } from './harness.ts';
+import { HEADER, errnos, afterPrologue, refused, VIOMMU_PROLOGUE } from './harness.ts';
 
 const DATA = { data_type: 'SELFTEST', data_len: 8, data: { iotlb: '0xbadbeef' } };
 /** fd 3, IOAS 1, mock device (stdev 2, device 3, HWPT 4), NEST_PARENT HWPT 5, vIOMMU 6. */
-const VIOMMU = [
-  { op: 'OPEN' },
-  { op: 'IOAS_ALLOC' },
-  { op: 'TEST_MOCK_DOMAIN', args: { id: 1 } },
-  { op: 'HWPT_ALLOC', args: { dev_id: 3, pt_id: 1, flags: ['NEST_PARENT'] } },
-  { op: 'VIOMMU_ALLOC', args: { dev_id: 3, hwpt_id: 5, type: 'SELFTEST' } },
-];
+const VIOMMU = VIOMMU_PROLOGUE;
 const viommuAlloc = (args: object = {}) => ({ op: 'VIOMMU_ALLOC', args: { dev_id: 3, hwpt_id: 5, type: 'SELFTEST', ...args } });
 const nestedOn = (args: object = {}) => ({ op: 'HWPT_ALLOC', args: { dev_id: 3, pt_id: 6, ...DATA, ...args } });
 const vdevice = (virtId: number, args: object = {}) => ({
