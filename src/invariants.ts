@@ -131,6 +131,17 @@ function checkHwptUsers(ctx: Ctx, id: number, auto: boolean, users: number, out:
   }
 }
 
+/** An IOAS's users: the table, each paging HWPT on it and each access attached to it (spec §1.3). */
+function checkIoasUsers(ctx: Ctx, ioas: Ioas, out: Violation[]): void {
+  let holders = 1;
+  for (const obj of ctx.objects.values()) {
+    if ((obj.type === 'hwpt_paging' || obj.type === 'access') && obj.ioas === ioas.id) holders++;
+  }
+  if (ioas.lifecycle.context.users !== holders) {
+    out.push({ invariant: 'users-count', detail: `ctx ${ctx.id} IOAS ${ioas.id} has ${ioas.lifecycle.context.users} users, its holders make ${holders}` });
+  }
+}
+
 /** The union of a pages object's holds must be exactly what it has pinned. */
 function checkPins(ctx: Ctx, pages: Pages, out: Violation[]): void {
   let held = 0n;
@@ -169,6 +180,14 @@ export function checkWorld(world: World): Violation[] {
         out.push({ invariant: 'no-dangling-references', detail: `ctx ${ctx.id} HWPT ${obj.id} refers to IOAS ${obj.ioas}, which is gone` });
       }
       if (obj.type === 'hwpt_paging') checkHwptUsers(ctx, obj.id, obj.auto, obj.lifecycle.context.users, out);
+      if (obj.type === 'ioas') checkIoasUsers(ctx, obj, out);
+      if (obj.type === 'device') {
+        // The table, the binding driver, one per attachment, and a VDEVICE's hold.
+        const expected = 2 + obj.attached.size + (obj.vdevice === null ? 0 : 1);
+        if (obj.lifecycle.context.users !== expected) {
+          out.push({ invariant: 'users-count', detail: `ctx ${ctx.id} device ${obj.id} has ${obj.lifecycle.context.users} users, its holders make ${expected}` });
+        }
+      }
       if (obj.type === 'device') {
         for (const [pasid, h] of obj.attached) {
           if (ctx.objects.get(h) === undefined) {
