@@ -52,8 +52,9 @@ export function bindDevice(
   choices: Choices,
   field: string,
   modelFor: (id: number) => DeviceModel,
-): { ctx: Ctx; device: Device } {
+): Fail | { ctx: Ctx; device: Device } {
   const id = allocId(ctx.objects, choices, field);
+  if (id instanceof Fail) return id;
   const device: Device = {
     type: 'device',
     id,
@@ -214,6 +215,7 @@ function autoDomain(req: PtRequest, ctx: Ctx, devId: number, pasid: number, ioas
   }
   const dev = mustGet(ctx, devId, 'device');
   const id = allocId(ctx.objects, req.choices, req.idField);
+  if (id instanceof Fail) return id;
   const hwpt = newHwptPaging(id, ioas.id, req.allocDomain(dev.model, false), {
     auto: true,
     nestParent: false,

@@ -30,6 +30,7 @@ const IOMMUFD_PAGE_RESP_INVALID = 1n;
 export function faultAlloc(call: Call, ctx: Ctx, cmd: Fields): Result {
   if (big(cmd, 'flags') !== 0n) return refuse(call, fail('EOPNOTSUPP'));
   const id = allocId(ctx.objects, call.choices, 'out_fault_id');
+  if (id instanceof Fail) return refuse(call, id);
   const fault: Fault = {
     type: 'fault',
     id,

@@ -66,6 +66,7 @@ export function hwQueueAlloc(call: Call, ctx: Ctx, cmd: Fields): Result {
   // `get_hw_queue_size()`: the mock vIOMMU serves its own type only.
   if (type !== IOMMU_HW_QUEUE_TYPE_SELFTEST) return refuse(call, fail('EOPNOTSUPP'));
   const id = allocId(ctx.objects, call.choices, 'out_hw_queue_id');
+  if (id instanceof Fail) return refuse(call, id);
   const reserved = putObject(ctx, { type: 'tombstone', id });
   const ioas = mustGet(ctx, viommu.hwpt, 'hwpt_paging').ioas;
   const pinned = pinQueue(call.world, reserved, ioas, iova, length);

@@ -61,6 +61,7 @@ function allocPaging(call: Call, ctx: Ctx, dev: Device, ioas: Ioas, flags: bigin
     return fail('EOPNOTSUPP');
   }
   const id = allocId(ctx.objects, call.choices, 'out_hwpt_id');
+  if (id instanceof Fail) return id;
   const domain = pagingDomain(call, cmd, dev, flags & ~IOMMU_HWPT_FAULT_ID_VALID);
   if (domain instanceof Fail) return domain;
   const hwpt = newHwptPaging(id, ioas.id, domain, {

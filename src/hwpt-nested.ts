@@ -82,6 +82,7 @@ export function allocNestedOnParent(
   if ((flags & ~NESTED_FLAGS) !== 0n || big(cmd, 'data_len') === 0n || !nests(dev)) return fail('EOPNOTSUPP');
   if (parent.auto || !parent.nestParent || parent.domain.iommu !== dev.model.iommu) return fail('EINVAL');
   const id = allocId(ctx.objects, call.choices, 'out_hwpt_id');
+  if (id instanceof Fail) return id;
   const iotlb = nestedDomain(call, cmd, dev);
   if (iotlb instanceof Fail) return iotlb;
   const hwpt = newNested(id, parent.id, null, flags, dev.model.iommu, iotlb);
@@ -104,6 +105,7 @@ export function allocNestedOnViommu(
   if (viommu.iommu !== dev.model.iommu) return fail('EINVAL');
   if ((flags & ~NESTED_FLAGS) !== 0n || big(cmd, 'data_len') === 0n) return fail('EOPNOTSUPP');
   const id = allocId(ctx.objects, call.choices, 'out_hwpt_id');
+  if (id instanceof Fail) return id;
   const iotlb = nestedDomain(call, cmd, dev);
   if (iotlb instanceof Fail) return iotlb;
   const hwpt = newNested(id, viommu.hwpt, viommu.id, flags, viommu.iommu, iotlb);

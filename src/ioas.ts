@@ -77,9 +77,8 @@ const conv = (flags: bigint): number =>
 
 export function ioasAlloc(call: Call, ctx: Ctx, cmd: Fields): Result {
   if (big(cmd, 'flags') !== 0n) return refuse(call, fail('EOPNOTSUPP'));
-  const nomem = injected();
-  if (nomem !== null) return refuse(call, nomem);
   const id = allocId(ctx.objects, call.choices, 'out_ioas_id');
+  if (id instanceof Fail) return refuse(call, id);
   const ioas: Ioas = {
     type: 'ioas',
     id,

@@ -5,6 +5,8 @@
  * for free by returning the snapshot it started from.
  */
 import type { Choices } from './command.ts';
+import type { Fail } from './fail.ts';
+import { injected } from './fault-injection.ts';
 import type { OrderedMap } from './ordered-map.ts';
 
 export const ID_MAX = 2 ** 31 - 1;
@@ -18,8 +20,13 @@ export function lowestFreeId(objects: OrderedMap<number, unknown>): number {
   return expected;
 }
 
-/** The id a new object gets: the recorded one when it is legal (free, 1..2^31-1), else the kernel's. */
-export function allocId(objects: OrderedMap<number, unknown>, choices: Choices, field: string): number {
+/**
+ * The id a new object gets: the recorded one when it is legal (free, 1..2^31-1), else the
+ * kernel's. Allocating the object is an injection point (ENOMEM), before the id is taken.
+ */
+export function allocId(objects: OrderedMap<number, unknown>, choices: Choices, field: string): Fail | number {
+  const nomem = injected();
+  if (nomem !== null) return nomem;
   const recorded = choices.proposed(field);
   if (typeof recorded === 'bigint') {
     if (recorded >= 1n && recorded <= BigInt(ID_MAX) && !objects.has(Number(recorded))) return Number(recorded);

@@ -34,6 +34,7 @@ export function ptRequest(call: Call, idField: string): PtRequest {
  */
 export function mockDomain(call: Call, ctx: Ctx, cmd: Fields): Result {
   const stdevId = allocId(ctx.objects, call.choices, 'out_stdev_id');
+  if (stdevId instanceof Fail) return refuse(call, stdevId);
   const placeholder: SelftestDev = { type: 'selftest', id: stdevId, lifecycle: initialRecord(objectMachine), device: 0 };
   const reserved = revise(ctx, (d) => {
     d.objects = ctx.objects.set(stdevId, placeholder);
@@ -41,6 +42,7 @@ export function mockDomain(call: Call, ctx: Ctx, cmd: Fields): Result {
   const flags = call.event.op === 'TEST_MOCK_DOMAIN_FLAGS' ? big(cmd, 'dev_flags') : 0n;
   if (!validMockFlags(flags)) return refuse(call, fail('EINVAL'));
   const bound = bindDevice(reserved, call.choices, 'out_idev_id', (id) => ({ ...mockDeviceModel(flags), group: `mock:${id}` }));
+  if (bound instanceof Fail) return refuse(call, bound);
   const attached = changePt(ptRequest(call, 'out_hwpt_id'), bound.ctx, bound.device.id, 0, num(cmd, 'id'), 'attach');
   // A driver fault on the new device goes with it: nothing of this command stays.
   if (isRefusal(attached)) return refuse(call, attached instanceof Fail ? attached : attached.fail);

@@ -39,6 +39,7 @@ export function veventqAlloc(call: Call, ctx: Ctx, cmd: Fields): Result {
   if (viommu instanceof Fail) return refuse(call, viommu);
   if (veventqOf(ctx, viommu.id, type) !== undefined) return refuse(call, fail('EEXIST'));
   const id = allocId(ctx.objects, call.choices, 'out_veventq_id');
+  if (id instanceof Fail) return refuse(call, id);
   const veventq: Veventq = {
     type: 'veventq',
     id,

@@ -9,7 +9,7 @@ import * as S from '../events/structs.ts';
 import { IOMMU_NO_PASID } from './attach-hw.ts';
 import { type Call, type Result, big, num, ok, refuse } from './command.ts';
 import { bindDevice, changePt, detach, isRefusal, refusal } from './device.ts';
-import { fail } from './fail.ts';
+import { Fail, fail } from './fail.ts';
 import { fileOf } from './files.ts';
 import { structIoctl } from './ioctl.ts';
 import { castDraft, revise } from './revise.ts';
@@ -69,6 +69,7 @@ export function bindIommufd(call: Call): Result {
     const ctx = call.world.contexts.get(file.ctx);
     if (ctx === undefined) throw new Error(`[iommufd-model] fd ${fd} holds a released context`);
     const bound = bindDevice(ctx, call.choices, 'out_devid', () => target.device.model);
+    if (bound instanceof Fail) return refuse(call, bound);
     const held = revise(bound.ctx, (d) => {
       d.holders = bound.ctx.holders + 1;
     });

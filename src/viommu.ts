@@ -89,6 +89,7 @@ export function viommuAlloc(call: Call, ctx: Ctx, cmd: Fields): Result {
   if (hwpt instanceof Fail) return refuse(call, hwpt);
   if (!hwpt.nestParent) return refuse(call, fail('EINVAL'));
   const id = allocId(ctx.objects, call.choices, 'out_viommu_id');
+  if (id instanceof Fail) return refuse(call, id);
   let mmap: Range | null = null;
   let data: Fields | null = null;
   if (big(cmd, 'data_len') !== 0n) {
@@ -127,6 +128,7 @@ export function vdeviceAlloc(call: Call, ctx: Ctx, cmd: Fields): Result {
   if (viommu.iommu !== dev.model.iommu) return refuse(call, fail('EINVAL'));
   if (dev.vdevice !== null) return refuse(call, fail('EEXIST'));
   const id = allocId(ctx.objects, call.choices, 'out_vdevice_id');
+  if (id instanceof Fail) return refuse(call, id);
   if (viommu.vdevs.has(virtId)) return refuse(call, fail('EEXIST'));
   const vdev: Vdevice = { type: 'vdevice', id, lifecycle: initialRecord(objectMachine), viommu: viommu.id, device: dev.id, virtId };
   let next = putObject(ctx, vdev);

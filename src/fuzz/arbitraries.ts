@@ -64,12 +64,16 @@ const mapFlags = fc.constantFrom<unknown>(
 const pid = fc.constantFrom(1, 1, 1, 2);
 const size = (full: number) => fc.oneof({ weight: 8, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.constantFrom(full - 1, full + 1) });
 
-/** Optional envelope fields: another process, or a struct size off by one. */
+/** Another iommufd (a second OPEN), so that ids of one context are tried on another. */
+const otherFd = fc.constantFrom<number | undefined>(undefined, undefined, undefined, undefined, undefined, 4, 5);
+
+/** Optional envelope fields: another process, another fd, or a struct size off by one. */
 function withEnvelope(event: fc.Arbitrary<FuzzEvent>, full?: number): fc.Arbitrary<FuzzEvent> {
-  return fc.tuple(event, pid, full === undefined ? fc.constant(undefined) : size(full)).map(([e, p, s]) => {
+  return fc.tuple(event, pid, full === undefined ? fc.constant(undefined) : size(full), otherFd).map(([e, p, s, fd]) => {
     const args = (e['args'] ?? {}) as Record<string, unknown>;
     const sized = s === undefined ? e : { ...e, args: { ...args, size: s } };
-    return p === 1 ? sized : { ...sized, pid: p };
+    const routed = full === undefined || fd === undefined ? sized : { ...sized, fd };
+    return p === 1 ? routed : { ...routed, pid: p };
   });
 }
 
