@@ -19,7 +19,7 @@ const REGRESSION = [
 ];
 
 async function killedBy(): Promise<string | null> {
-  const found = fuzz({ seed: 20261125, runs: 600, maxSteps: 60, shrink: false }).counterexample;
+  const found = fuzz({ seed: 20261125, runs: 2000, maxSteps: 60, shrink: false }).counterexample;
   if (found !== null) return `fuzzer: ${found.message}`;
   for (const file of REGRESSION) {
     const r = await replayFile(file, { ownChoices: false, invariants: true });
