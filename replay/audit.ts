@@ -107,7 +107,10 @@ function measure(world: World): Map<string, { kind: AuditSeries['kind']; pages: 
       const pinned = new Set<number>();
       for (const area of obj.iopt.areas.values()) pinned.add(area.pages);
       let n = 0n;
-      for (const id of pinned) n += pinnedOf(ctx.pages.get(id) ?? ({ pins: [] } as never));
+      for (const id of pinned) {
+        const pages = ctx.pages.get(id);
+        if (pages !== undefined) n += pinnedOf(pages);
+      }
       m.set(`ctx ${ctx.id} IOAS ${obj.id} pinned`, { kind: 'ioas', pages: n });
     }
   }

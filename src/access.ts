@@ -8,7 +8,7 @@ import { accessMachine } from '../machines/access.machine.ts';
 import { ioasMachine } from '../machines/ioas.machine.ts';
 import { Fail, fail } from './fail.ts';
 import { alignmentOf } from './hw-pagetable.ts';
-import { conformsTo, lastOf } from './io-pagetable.ts';
+import { IOMMU_READ, IOMMU_WRITE, conformsTo, lastOf } from './io-pagetable.ts';
 import { mutated } from './mutants.ts';
 import { OrderedMap } from './ordered-map.ts';
 import { addHold, dropHolds } from './pages.ts';
@@ -19,7 +19,6 @@ import type { Access, AccessItem, Area, Ctx, Ioas, Pages, World } from './world.
 
 /** `xa_limit_16b` of the IOAS's access list. */
 const ACCESSES_PER_IOAS = 65536;
-export const IOMMUFD_ACCESS_RW_WRITE = 1n;
 
 export function newAccess(id: number, needsPin: boolean, internal: boolean): Access {
   return {
@@ -168,7 +167,8 @@ function contigAligned(area: Area, cur: bigint, done: boolean, pageSize: bigint)
   return done || (area.startByte + (area.last - area.start)) % pageSize === pageSize - 1n;
 }
 
-const permits = (area: Area, write: boolean): boolean => (area.prot & (write ? 2 : 1)) !== 0;
+/** `check_area_prot()`. */
+const permits = (area: Area, write: boolean): boolean => (area.prot & (write ? IOMMU_WRITE : IOMMU_READ)) !== 0;
 
 /**
  * `iommufd_access_pin_pages()`: pin `[iova, iova + length)` area by area. Returns the new

@@ -173,16 +173,28 @@ export function attachHardware(
   pasid: number,
   hwpt: Hwpt,
 ): Fail | DriverFault | Ctx {
-  const compat = pasidCompat(ctx, group, hwpt, pasid);
-  if (compat !== null) return compat;
-  let next: Fail | DriverFault | Ctx;
-  if (pasid === IOMMU_NO_PASID) {
-    next = foreign(dev, hwpt) ? fail('EINVAL') : attachDev(ctx, group, hwpt);
-  } else {
-    next = pasidRange(group, dev, hwpt, pasid) ?? setDevPasid(ctx, group, pasid, hwpt);
-  }
+  const next = setDomain(ctx, group, dev, pasid, hwpt, pasidRange(group, dev, hwpt, pasid));
   if (next instanceof Fail || next instanceof DriverFault) return next;
   return newHandle(next, group, dev.id, pasid);
+}
+
+/**
+ * What attach and replace share: the PASID compatibility check, then the driver sets the
+ * domain on the RID (another driver's domain is EINVAL) or on the PASID. `pasidLimit` is the
+ * attach-only range check of the PASID (replace has none).
+ */
+function setDomain(
+  ctx: Ctx,
+  group: readonly Device[],
+  dev: Device,
+  pasid: number,
+  hwpt: Hwpt,
+  pasidLimit: Fail | null,
+): Fail | DriverFault | Ctx {
+  const compat = pasidCompat(ctx, group, hwpt, pasid);
+  if (compat !== null) return compat;
+  if (pasid === IOMMU_NO_PASID) return foreign(dev, hwpt) ? fail('EINVAL') : attachDev(ctx, group, hwpt);
+  return pasidLimit ?? setDevPasid(ctx, group, pasid, hwpt);
 }
 
 /**
@@ -196,15 +208,8 @@ export function replaceHardware(
   pasid: number,
   hwpt: Hwpt,
 ): Fail | DriverFault | Ctx {
-  const compat = pasidCompat(ctx, group, hwpt, pasid);
-  if (compat !== null) return compat;
   const old = handleOf(group, pasid);
-  let next: Fail | DriverFault | Ctx;
-  if (pasid === IOMMU_NO_PASID) {
-    next = foreign(dev, hwpt) ? fail('EINVAL') : attachDev(ctx, group, hwpt);
-  } else {
-    next = foreign(dev, hwpt) ? fail('EINVAL') : setDevPasid(ctx, group, pasid, hwpt);
-  }
+  let next = setDomain(ctx, group, dev, pasid, hwpt, foreign(dev, hwpt) ? fail('EINVAL') : null);
   if (next instanceof Fail || next instanceof DriverFault) return next;
   if (old !== null) next = autoRespond(next, hwpt.fault, old.key);
   return newHandle(next, group, dev.id, pasid);

@@ -37,14 +37,12 @@ export const deviceOwner = (deviceId: number): string => `dev:${deviceId}`;
 /** An attach or replace refused: by a check, or by a driver that kept some state as it failed. */
 export type Refusal = Fail | DriverFault;
 
-const refused = (r: unknown): r is Refusal => r instanceof Fail || r instanceof DriverFault;
+export const isRefusal = (r: unknown): r is Refusal => r instanceof Fail || r instanceof DriverFault;
 
 /** The answer to a refused attach: a driver fault keeps the driver state it left behind. */
 export function refusal(call: Call, r: Refusal): Result {
   return r instanceof Fail ? refuse(call, r) : partial(putContext(call.world, r.ctx), r.fail);
 }
-
-export const isRefusal = refused;
 
 /** `iommufd_device_bind()`: a DEVICE object for the device, its id a free choice. */
 export function bindDevice(
@@ -129,7 +127,7 @@ function doAttach(ctx: Ctx, devId: number, pasid: number, hwptId: number): Refus
   }
   if (current === undefined) {
     const hw = attachHardware(next, group, dev, pasid, hwpt);
-    if (refused(hw)) return hw;
+    if (isRefusal(hw)) return hw;
     next = hw;
   }
   const now = mustGet(next, devId, 'device');
@@ -162,7 +160,7 @@ function doReplace(ctx: Ctx, devId: number, pasid: number, hwptId: number): Refu
     next = reserved;
   }
   const hw = replaceHardware(next, group, dev, pasid, hwpt);
-  if (refused(hw)) return hw;
+  if (isRefusal(hw)) return hw;
   next = moveRegions ? unreserveRegions(hw, moving, oldIoas) : hw;
   for (const d of moving) {
     const now = mustGet(next, d.id, 'device');
@@ -210,7 +208,7 @@ function autoDomain(req: PtRequest, ctx: Ctx, devId: number, pasid: number, ioas
     if (!mustGet(ctx, id, 'hwpt_paging').auto) continue;
     const r = mode === 'attach' ? doAttach(ctx, devId, pasid, id) : doReplace(ctx, devId, pasid, id);
     if (r instanceof Fail && r.errno === 'EINVAL') continue;
-    if (refused(r)) return r;
+    if (isRefusal(r)) return r;
     return 'old' in r ? { ctx: r.ctx, hwpt: id, old: r.old } : { ctx: r, hwpt: id, old: null };
   }
   const dev = mustGet(ctx, devId, 'device');
@@ -225,7 +223,7 @@ function autoDomain(req: PtRequest, ctx: Ctx, devId: number, pasid: number, ioas
   const created = putObject(ctx, hwpt);
   if (mode === 'attach') {
     const attached = doAttach(created, devId, pasid, id);
-    if (refused(attached)) return attached;
+    if (isRefusal(attached)) return attached;
     const filled = addDomain(req.world, attached, id);
     if (filled instanceof Fail) return filled;
     return { ctx: filled, hwpt: id, old: null };
@@ -233,7 +231,7 @@ function autoDomain(req: PtRequest, ctx: Ctx, devId: number, pasid: number, ioas
   const filled = addDomain(req.world, created, id);
   if (filled instanceof Fail) return filled;
   const replaced = doReplace(filled, devId, pasid, id);
-  if (refused(replaced)) return replaced;
+  if (isRefusal(replaced)) return replaced;
   return { ctx: replaced.ctx, hwpt: id, old: replaced.old };
 }
 
@@ -272,10 +270,10 @@ export function changePt(
   if (pt.type === 'hwpt_paging' || pt.type === 'hwpt_nested') {
     if (mode === 'attach') {
       const a = doAttach(ctx, devId, pasid, ptId);
-      r = refused(a) ? a : { ctx: a, hwpt: ptId, old: null };
+      r = isRefusal(a) ? a : { ctx: a, hwpt: ptId, old: null };
     } else {
       const a = doReplace(ctx, devId, pasid, ptId);
-      r = refused(a) ? a : { ctx: a.ctx, hwpt: ptId, old: a.old };
+      r = isRefusal(a) ? a : { ctx: a.ctx, hwpt: ptId, old: a.old };
     }
   } else if (pt.type === 'ioas') {
     r = autoDomain(req, ctx, devId, pasid, pt, mode);

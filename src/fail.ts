@@ -18,5 +18,3 @@ export class Fail {
 }
 
 export const fail = (errno: string): Fail => Fail.of(errno);
-
-export const isFail = (v: unknown): v is Fail => v instanceof Fail;
