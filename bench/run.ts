@@ -31,8 +31,8 @@ function shrinkTime(): { total: number; steps: number } {
 }
 
 async function replayThroughput(invariants: boolean): Promise<number | null> {
-  // From bench/ (run with tsx) or dist/bench/ (built): the shared folder beside the project.
-  const dir = ['../../shared/conformance', '../../../shared/conformance']
+  // From bench/ (run with tsx) or dist/bench/ (built): the vendored corpus.
+  const dir = ['../test/conformance/corpus', '../../test/conformance/corpus']
     .map((p) => resolve(import.meta.dirname, p))
     .find((p) => existsSync(p));
   if (dir === undefined) return null;

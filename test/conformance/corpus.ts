@@ -1,8 +1,8 @@
-/** Where the kernel selftest's conformance traces live: `../shared/conformance` beside the project. */
+/** Where the kernel selftest's conformance traces live: vendored in `test/conformance/corpus/` (see its PROVENANCE.md). */
 import { readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
-export const CONFORMANCE_DIR = resolve(import.meta.dirname, '../../../shared/conformance');
+export const CONFORMANCE_DIR = resolve(import.meta.dirname, 'corpus');
 
 export function conformanceTraces(): string[] {
   return readdirSync(CONFORMANCE_DIR)

@@ -1,5 +1,5 @@
 /**
- * The kernel selftest traces (shared/conformance) read through without error, and survive
+ * The kernel selftest traces (test/conformance/corpus) read through without error, and survive
  * writing and reading back.
  */
 import { readFileSync, readdirSync } from 'node:fs';
@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { formatEvent, formatHeader, openTrace, parseTraceText } from '../../events/index.ts';
 import type { TraceEvent } from '../../events/index.ts';
 
-const DIR = new URL('../../../shared/conformance/', import.meta.url);
+const DIR = new URL('../conformance/corpus/', import.meta.url);
 const FILES = readdirSync(DIR)
   .filter((f) => f.endsWith('.jsonl'))
   .sort();

@@ -7,7 +7,6 @@ import { describe, expect, it } from 'vitest';
 import { NAME_FAMILIES, OPS } from '../../events/index.ts';
 import type { FieldSpec, StructSpec } from '../../events/index.ts';
 
-const SHARED = new URL('../../../shared/', import.meta.url);
 
 const structOf = (op: string): StructSpec => {
   const layout = OPS.get(op)?.layout;
@@ -17,7 +16,7 @@ const structOf = (op: string): StructSpec => {
 
 describe('registry', () => {
   it('has exactly the ops the format lists', () => {
-    const format = readFileSync(new URL('trace-format.md', SHARED), 'utf8');
+    const format = readFileSync(new URL('../../docs/trace-format.md', import.meta.url), 'utf8');
     const section = format.slice(format.indexOf('## Operations'), format.indexOf('## Example'));
     const named = new Set([...section.matchAll(/`([A-Z][A-Z0-9_]*)`/g)].map((m) => m[1]));
     // The section also names the selftest ioctl and the TEST_ prefix, which are not ops.
