@@ -1,16 +1,16 @@
 /**
- * The HTML audit in a real browser (Debian's chromium driven by playwright-core): the chart is
- * drawn, and text from the trace is shown as text, never run as script.
+ * The HTML audit in a real browser (Chromium driven by playwright-core): the chart is drawn, and
+ * text from the trace is shown as text, never run as script.
  */
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditFile } from '../replay/audit.ts';
 import { renderAuditHtml } from '../replay/audit-html.ts';
+import { launchChromium, noBrowser } from './browser.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const dir = mkdtempSync(join(tmpdir(), 'iommufd-model-html-'));
 const HOSTILE = '</script><script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">';
 
@@ -24,18 +24,20 @@ const trace = [
   { op: 'CLOSE', args: { fd: 3 } },
 ];
 
-let browser: Awaited<ReturnType<typeof chromium.launch>>;
+const title = noBrowser ? `audit --html (skipped: ${noBrowser})` : 'audit --html';
+if (noBrowser) console.warn(title);
 
-beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: .ci/run installs Debian's chromium`);
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu'] });
-});
+describe.skipIf(noBrowser)(title, () => {
+  let browser: Browser;
 
-afterAll(async () => {
-  await browser?.close();
-});
+  beforeAll(async () => {
+    browser = await launchChromium();
+  });
 
-describe('audit --html', () => {
+  afterAll(async () => {
+    await browser?.close();
+  });
+
   it('draws a chart per target and keeps trace text inert', async () => {
     const file = join(dir, 'hostile<script>.jsonl');
     writeFileSync(file, trace.map((l) => JSON.stringify(l)).join('\n'));
