@@ -105,7 +105,7 @@ export function parseArg(spec: EnvArgSpec, raw: unknown): Value {
   }
 }
 
-function familyOf(spec: EnvArgSpec): string {
+export function familyOf(spec: EnvArgSpec): string {
   if (spec.family === undefined) throw new Error(`${spec.name} has no name family`);
   return spec.family;
 }

@@ -42,6 +42,9 @@ const ALIASES: readonly (readonly [string, number])[] = [
 const BY_NAME: ReadonlyMap<string, number> = new Map([...CANONICAL, ...ALIASES]);
 const BY_NUMBER: ReadonlyMap<number, string> = new Map(CANONICAL.map(([name, n]) => [n, name]));
 
+/** Every name a trace may give as an errno, aliases included. */
+export const ERRNO_NAMES: readonly string[] = [...BY_NAME.keys()];
+
 export function isErrnoName(name: string): boolean {
   return BY_NAME.has(name);
 }

@@ -8,6 +8,7 @@ import { parseKernelNumber } from './numbers.ts';
 import { type OpPlan, PLANS } from './op-plan.ts';
 import type { EventArgs, Expectation, TraceEvent } from './types.ts';
 import { setOwn } from './values.ts';
+import { CURRENT_VERSION } from './version.ts';
 
 type Json = Readonly<Record<string, unknown>>;
 
@@ -19,7 +20,7 @@ function planOfEvent(raw: Json): OpPlan {
   if (op === undefined) throw new FieldError('op', 'missing');
   if (typeof op !== 'string') throw new FieldError('op', `${show(op)} is not a string`);
   const plan = PLANS.get(op);
-  if (plan === undefined) throw new FieldError('op', `${show(op)} is not an op of trace format version 1`);
+  if (plan === undefined) throw new FieldError('op', `${show(op)} is not an op of trace format ${CURRENT_VERSION}`);
   return plan;
 }
 

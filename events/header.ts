@@ -9,6 +9,7 @@ import { PLANS } from './op-plan.ts';
 import { CAPS_ARG, RLIMIT_MEMLOCK_ARG } from './ops.ts';
 import type { DeviceDecl, Fields, ProcessDecl, TraceEnv, TraceHeader, Value } from './types.ts';
 import { parseLoose, setOwn } from './values.ts';
+import { parseVersion } from './version.ts';
 
 const DEFAULT_PROCESS: ProcessDecl = { pid: 1, uid: 0, rlimitMemlock: null, caps: [] };
 
@@ -20,9 +21,7 @@ function array(raw: unknown, what: string): readonly unknown[] {
 export function parseHeader(raw: unknown): TraceHeader {
   const given = recordOf(raw, 'a JSON object');
   if (given.trace !== 'iommufd') throw new FieldError('trace', `${show(given.trace)} is not "iommufd"`);
-  if (given.version !== 1) {
-    throw new FieldError('version', `${show(given.version)} is not 1, the version this reader knows`);
-  }
+  const version = under('version', () => parseVersion(given.version));
   let env: TraceEnv = parseEnv({});
   let kernel: string | undefined;
   let params: Fields = {};
@@ -36,7 +35,7 @@ export function parseHeader(raw: unknown): TraceHeader {
     } else if (key === 'params') params = under(key, () => parseLoose(recordOf(value, 'an object')) as Fields);
     else setOwn(extra, key, value);
   }
-  return { version: 1, env, ...(kernel === undefined ? {} : { kernel }), params, extra };
+  return { version, env, ...(kernel === undefined ? {} : { kernel }), params, extra };
 }
 
 function parseEnv(raw: unknown): TraceEnv {

@@ -1,10 +1,12 @@
 /**
- * The trace format, version 1: reading and writing traces, and the tables of kernel structs,
- * ops, names and errnos they are read against.
+ * The trace format (docs/trace-format.md): reading and writing traces, and the tables of kernel
+ * structs, ops, names and errnos they are read against. Its JSON Schema is built in schema.ts,
+ * which is left out here so that reading a trace does not load zod.
  */
 export { openTrace, parseTraceText, DEFAULT_MAX_LINE_BYTES } from './trace-reader.ts';
 export { formatEvent, formatHeader } from './trace-writer.ts';
 export { TraceError } from './trace-error.ts';
+export { CURRENT_VERSION, VERSIONS } from './version.ts';
 export { FieldError } from './field-error.ts';
 export { OPS, MMAP_ARGS } from './ops.ts';
 export * as structs from './structs.ts';
@@ -13,6 +15,7 @@ export { errnoName, errnoNumber, isErrnoName } from './errno.ts';
 export { parseEnum, parseFlags, parseKernelNumber, U64_MAX } from './numbers.ts';
 
 export type { OpenTrace, OpenTraceOptions } from './trace-reader.ts';
+export type { FormatVersion } from './version.ts';
 export type {
   ArgsLayout,
   DeviceDecl,

@@ -19,9 +19,9 @@ const MAX: Readonly<Record<ScalarType, bigint>> = {
 };
 const S32_MIN = -(1n << 31n);
 
-const DECIMAL = /^[0-9]+$/;
-const NEGATIVE = /^-[0-9]+$/;
-const HEX = /^0x[0-9a-fA-F]+$/;
+export const DECIMAL = /^[0-9]+$/;
+export const NEGATIVE = /^-[0-9]+$/;
+export const HEX = /^0x[0-9a-fA-F]+$/;
 
 /**
  * `raw` as a value of `type`; `count` > 1 is a `u8 x[count]` style array read as one

@@ -10,6 +10,7 @@ import { NO_TRAILING } from './args.ts';
 import { DATA_KEY, type Group, type OpPlan, PLANS, type RecordPlan, TRAILING_KEY, recordPlan } from './op-plan.ts';
 import type { EnvArgSpec, EventArgs, FieldSpec, Fields, TraceEvent, TraceHeader, Value } from './types.ts';
 import { setOwn } from './values.ts';
+import { CURRENT_VERSION } from './version.ts';
 
 type Json = null | boolean | number | string | readonly Json[] | { [key: string]: Json };
 type JsonRecord = { [key: string]: Json };
@@ -167,7 +168,7 @@ function formatOut(plan: OpPlan, fields: Fields): JsonRecord {
 
 function planOf(op: string): OpPlan {
   const plan = PLANS.get(op);
-  if (plan === undefined) throw new Error(`${op} is not an op of trace format version 1`);
+  if (plan === undefined) throw new Error(`${op} is not an op of trace format ${CURRENT_VERSION}`);
   return plan;
 }
 
@@ -197,13 +198,16 @@ export function formatEvent(event: TraceEvent): string {
   return JSON.stringify(out);
 }
 
-/** The header as the first line of a trace, without its newline. */
+/**
+ * The header as the first line of a trace, without its newline. It declares the current version,
+ * the one written, whatever version `header` was read from.
+ */
 export function formatHeader(header: TraceHeader): string {
   const { env } = header;
   const mmap = planOf('MMAP');
   const out: { [key: string]: unknown } = {
     trace: 'iommufd',
-    version: header.version,
+    version: CURRENT_VERSION,
   };
   const envOut: { [key: string]: unknown } = {
     page_size: plainNumber(env.pageSize),

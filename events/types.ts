@@ -1,8 +1,9 @@
 /**
- * The parsed form of a trace (format v1, `trace-format.md`). The reader produces these, the
+ * The parsed form of a trace (`trace-format.md`). The reader produces these, the
  * writer consumes them, and the model only ever sees this form: numbers are bigint, names are
  * resolved, defaults are filled in.
  */
+import type { FormatVersion } from './version.ts';
 
 /** A value in parsed arguments or outputs. Every number of the trace is a bigint here. */
 export type Value =
@@ -169,7 +170,8 @@ export interface TraceEnv {
 }
 
 export interface TraceHeader {
-  readonly version: 1;
+  /** The version the header declares; the events are read with every version the reader knows. */
+  readonly version: FormatVersion;
   readonly env: TraceEnv;
   readonly kernel?: string;
   readonly params: Fields;

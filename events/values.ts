@@ -9,7 +9,7 @@ import { U64_MAX } from './numbers.ts';
 import type { Value } from './types.ts';
 
 const NUMERIC = /^(-?[0-9]+|0x[0-9a-fA-F]+)$/;
-const BYTES = /^0x(?:[0-9a-fA-F]{2})*$/;
+export const BYTES = /^0x(?:[0-9a-fA-F]{2})*$/;
 
 type MutableRecord = { [key: string]: Value };
 

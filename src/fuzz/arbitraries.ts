@@ -5,6 +5,7 @@
  * Events are trace-format JSON, so a run is a trace the replayer reads back.
  */
 import fc from 'fast-check';
+import { CURRENT_VERSION } from '../../events/version.ts';
 
 const hex = (v: bigint): string => `0x${v.toString(16)}`;
 const U64_MAX = (1n << 64n) - 1n;
@@ -16,7 +17,7 @@ export const SHARED_BUFFER = 0x7f0000100000n;
 
 export const FUZZ_HEADER = {
   trace: 'iommufd',
-  version: 1,
+  version: CURRENT_VERSION,
   env: {
     page_size: 4096,
     hugepage_size: 2097152,

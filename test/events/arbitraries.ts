@@ -4,7 +4,7 @@
  * U64_MAX, flag and enum names), plus the envelope and unknown keys.
  */
 import fc from 'fast-check';
-import { NAME_FAMILIES } from '../../events/index.ts';
+import { NAME_FAMILIES, VERSIONS } from '../../events/index.ts';
 import type { EnvArgSpec, FieldSpec, ScalarType, StructSpec } from '../../events/index.ts';
 import { MMAP_ARGS, OPS } from '../../events/ops.ts';
 import { DATA_KEY, type Group, type OpPlan, PLANS, TRAILING_KEY, recordPlan } from '../../events/op-plan.ts';
@@ -240,4 +240,7 @@ export const rawHeader: fc.Arbitrary<Raw> = fc
     },
     { requiredKeys: [] },
   )
-  .map((header) => ({ trace: 'iommufd', version: 1, ...header }));
+  .chain((header) =>
+    // Every version the reader knows, as a string and as a number.
+    fc.constantFrom(...VERSIONS.flatMap((v) => [v, Number(v)])).map((version) => ({ trace: 'iommufd', version, ...header })),
+  );

@@ -13,7 +13,7 @@ describe('header', () => {
   it('fills in the defaults of an empty env', () => {
     const header = parseHeaderOnly(HEADER);
     expect(header).toEqual({
-      version: 1,
+      version: '1',
       env: {
         pageSize: 4096n,
         hugepageSize: 2097152n,
@@ -65,6 +65,12 @@ describe('header', () => {
     expect(header.kernel).toBe('6.17');
     expect(header.params).toEqual({ 'vfio_iommu_type1.dma_entry_limit': 65535n });
     expect(header.extra).toEqual({ source: { file: 'x.c' }, description: 'a trace' });
+  });
+
+  it('keeps the declared version, as a number or a string', () => {
+    for (const [version, declared] of [[1, '1'], ['1', '1'], [1.1, '1.1'], ['1.1', '1.1']] as const) {
+      expect(parseHeaderOnly({ trace: 'iommufd', version }).version).toBe(declared);
+    }
   });
 
   it('takes the first line that is neither blank nor a comment as the header, counting every line', () => {
@@ -381,6 +387,6 @@ describe('streaming reader', () => {
     }
     const unread = await openTrace(path);
     await unread.close();
-    expect(unread.header.version).toBe(1);
+    expect(unread.header.version).toBe('1');
   });
 });
