@@ -4,11 +4,17 @@
  */
 import type { OrderedMap } from './ordered-map.ts';
 import { atOrAfter, intersecting } from './ranges.ts';
-import type { Mapping } from './world.ts';
+import type { Mapping, ModelConfig } from './world.ts';
 
-/** Where `mmap(NULL, ...)` lands in this model: 2 MiB aligned, from here up. */
+/** Where `mmap(NULL, ...)` lands in this model: from here up (see `mmapChoiceAlign`). */
 export const MMAP_BASE = 0x7f0000200000n;
-export const MMAP_ALIGN = 0x200000n;
+const MMAP_ALIGN = 0x200000n;
+
+/** What a mapping's length rounds up to and a fixed address must be a multiple of. */
+export const mmapGranule = (config: ModelConfig, hugepage: boolean): bigint => (hugepage ? config.hugepageSize : config.pageSize);
+
+/** The alignment of the address this model picks for `mmap(NULL, ...)`: 2 MiB, or `hugepage_size` for a huge page mapping. */
+export const mmapChoiceAlign = (config: ModelConfig, hugepage: boolean): bigint => (hugepage ? config.hugepageSize : MMAP_ALIGN);
 
 /** `munmap()`: removes `[start, last]` from the address space, splitting mappings at its ends. */
 export function unmapUser(mm: OrderedMap<bigint, Mapping>, start: bigint, last: bigint): OrderedMap<bigint, Mapping> {

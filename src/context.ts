@@ -4,6 +4,7 @@
  */
 import { OrderedMap } from './ordered-map.ts';
 import { settle, unchargeAll } from './accounting.ts';
+import { storeCowBreaks } from './cow.ts';
 import { mutated } from './mutants.ts';
 import { revise } from './revise.ts';
 import type { Ctx, World } from './world.ts';
@@ -17,6 +18,7 @@ export function newContext(id: number): Ctx {
     nextPagesId: 1,
     accountMode: 'default',
     unsettled: [],
+    cowBroken: [],
     vfioIoas: null,
   };
 }
@@ -40,10 +42,14 @@ export function releaseContext(world: World, ctxId: number): World {
   });
 }
 
-/** Stores a context back into the world, charging and uncharging what its pins changed. */
+/**
+ * Stores a context back into the world, charging and uncharging what its pins changed and
+ * giving the processes the copies those pins made.
+ */
 export function putContext(world: World, ctx: Ctx): World {
-  const settled = settle(world, ctx);
+  const settled = settle(storeCowBreaks(world, ctx.cowBroken), ctx);
+  const stored = ctx.cowBroken.length === 0 ? settled.ctx : { ...settled.ctx, cowBroken: [] };
   return revise(settled.world, (d) => {
-    d.contexts = settled.world.contexts.set(ctx.id, settled.ctx);
+    d.contexts = settled.world.contexts.set(ctx.id, stored);
   });
 }

@@ -3,13 +3,13 @@
  * memfd_create, ftruncate), modelled as far as iommufd can observe them.
  */
 import type { Fields } from '../events/types.ts';
-import { MMAP_ALIGN, isFree, lowestFreeAddress, mapUser, unmapUser } from './address-space.ts';
+import { isFree, lowestFreeAddress, mapUser, mmapChoiceAlign, mmapGranule, unmapUser } from './address-space.ts';
 import { type Call, type Result, big, ok, refuse } from './command.ts';
 import { newContext } from './context.ts';
 import { fail } from './fail.ts';
 import { chooseFd, closeFd, fileOf, installFile } from './files.ts';
 import { revise } from './revise.ts';
-import type { Mapping, Process, World } from './world.ts';
+import type { Mapping, ModelConfig, Process, World } from './world.ts';
 
 const PROT_READ = 1n;
 const PROT_WRITE = 2n;
@@ -21,9 +21,9 @@ export const VFIO_CONTAINER_PATH = '/dev/vfio/vfio';
 const roundUp = (v: bigint, to: bigint): bigint => ((v + to - 1n) / to) * to;
 
 /** The mapping an MMAP with these arguments makes at `addr`; `anon` names its memory when it is anonymous. */
-export function mappingOf(args: Fields, pageSize: bigint, addr: bigint, memfd: number | null, anon: number): Mapping {
+export function mappingOf(args: Fields, config: ModelConfig, addr: bigint, memfd: number | null, anon: number): Mapping {
   const hugepage = args['hugepage'] === true;
-  const length = roundUp(big(args, 'length'), hugepage ? MMAP_ALIGN : pageSize);
+  const length = roundUp(big(args, 'length'), mmapGranule(config, hugepage));
   const prot = typeof args['prot'] === 'bigint' ? args['prot'] : PROT_READ | PROT_WRITE;
   const offset = big(args, 'offset');
   const backing: Mapping['backing'] =
@@ -35,13 +35,16 @@ export function mappingOf(args: Fields, pageSize: bigint, addr: bigint, memfd: n
   return { start: addr, last: addr + length - 1n, prot, shared: args['shared'] === true, hugepage, cow: false, backing };
 }
 
-/** The world with the calling process's address space replaced over `[start, last]`; private copies there go too. */
+/** The world with the calling process's address space replaced over `[start, last]`; its anonymous pages there go too. */
 function withMm(call: Call, mm: Process['mm'], start: bigint, last: bigint): World {
-  let copies = call.process.copies;
-  for (const [va] of [...call.process.copies.entriesFrom(start)]) if (va <= last) copies = copies.delete(va);
+  let anonPages = call.process.anonPages;
+  for (const [va] of call.process.anonPages.entriesFrom(start)) {
+    if (va > last) break;
+    anonPages = anonPages.delete(va);
+  }
   const process = revise(call.process, (d) => {
     d.mm = mm;
-    d.copies = copies;
+    d.anonPages = anonPages;
   });
   return revise(call.world, (d) => {
     d.processes = call.world.processes.set(process.pid, process);
@@ -87,24 +90,26 @@ export function mmap(call: Call): Result {
     if (big(args, 'offset') % pageSize !== 0n) return refuse(call, fail('EINVAL'));
     memfd = file.id;
   }
-  const align = args['hugepage'] === true ? MMAP_ALIGN : pageSize;
+  const { config } = call.world;
+  const hugepage = args['hugepage'] === true;
+  const align = mmapGranule(config, hugepage);
   const mm = call.process.mm;
   let addr: bigint;
   if (typeof args['addr'] === 'bigint') {
     addr = args['addr'];
     if (addr % align !== 0n) return refuse(call, fail('EINVAL'));
   } else {
-    const probe = mappingOf(args, pageSize, 0n, memfd, 0);
+    const probe = mappingOf(args, config, 0n, memfd, 0);
     const size = probe.last + 1n;
     const recorded = call.choices.proposed('addr');
     if (typeof recorded === 'bigint' && recorded % align === 0n && isFree(mm, recorded, recorded + size - 1n)) {
       addr = recorded;
     } else {
       if (typeof recorded === 'bigint') call.choices.reject('addr', recorded, 'not aligned or overlaps a mapping');
-      addr = lowestFreeAddress(mm, size, MMAP_ALIGN);
+      addr = lowestFreeAddress(mm, size, mmapChoiceAlign(config, hugepage));
     }
   }
-  const mapping = mappingOf(args, pageSize, addr, memfd, call.world.nextMemObject);
+  const mapping = mappingOf(args, config, addr, memfd, call.world.nextMemObject);
   const world = revise(withMm(call, mapUser(mm, mapping), mapping.start, mapping.last), (d) => {
     d.nextMemObject = call.world.nextMemObject + 1;
   });

@@ -103,6 +103,16 @@ export function insertAreas(
   return { iopt: { ...iopt, areas }, iova: dst, areas: added };
 }
 
+/** The `n`th area in IOVA order (from 0), by walking them as `iopt_area_iter_next()` does: the btree has no rank query. */
+export function nthArea(iopt: IoPagetable, n: bigint): Area | undefined {
+  let left = n;
+  for (const area of iopt.areas.values()) {
+    if (left === 0n) return area;
+    left--;
+  }
+  return undefined;
+}
+
 /** `iopt_reserve_iova()`: reserved space may not cover an area or an allowed range. */
 export function reserve(iopt: IoPagetable, range: ReservedRange): Fail | IoPagetable {
   if (

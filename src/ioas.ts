@@ -28,6 +28,7 @@ import { mutated } from './mutants.ts';
 import { allocId } from './object-table.ts';
 import { castDraft, revise } from './revise.ts';
 import { U64_MAX, firstIntersecting, holes, intersecting, spansOf } from './ranges.ts';
+import { MOCK_FLAGS_ACCESS_SYZ, syzIova } from './syz-iova.ts';
 import { userMemoryWritable } from './user-memory.ts';
 import type { Area, Ctx, Ioas, IoPagetable, Pages, Process, Range, World } from './world.ts';
 
@@ -363,12 +364,24 @@ function piecesOf(ctx: Ctx, iopt: IoPagetable, pageSize: bigint, iova: bigint, l
   return fail('ENOENT');
 }
 
+/**
+ * `iommufd_test_syz_conv_iova_id()`, which `iommufd_ioas_copy()` calls first: with
+ * MOCK_FLAGS_ACCESS_SYZ the flag is cleared, before the flags are checked, and the source IOVA
+ * is converted through the source IOAS, if there is one.
+ */
+function syzCopySource(ctx: Ctx, cmd: Fields): { flags: bigint; srcIova: bigint } {
+  const flags = big(cmd, 'flags');
+  const srcIova = big(cmd, 'src_iova');
+  if ((flags & MOCK_FLAGS_ACCESS_SYZ) === 0n) return { flags, srcIova };
+  const src = getIoas(ctx, num(cmd, 'src_ioas_id'));
+  return { flags: flags & ~MOCK_FLAGS_ACCESS_SYZ, srcIova: src instanceof Fail ? srcIova : syzIova(src.iopt, srcIova) };
+}
+
 /** `iommufd_ioas_copy()`: the new areas share the source's pages objects. */
 export function ioasCopy(call: Call, ctx: Ctx, cmd: Fields): Result {
-  const flags = big(cmd, 'flags');
+  const { flags, srcIova } = syzCopySource(ctx, cmd);
   if ((flags & ~MAP_FLAGS) !== 0n) return refuse(call, fail('EOPNOTSUPP'));
   const length = big(cmd, 'length');
-  const srcIova = big(cmd, 'src_iova');
   const dstIova = big(cmd, 'dst_iova');
   if (length >= ULONG_MAX || srcIova >= ULONG_MAX || dstIova >= ULONG_MAX) return refuse(call, fail('EOVERFLOW'));
   if ((flags & (IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE)) === 0n) return refuse(call, fail('EINVAL'));

@@ -9,8 +9,8 @@ import { checkCharge, pinnedOf } from './accounting.ts';
 import { injected } from './fault-injection.ts';
 import { Fail, fail } from './fail.ts';
 import { pinUser } from './physical.ts';
-import { revise } from './revise.ts';
-import type { Area, Ctx, Hold, Pages, PinRun, World } from './world.ts';
+import { castDraft, revise } from './revise.ts';
+import type { Area, CowBreak, Ctx, Hold, Pages, PinRun, World } from './world.ts';
 
 /** The index range of its pages object that an area covers. */
 export function areaIndexes(area: Area, pageSize: bigint): { first: bigint; last: bigint } {
@@ -49,8 +49,14 @@ function pinsWithin(runs: readonly PinRun[], first: bigint, last: bigint): PinRu
   return out;
 }
 
+/** What pinning a range gives: the pins, and the copy-on-write GUP broke to make them. */
+interface Pinned {
+  readonly pins: PinRun[];
+  readonly breaks: CowBreak[];
+}
+
 /** Pins `[first, last]` of `pages` from its owner's memory (or its file). */
-function pinRange(world: World, pages: Pages, first: bigint, last: bigint): Fail | PinRun[] {
+function pinRange(world: World, pages: Pages, first: bigint, last: bigint): Fail | Pinned {
   const { pageSize } = world.config;
   const base = pages.start - (pages.start % pageSize);
   if (pages.kind === 'file') {
@@ -58,45 +64,51 @@ function pinRange(world: World, pages: Pages, first: bigint, last: bigint): Fail
     if (file === undefined || file.kind !== 'memfd') return fail('EINVAL');
     // Pinning file folios finds none past the end of the file.
     if ((base / pageSize + last + 1n) * pageSize > file.size) return fail('EINVAL');
-    return [{ first, last, obj: `memfd:${file.id}`, index: base / pageSize + first, compound: file.hugetlb }];
+    return { pins: [{ first, last, obj: `memfd:${file.id}`, index: base / pageSize + first, compound: file.hugetlb }], breaks: [] };
   }
   // pfn_reader_user_pin() is an iommufd_should_fail() site (EFAULT).
   const injectedFail = injected('EFAULT');
   if (injectedFail !== null) return injectedFail;
   const owner = world.processes.get(pages.owner);
   if (owner === undefined) return fail('EFAULT');
-  const runs = pinUser(world, owner, base + first * pageSize, last - first + 1n, pages.writable);
-  if (runs === null) return fail('EFAULT');
-  const out: PinRun[] = [];
+  const pinned = pinUser(world, owner, base + first * pageSize, last - first + 1n, pages.writable);
+  if (pinned === null) return fail('EFAULT');
+  const pins: PinRun[] = [];
   let at = first;
-  for (const r of runs) {
-    out.push({ first: at, last: at + r.count - 1n, obj: r.obj, index: r.index, compound: r.compound });
+  for (const r of pinned.runs) {
+    pins.push({ first: at, last: at + r.count - 1n, obj: r.obj, index: r.index, compound: r.compound });
     at += r.count;
   }
-  return out;
+  return { pins, breaks: pinned.breaks };
 }
 
 /**
  * The pages object with a new set of holds, pinning what they newly cover (GUP, then the
  * RLIMIT_MEMLOCK check of its charge) and unpinning what they left.
  */
-function rehold(world: World, ctx: Ctx, pages: Pages, holds: readonly Hold[]): Fail | Pages {
+function rehold(world: World, ctx: Ctx, pages: Pages, holds: readonly Hold[]): Fail | { pages: Pages; breaks: CowBreak[] } {
   const pins: PinRun[] = [];
+  let breaks: CowBreak[] = [];
+  const pinFresh = (first: bigint, last: bigint): Fail | null => {
+    const fresh = pinRange(world, pages, first, last);
+    if (fresh instanceof Fail) return fresh;
+    pins.push(...fresh.pins);
+    breaks = breaks.concat(fresh.breaks);
+    return null;
+  };
   for (const range of unionOf(holds)) {
     let at = range.first;
     for (const kept of pinsWithin(pages.pins, range.first, range.last)) {
       if (kept.first > at) {
-        const fresh = pinRange(world, pages, at, kept.first - 1n);
-        if (fresh instanceof Fail) return fresh;
-        pins.push(...fresh);
+        const failed = pinFresh(at, kept.first - 1n);
+        if (failed !== null) return failed;
       }
       pins.push(kept);
       at = kept.last + 1n;
     }
     if (at <= range.last) {
-      const fresh = pinRange(world, pages, at, range.last);
-      if (fresh instanceof Fail) return fresh;
-      pins.push(...fresh);
+      const failed = pinFresh(at, range.last);
+      if (failed !== null) return failed;
     }
   }
   const next = revise(pages, (d) => {
@@ -105,14 +117,16 @@ function rehold(world: World, ctx: Ctx, pages: Pages, holds: readonly Hold[]): F
   });
   // update_pinned() is an iommufd_should_fail() site (ENOMEM) when the charge grows.
   const grows = pinnedOf(next) > pinnedOf(pages);
-  return (grows ? injected('ENOMEM') : null) ?? checkCharge(world, ctx, pages, pinnedOf(next)) ?? next;
+  const refused = (grows ? injected('ENOMEM') : null) ?? checkCharge(world, ctx, pages, pinnedOf(next));
+  return refused ?? { pages: next, breaks };
 }
 
-/** The context with a pages object whose pins changed, left for `settle()` to charge. */
-function withPages(ctx: Ctx, pages: Pages): Ctx {
+/** The context with a pages object whose pins changed, left for `settle()` to charge, and the copy-on-write its pins broke. */
+function withPages(ctx: Ctx, pages: Pages, breaks: readonly CowBreak[]): Ctx {
   return revise(ctx, (d) => {
     d.pages = ctx.pages.set(pages.id, pages);
     d.unsettled.push(pages.id);
+    if (breaks.length > 0) d.cowBroken = castDraft(ctx.cowBroken.concat(breaks));
   });
 }
 
@@ -122,7 +136,7 @@ export function addHold(world: World, ctx: Ctx, pagesId: number, hold: Hold): Fa
   if (pages === undefined) return fail('ENOENT');
   const next = rehold(world, ctx, pages, [...pages.holds, hold]);
   if (next instanceof Fail) return next;
-  return withPages(ctx, next);
+  return withPages(ctx, next.pages, next.breaks);
 }
 
 /** Drops every hold whose key is in `keys` from `pages` (by id); unpinning cannot fail. */
@@ -133,7 +147,7 @@ export function dropHolds(world: World, ctx: Ctx, pagesId: number, keys: Readonl
   if (holds.length === pages.holds.length) return ctx;
   const next = rehold(world, ctx, pages, holds);
   if (next instanceof Fail) throw new Error('[iommufd-model] unpinning asked to pin');
-  return withPages(ctx, next);
+  return withPages(ctx, next.pages, next.breaks);
 }
 
 /** The physical page the pages object has pinned at `index`, if pinned. */

@@ -4,11 +4,12 @@
  */
 import type { Fields } from '../events/types.ts';
 import { type Call, type Result, big, ok, refuse } from './command.ts';
+import { exclusiveAt, ownCopy } from './cow.ts';
 import { fail } from './fail.ts';
 import { closeFd } from './files.ts';
 import { mutated } from './mutants.ts';
 import { pinsOn } from './pages.ts';
-import { pageAt } from './physical.ts';
+import { pageIn } from './physical.ts';
 import { intersecting } from './ranges.ts';
 import { revise } from './revise.ts';
 import type { Mapping, Process, World } from './world.ts';
@@ -25,8 +26,6 @@ function choosePid(call: Call): number {
   return call.world.lastPid + 1;
 }
 
-const copyOf = (pid: number, va: bigint): string => `copy:${pid}:${va.toString(16)}`;
-
 /** Private mappings become copy-on-write: their pages are shared until a write. */
 const cowMappings = (mm: Process['mm']): Process['mm'] => {
   let out = mm;
@@ -34,36 +33,67 @@ const cowMappings = (mm: Process['mm']): Process['mm'] => {
   return out;
 };
 
+/** The private pages of mapping `m` that can be anonymous: all of an anonymous mapping's, the copies in a file mapping. */
+function* anonVas(process: Process, m: Mapping, pageSize: bigint): Generator<bigint> {
+  if (m.backing.kind === 'anon') {
+    for (let va = m.start; va <= m.last; va += pageSize) yield va;
+    return;
+  }
+  for (const [va] of process.anonPages.entriesFrom(m.start)) {
+    if (va > m.last) return;
+    yield va;
+  }
+}
+
+/**
+ * The anonymous pages after `fork()` (`copy_present_pte()`): each is shared with the child and
+ * exclusive to neither, but a pinned one stays the parent's alone and the child gets a copy
+ * (`folio_try_dup_anon_rmap_pte()` refuses a maybe-pinned exclusive page), so the pin keeps
+ * seeing what the parent maps.
+ */
+function forkAnonPages(world: World, parent: Process, child: number): { parent: Process['anonPages']; child: Process['anonPages'] } {
+  const { pageSize } = world.config;
+  let mine = parent.anonPages;
+  let theirs = parent.anonPages;
+  for (const m of parent.mm.values()) {
+    if (m.shared) continue;
+    for (const va of anonVas(parent, m, pageSize)) {
+      const page = pageIn(world, parent, m, va);
+      if (pinsOn(world, page.obj, page.index) > 0n) {
+        mine = mine.set(va, { obj: page.obj, index: page.index, compound: page.compound, exclusive: true });
+        theirs = theirs.set(va, ownCopy(world.nextMemObject, child, va, pageSize));
+      } else {
+        const own = parent.anonPages.get(va);
+        if (own === undefined || !own.exclusive) continue;
+        mine = mine.set(va, { ...own, exclusive: false });
+        theirs = theirs.set(va, { ...own, exclusive: false });
+      }
+    }
+  }
+  return { parent: mine, child: theirs };
+}
+
 /**
  * `fork()`: the child gets every fd under the same number (one more reference on each file),
- * shared mappings stay shared and private ones become copy-on-write in both processes. An
- * anonymous page pinned for DMA is copied for the child at fork (`page_needs_cow_for_dma()`),
- * so the pin stays with the parent's page.
+ * shared mappings stay shared and private ones become copy-on-write in both processes.
  */
 export function fork(call: Call): Result {
   const parent = call.process;
   const pid = choosePid(call);
   const world = call.world;
-  const { pageSize } = world.config;
   let files = world.files;
   for (const id of parent.fds.values()) {
     const file = files.get(id);
     if (file !== undefined) files = files.set(id, { ...file, refs: file.refs + 1 });
   }
-  let copies = parent.copies;
-  for (const m of parent.mm.values()) {
-    if (m.shared || m.backing.kind !== 'anon') continue;
-    for (let va = m.start; va <= m.last; va += pageSize) {
-      const page = pageAt(world, parent, va);
-      if (page !== null && !copies.has(va) && pinsOn(world, page.obj, page.index) > 0n) copies = copies.set(va, copyOf(pid, va));
-    }
-  }
+  const anonPages = forkAnonPages(world, parent, pid);
   const inherit = mutated('fork-copies-counters');
+  const mm = cowMappings(parent.mm);
   const child: Process = {
     ...parent,
     pid,
-    mm: cowMappings(parent.mm),
-    copies,
+    mm,
+    anonPages: anonPages.child,
     lockedVm: inherit ? parent.lockedVm : 0n,
     pinnedVm: inherit ? parent.pinnedVm : 0n,
   };
@@ -71,7 +101,8 @@ export function fork(call: Call): Result {
     revise(world, (d) => {
       d.files = files;
       d.lastPid = Math.max(pid, world.lastPid);
-      d.processes = world.processes.set(parent.pid, { ...parent, mm: cowMappings(parent.mm) }).set(pid, child);
+      d.nextMemObject = world.nextMemObject + 1;
+      d.processes = world.processes.set(parent.pid, { ...parent, mm, anonPages: anonPages.parent }).set(pid, child);
     }),
     { pid: BigInt(pid) },
   );
@@ -114,33 +145,35 @@ function mappingAt(process: Process, va: bigint): Mapping | null {
 }
 
 /**
- * A CPU access to `[addr, addr + length)`: every page must be mapped with the access's
- * protection (a fault is reported as EFAULT). A write to a private file page, or to a private
- * page still shared copy-on-write, gives this process its own copy; an anonymous page pinned
- * for DMA is exclusive to its process and is written in place.
+ * A CPU access to `[addr, addr + length)`: every page must be mapped, and for a write writable
+ * (a fault is reported as EFAULT). A write to a private page this process does not have to
+ * itself gives it its own copy (`do_wp_page()`); shared pages and exclusive ones are written
+ * in place.
  */
 export function touch(call: Call): Result {
   const args = call.event.args?.fields ?? {};
-  const { pageSize } = call.world.config;
+  const { world, process } = call;
+  const { pageSize } = world.config;
   const addr = big(args, 'addr');
   const length = big(args, 'length');
   const write = args['write'] === true;
-  let copies = call.process.copies;
+  let anonPages = process.anonPages;
   for (let va = addr - (addr % pageSize); va < addr + length; va += pageSize) {
-    const m = mappingAt(call.process, va);
+    const m = mappingAt(process, va);
     if (m === null) {
-      if (call.world.config.memory === 'any') continue;
+      if (world.config.memory === 'any') continue;
       return refuse(call, fail('EFAULT'));
     }
-    if (!write || m.shared || copies.has(va)) continue;
+    if (!write) continue;
     if ((m.prot & PROT_WRITE) === 0n) return refuse(call, fail('EFAULT'));
-    const fileBacked = m.backing.kind !== 'anon';
-    if (!fileBacked && !m.cow) continue;
-    const page = pageAt(call.world, call.process, va);
-    const pinned = page !== null && !fileBacked && pinsOn(call.world, page.obj, page.index) > 0n;
-    if (!pinned) copies = copies.set(va, copyOf(call.process.pid, va));
+    if (!m.shared && !exclusiveAt(process, m, va)) anonPages = anonPages.set(va, ownCopy(world.nextMemObject, process.pid, va, pageSize));
   }
-  return ok(copies === call.process.copies ? call.world : withProcess(call.world, { ...call.process, copies }));
+  if (anonPages === process.anonPages) return ok(world);
+  return ok(
+    revise(withProcess(world, { ...process, anonPages }), (d) => {
+      d.nextMemObject = world.nextMemObject + 1;
+    }),
+  );
 }
 
 /** `CHECK`: the counter it names, in bytes; a process that has exited has none (ESRCH). */

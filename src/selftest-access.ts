@@ -13,11 +13,11 @@ import { lowestFreeId } from './object-table.ts';
 import { pinnedAt } from './pages.ts';
 import { pageAt } from './physical.ts';
 import { revise } from './revise.ts';
+import { MOCK_FLAGS_ACCESS_SYZ, syzAccessIova } from './syz-iova.ts';
 import { userMemoryReadable, userMemoryWritable } from './user-memory.ts';
-import type { Access, AccessItem, Ctx } from './world.ts';
+import type { Access, AccessItem, Ctx, Process, World } from './world.ts';
 
 export const MOCK_FLAGS_ACCESS_WRITE = 1n;
-export const MOCK_FLAGS_ACCESS_SYZ = 1n << 16n;
 export const MOCK_ACCESS_RW_WRITE = 1n;
 export const MOCK_ACCESS_RW_SLOW_PATH = 4n;
 export const MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES = 1n;
@@ -52,16 +52,19 @@ function accessOf(call: Call, fd: bigint): Fail | { ctx: Ctx; access: Access } {
   return { ctx, access };
 }
 
-/** `iommufd_test_check_pages()`: each pinned page must be the page behind `uptr`. */
-function checkPages(call: Call, ctx: Ctx, item: AccessItem, uptr: bigint): Fail | null {
-  const { pageSize } = call.world.config;
+/**
+ * `iommufd_test_check_pages()`: each pinned page must be the page behind `uptr`, as the caller
+ * maps it after the pin (which may have given it its own copy): `world` is after the pin.
+ */
+function checkPages(world: World, process: Process, ctx: Ctx, item: AccessItem, uptr: bigint): Fail | null {
+  const { pageSize } = world.config;
   let va = uptr - (item.iova % pageSize);
   for (const hold of item.holds) {
     const pages = ctx.pages.get(hold.pages);
     const held = pages?.holds.find((h) => h.key === hold.key);
     if (pages === undefined || held === undefined) return fail('EBADE');
     for (let index = held.first; index <= held.last; index++, va += pageSize) {
-      const page = pageAt(call.world, call.process, va);
+      const page = pageAt(world, process, va);
       if (page === null) return fail('EFAULT');
       const pinned = pinnedAt(pages, index);
       if (pinned === null || pinned.obj !== page.obj || pinned.index !== page.index) return fail('EBADE');
@@ -79,15 +82,18 @@ export function accessPages(call: Call, _ctx: Ctx, cmd: Fields): Result {
   const target = accessOf(call, big(cmd, 'id'));
   if (target instanceof Fail) return refuse(call, target);
   if (!target.access.needsPin) return refuse(call, fail('EOPNOTSUPP'));
-  const pinned = pinPages(call.world, target.ctx, target.access.id, big(cmd, 'iova'), length, (flags & MOCK_FLAGS_ACCESS_WRITE) !== 0n);
+  const given = big(cmd, 'iova');
+  const iova = (flags & MOCK_FLAGS_ACCESS_SYZ) !== 0n ? syzAccessIova(target.ctx, target.access, given) : given;
+  const pinned = pinPages(call.world, target.ctx, target.access.id, iova, length, (flags & MOCK_FLAGS_ACCESS_WRITE) !== 0n);
   if (pinned instanceof Fail) return refuse(call, pinned);
+  const world = putContext(call.world, addItem(pinned.ctx, target.access.id, pinned.item));
   const uptr = big(cmd, 'uptr');
   if (uptr !== 0n) {
-    const mismatch = checkPages(call, pinned.ctx, pinned.item, uptr);
+    const pinner = world.processes.get(call.process.pid) ?? call.process;
+    const mismatch = checkPages(world, pinner, pinned.ctx, pinned.item, uptr);
     if (mismatch !== null) return refuse(call, mismatch);
   }
-  const next = addItem(pinned.ctx, target.access.id, pinned.item);
-  return ok(putContext(call.world, next), { out_access_pages_id: BigInt(pinned.item.id) });
+  return ok(world, { out_access_pages_id: BigInt(pinned.item.id) });
 }
 
 /** `iommufd_test_access_item_destroy()`. */
@@ -112,7 +118,9 @@ export function accessRwOp(call: Call, _ctx: Ctx, cmd: Fields): Result {
   const write = (flags & MOCK_ACCESS_RW_WRITE) !== 0n;
   const uptr = big(cmd, 'uptr');
   if (write && !userMemoryReadable(call.world, call.process, uptr, length)) return refuse(call, fail('EFAULT'));
-  const failed = accessRw(call.world, target.ctx, target.access.id, big(cmd, 'iova'), length, write);
+  const given = big(cmd, 'iova');
+  const iova = (flags & MOCK_FLAGS_ACCESS_SYZ) !== 0n ? syzAccessIova(target.ctx, target.access, given) : given;
+  const failed = accessRw(call.world, target.ctx, target.access.id, iova, length, write);
   if (failed !== null) return refuse(call, failed);
   if (!write && !userMemoryWritable(call.world, call.process, uptr, length)) return refuse(call, fail('EFAULT'));
   return ok(call.world);

@@ -8,7 +8,7 @@ import { mappingOf } from './env-ops.ts';
 import { installFile } from './files.ts';
 import { headerDevices } from './header-devices.ts';
 import { OrderedMap } from './ordered-map.ts';
-import type { Process, World } from './world.ts';
+import type { ModelConfig, Process, World } from './world.ts';
 
 /** The selftest module's default temporary buffer limit (`iommufd_test_memory_limit`). */
 export const DEFAULT_TEMP_MEMORY_LIMIT = 65536n;
@@ -40,16 +40,16 @@ export function createWorld(header: TraceHeader): World {
   for (const decl of decls) {
     let mm: Process['mm'] = OrderedMap.empty();
     for (const m of header.env.mappings) {
-      mm = mapUser(mm, premapped(m, config.pageSize, world.nextMemObject));
+      mm = mapUser(mm, premapped(m, config, world.nextMemObject));
       world = { ...world, nextMemObject: world.nextMemObject + 1 };
     }
-    const process: Process = { ...decl, fds: OrderedMap.empty(), mm, copies: OrderedMap.empty(), lockedVm: 0n, pinnedVm: 0n };
+    const process: Process = { ...decl, fds: OrderedMap.empty(), mm, anonPages: OrderedMap.empty(), lockedVm: 0n, pinnedVm: 0n };
     world = { ...world, processes: world.processes.set(decl.pid, process) };
     for (const fd of [0, 1, 2]) world = installFile(world, decl.pid, fd, { kind: 'other', path: '/dev/null' });
   }
   return world;
 }
 
-function premapped(args: Fields, pageSize: bigint, anon: number) {
-  return mappingOf(args, pageSize, typeof args['addr'] === 'bigint' ? args['addr'] : 0n, null, anon);
+function premapped(args: Fields, config: ModelConfig, anon: number) {
+  return mappingOf(args, config, typeof args['addr'] === 'bigint' ? args['addr'] : 0n, null, anon);
 }

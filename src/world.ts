@@ -34,6 +34,22 @@ export interface Mapping extends Range {
     | { readonly kind: 'named'; readonly path: string; readonly offset: bigint };
 }
 
+/** An anonymous page of a private mapping: page `index` of memory object `obj`. */
+export interface AnonPage {
+  readonly obj: string;
+  readonly index: bigint;
+  /** Part of a compound (huge) page. */
+  readonly compound: boolean;
+  /** `PageAnonExclusive()`: no other process maps it, so a write or a pin keeps it. */
+  readonly exclusive: boolean;
+}
+
+/** Private pages `[start, last]` a pin gave process `pid` its own copies of, in the command of copy generation `gen`. */
+export interface CowBreak extends Range {
+  readonly pid: number;
+  readonly gen: number;
+}
+
 export interface Process {
   readonly pid: number;
   readonly uid: number;
@@ -44,8 +60,13 @@ export interface Process {
   readonly fds: OrderedMap<number, number>;
   /** Mapping start → mapping, non-overlapping. */
   readonly mm: OrderedMap<bigint, Mapping>;
-  /** Private pages this process got its own copy of (a write broke copy-on-write): page VA → memory object. */
-  readonly copies: OrderedMap<bigint, string>;
+  /**
+   * Private pages that are not simply their mapping's own: where this process got its own copy
+   * (a write or a pin broke copy-on-write), or where FORK left it alone with a pinned page.
+   * Page VA → that page. Elsewhere a private page is the mapping's, exclusive when the mapping
+   * is anonymous and not `cow`.
+   */
+  readonly anonPages: OrderedMap<bigint, AnonPage>;
   /** Pages charged to this mm's `locked_vm` (VmLck) by iommufd. */
   readonly lockedVm: bigint;
   /** Pages charged to this mm's `pinned_vm` (VmPin) by iommufd. */
@@ -414,6 +435,8 @@ export interface Ctx {
   readonly accountMode: AccountMode;
   /** Pages objects whose pins changed in the command under way, not yet charged or uncharged. */
   readonly unsettled: readonly number[];
+  /** Copy-on-write the command's pins broke, not yet stored in the processes' `anonPages`. */
+  readonly cowBroken: readonly CowBreak[];
   /** The VFIO compatibility IOAS id (no reference held). */
   readonly vfioIoas: number | null;
 }
@@ -431,7 +454,7 @@ export interface World {
   readonly nextCtxId: number;
   /** Pages charged to each uid's `user->locked_vm` by iommufd (USER accounting). */
   readonly userLockedVm: OrderedMap<number, bigint>;
-  /** The next anonymous memory object's id. */
+  /** The next anonymous memory object's id; also the generation of the copies the next command makes. */
   readonly nextMemObject: number;
   /** The selftest module's temporary buffer limit (`TEST_SET_TEMP_MEMORY_LIMIT`), global. */
   readonly tempMemoryLimit: bigint;

@@ -172,22 +172,6 @@ describe('processes', () => {
     expect(last(ran)?.userLockedVm.get(1000)).toBe(0n);
     expect(last(ran)?.processes.get(1)?.pinnedVm).toBe(0n);
   });
-  it('TOUCH: a write to a private file page breaks copy-on-write, so the domain no longer maps what the CPU sees', () => {
-    const h = header({}, [{ addr: '0x7f0000000000', length: '0x1000', shared: false, file: '/proc/self/exe', prot: ['READ', 'WRITE'] }]);
-    const ran = runTrace(
-      [
-        { op: 'OPEN' },
-        { op: 'IOAS_ALLOC' },
-        domain,
-        { op: 'IOAS_MAP', args: { ioas_id: 1, flags: ['FIXED_IOVA', 'READABLE'], user_va: '0x7f0000000000', length: '0x1000', iova: '0x1000000' } },
-        { op: 'TEST_MD_CHECK_MAP', args: { id: 4, iova: '0x1000000', length: '0x1000', uptr: '0x7f0000000000' } },
-        { op: 'TOUCH', args: { addr: '0x7f0000000000', length: '0x1000', write: true } },
-        { op: 'TEST_MD_CHECK_MAP', args: { id: 4, iova: '0x1000000', length: '0x1000', uptr: '0x7f0000000000' } },
-      ],
-      h,
-    );
-    expect(errnos(ran)).toEqual(['ok', 'ok', 'ok', 'ok', 'ok', 'ok', 'EINVAL']);
-  });
 });
 
 describe('the invariants module catches a broken state', () => {

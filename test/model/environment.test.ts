@@ -49,6 +49,32 @@ describe('memory', () => {
     ], undefined, false);
     expect(ran.map((r) => r.out['addr'])).toEqual([0x7f0000200000n, 0x7f0000400000n]);
   });
+  describe('a huge page mapping goes by the header\'s hugepage_size', () => {
+    const GIB = 0x40000000n;
+    const huge = { trace: 'iommufd', version: 1, env: { hugepage_size: '0x40000000', memory: 'declared' } };
+    const mmap = (args: object, expect?: object) => ({ op: 'MMAP', args: { length: '0x1000', ...args }, ...(expect ? { expect } : {}) });
+    const lengthAt = (r: ReturnType<typeof runTrace>[number] | undefined, addr: bigint) => {
+      const m = r?.outcome.world.processes.get(1)?.mm.get(addr);
+      return m === undefined ? undefined : m.last - m.start + 1n;
+    };
+    it('own choice: 1 GiB aligned from 0x7f0000200000 up, its length rounded to 1 GiB; other mappings stay 2 MiB aligned', () => {
+      const ran = runTrace([mmap({ hugepage: true }), mmap({}), mmap({ hugepage: true })], huge, false);
+      expect(ran.map((r) => r.out['addr'])).toEqual([0x7f0040000000n, 0x7f0000200000n, 0x7f0080000000n]);
+      expect(lengthAt(ran[0], 0x7f0040000000n)).toBe(GIB);
+      expect(lengthAt(ran[1], 0x7f0000200000n)).toBe(0x1000n);
+    });
+    it('a fixed address must be 1 GiB aligned', () => {
+      expect(errnos(runTrace([mmap({ hugepage: true, addr: '0x7f0000200000' }), mmap({ hugepage: true, addr: '0x7f0040000000' })], huge))).toEqual(['EINVAL', 'ok']);
+    });
+    it('a recorded address is adopted only when 1 GiB aligned', () => {
+      const ran = runTrace([
+        mmap({ hugepage: true }, { out: { addr: '0x7f0000200000' } }),
+        mmap({ hugepage: true }, { out: { addr: '0x7f00c0000000' } }),
+      ], huge);
+      expect(ran.map((r) => r.out['addr'])).toEqual([0x7f0040000000n, 0x7f00c0000000n]);
+      expect(ran.map((r) => r.outcome.rejected.map((x) => x.field))).toEqual([['addr'], []]);
+    });
+  });
   it('MMAP: length 0 or an unaligned fixed address → EINVAL; a closed fd → EBADF', () => {
     expect(errnos(runTrace([
       { op: 'MMAP', args: { length: 0 } },
