@@ -8,6 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Presets, SingleBar } from 'cli-progress';
 import { fuzz } from './fuzz/fuzz.ts';
+import { packageVersion } from './package-version.ts';
 import { auditFile } from '../replay/audit.ts';
 import { renderAuditHtml } from '../replay/audit-html.ts';
 import { formatAuditText } from '../replay/audit-text.ts';
@@ -29,6 +30,7 @@ function positiveInt(value: string): number {
 const program = new Command()
   .name('iommufd-model')
   .description('A reference model of the Linux iommufd user API')
+  .version(packageVersion(), '-V, --version', 'print the version and exit')
   .showHelpAfterError()
   .exitOverride((err) => {
     process.exit(err.exitCode === 0 ? 0 : 2);
@@ -37,7 +39,7 @@ const program = new Command()
 program
   .command('replay')
   .description('replay traces against the model and report every divergence')
-  .argument('<files...>', 'trace files (JSON Lines, trace format v1)')
+  .argument('<files...>', 'trace files (JSON Lines, trace format 1 or 1.1)')
   .option('--json', 'print exactly one JSON report object on stdout')
   .option('--own-choices', 'adopt no recorded free choice (ids, fds, IOVAs, addresses); compare them all')
   .option('--invariants', "check the model's invariants after every event")
@@ -57,7 +59,7 @@ program
 program
   .command('audit')
   .description('replay traces and report pinned-memory accounting: charges over time, peaks, leaks, invariants, VFIO type1 comparison')
-  .argument('<files...>', 'trace files (JSON Lines, trace format v1)')
+  .argument('<files...>', 'trace files (JSON Lines, trace format 1 or 1.1)')
   .option('--json', 'print exactly one JSON report object on stdout')
   .option('--html <file>', 'also write a self-contained HTML report (one trace: that file; several: one per trace, numbered)')
   .option('--own-choices', 'adopt no recorded free choice; compare them all')

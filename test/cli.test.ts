@@ -25,6 +25,17 @@ function trace(name: string, lines: string[]): string {
 
 const HEADER = '{"trace":"iommufd","version":1,"env":{}}';
 
+describe('iommufd-model', () => {
+  it('--version prints the package version, exit 0', () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-V']) {
+      const r = cli(flag);
+      expect(r.code).toBe(0);
+      expect(r.stdout.trim()).toBe(pkg.version);
+    }
+  });
+});
+
 describe('iommufd-model replay', () => {
   it('replays the bundled example clean, adopting choices or making its own, invariants checked', () => {
     for (const flags of [['--invariants'], ['--own-choices', '--invariants']]) {
