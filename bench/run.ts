@@ -11,7 +11,7 @@ import { initialRecord, nextRecord } from '../machines/adapter.ts';
 import { ioasMachine } from '../machines/ioas.machine.ts';
 import { replayFiles } from '../replay/replay-file.ts';
 import { fuzz } from '../src/fuzz/fuzz.ts';
-import { setMutant } from '../src/mutants.ts';
+import { setMutant } from '../src/model/mutants.ts';
 
 const seconds = (t0: number): number => (performance.now() - t0) / 1000;
 const line = (s: string): void => void process.stdout.write(`${s}\n`);

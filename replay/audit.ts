@@ -5,8 +5,8 @@
  * invariants an event broke, and what VFIO type1 would have charged for the same workload.
  */
 import type { TraceEvent } from '../events/types.ts';
-import { pinnedOf } from '../src/accounting.ts';
-import type { Ctx, World } from '../src/world.ts';
+import { pinnedOf } from '../src/iommufd/pages/accounting.ts';
+import type { Ctx, World } from '../src/model/world.ts';
 import { type FileOptions, replayFile, type TraceReport } from './replay-file.ts';
 import type { ViolationRecord } from './replayer.ts';
 

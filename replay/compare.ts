@@ -3,7 +3,7 @@
  * (trace format, "Replay contract"): the errno, then every output field the trace gives.
  */
 import type { Expectation, Fields, Value } from '../events/types.ts';
-import type { RejectedChoice, Result } from '../src/command.ts';
+import type { RejectedChoice, Result } from '../src/model/command.ts';
 
 export function sameValue(a: Value | undefined, b: Value | undefined): boolean {
   if (a === b) return true;

@@ -4,7 +4,7 @@
  */
 import { TraceError, openTrace } from '../events/index.ts';
 import type { TraceEvent, TraceHeader } from '../events/types.ts';
-import type { World } from '../src/world.ts';
+import type { World } from '../src/model/world.ts';
 import { type Counts, type Divergence, type ReplayOptions, Replayer, type ViolationRecord } from './replayer.ts';
 
 export interface TraceReport extends Counts {

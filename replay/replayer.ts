@@ -3,11 +3,11 @@
  * (`ok`, `diverged`, `ran`, `unsupported`) as the trace format's replay contract says.
  */
 import type { Expectation, TraceEvent, TraceHeader } from '../events/types.ts';
-import { step } from '../src/dispatch.ts';
-import type { Result } from '../src/command.ts';
-import type { World } from '../src/world.ts';
-import { createWorld } from '../src/world-init.ts';
-import { checkStep, checkWorld } from '../src/invariants.ts';
+import { step } from '../src/model/dispatch.ts';
+import type { Result } from '../src/model/command.ts';
+import type { World } from '../src/model/world.ts';
+import { createWorld } from '../src/model/world-init.ts';
+import { checkStep, checkWorld } from '../src/invariants/invariants.ts';
 import { matches, outputsOf } from './compare.ts';
 import { type Json, toJson } from './json-value.ts';
 

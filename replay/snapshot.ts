@@ -3,8 +3,8 @@
  * maps in key order. Two snapshots are the same state exactly when their JSON texts are equal,
  * which is what the determinism checks compare.
  */
-import { OrderedMap } from '../src/ordered-map.ts';
-import type { World } from '../src/world.ts';
+import { OrderedMap } from '../src/model/ordered-map.ts';
+import type { World } from '../src/model/world.ts';
 import type { Json } from './json-value.ts';
 
 function plain(value: unknown): Json {

@@ -3,11 +3,11 @@
  * the conformance conventions, then events; each event's result comes back for assertions.
  */
 import { expect } from 'vitest';
-import { parseTraceText } from '../../events/index.ts';
-import type { Fields, TraceEvent } from '../../events/types.ts';
-import { type StepOutcome, step } from '../../src/dispatch.ts';
-import type { World } from '../../src/world.ts';
-import { createWorld } from '../../src/world-init.ts';
+import { parseTraceText } from '../events/index.ts';
+import type { Fields, TraceEvent } from '../events/types.ts';
+import { type StepOutcome, step } from '../src/model/dispatch.ts';
+import type { World } from '../src/model/world.ts';
+import { createWorld } from '../src/model/world-init.ts';
 
 export const HEADER = {
   trace: 'iommufd',

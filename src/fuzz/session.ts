@@ -9,10 +9,10 @@ import { parseHeader } from '../../events/header.ts';
 import { formatEvent } from '../../events/trace-writer.ts';
 import type { TraceEvent } from '../../events/types.ts';
 import { worldToJson } from '../../replay/snapshot.ts';
-import { type StepOutcome, step } from '../dispatch.ts';
-import { type Violation, checkStep, checkWorld } from '../invariants.ts';
-import type { World } from '../world.ts';
-import { createWorld } from '../world-init.ts';
+import { type StepOutcome, step } from '../model/dispatch.ts';
+import { type Violation, checkStep, checkWorld } from '../invariants/invariants.ts';
+import type { World } from '../model/world.ts';
+import { createWorld } from '../model/world-init.ts';
 import { FUZZ_HEADER, type FuzzEvent } from './arbitraries.ts';
 
 /** Injection points tried per command, at most (the kernel selftest allows 400 per test). */

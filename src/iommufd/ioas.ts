@@ -2,12 +2,12 @@
  * IOAS ioctls (`drivers/iommu/iommufd/ioas.c`). Each handler follows its kernel function's
  * check order, so the first failing check decides the errno.
  */
-import { putContext } from './context.ts';
-import type { Fields, Value } from '../events/types.ts';
-import { nextRecord, initialRecord } from '../machines/adapter.ts';
-import { ioasMachine } from '../machines/ioas.machine.ts';
-import { type Call, type Result, big, num, ok, partial, refuse } from './command.ts';
-import { Fail, fail } from './fail.ts';
+import { putContext } from './main/context.ts';
+import type { Fields, Value } from '../../events/types.ts';
+import { nextRecord, initialRecord } from '../../machines/adapter.ts';
+import { ioasMachine } from '../../machines/ioas.machine.ts';
+import { type Call, type Result, big, num, ok, partial, refuse } from '../model/command.ts';
+import { Fail, fail } from '../model/fail.ts';
 import {
   IOMMU_READ,
   IOMMU_WRITE,
@@ -18,19 +18,19 @@ import {
   lastOf,
   pagesBase,
   setAllowed,
-} from './io-pagetable.ts';
-import { areaHasAccesses, areaLocked, notifyUnmap } from './access.ts';
-import { addHold, areaHoldKey, areaIndexes, dropHolds } from './pages.ts';
-import { accountModeFor, checkTransfer, reown } from './accounting.ts';
-import { fileOf } from './files.ts';
-import { injected } from './fault-injection.ts';
-import { mutated } from './mutants.ts';
-import { allocId } from './object-table.ts';
-import { castDraft, revise } from './revise.ts';
-import { U64_MAX, firstIntersecting, holes, intersecting, spansOf } from './ranges.ts';
-import { MOCK_FLAGS_ACCESS_SYZ, syzIova } from './syz-iova.ts';
-import { userMemoryWritable } from './user-memory.ts';
-import type { Area, Ctx, Ioas, IoPagetable, Pages, Process, Range, World } from './world.ts';
+} from './io-pagetable/io-pagetable.ts';
+import { areaHasAccesses, areaLocked, notifyUnmap } from './device/access.ts';
+import { addHold, areaHoldKey, areaIndexes, dropHolds } from './pages/pages.ts';
+import { accountModeFor, checkTransfer, reown } from './pages/accounting.ts';
+import { fileOf } from '../mm/files.ts';
+import { injected } from '../model/fault-injection.ts';
+import { mutated } from '../model/mutants.ts';
+import { allocId } from './main/object-table.ts';
+import { castDraft, revise } from '../model/revise.ts';
+import { U64_MAX, firstIntersecting, holes, intersecting, spansOf } from '../model/ranges.ts';
+import { MOCK_FLAGS_ACCESS_SYZ, syzIova } from './selftest/syz-iova.ts';
+import { userMemoryWritable } from '../mm/user-memory.ts';
+import type { Area, Ctx, Ioas, IoPagetable, Pages, Process, Range, World } from '../model/world.ts';
 
 export const IOMMU_IOAS_MAP_FIXED_IOVA = 1n;
 export const IOMMU_IOAS_MAP_WRITEABLE = 2n;

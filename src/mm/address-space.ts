@@ -2,9 +2,9 @@
  * A process's user address space: the mappings `MMAP` made and `MUNMAP` removed, enough to
  * tell whether a user address is backed (GUP fails with EFAULT where it is not) and by what.
  */
-import type { OrderedMap } from './ordered-map.ts';
-import { atOrAfter, intersecting } from './ranges.ts';
-import type { Mapping, ModelConfig } from './world.ts';
+import type { OrderedMap } from '../model/ordered-map.ts';
+import { atOrAfter, intersecting } from '../model/ranges.ts';
+import type { Mapping, ModelConfig } from '../model/world.ts';
 
 /** Where `mmap(NULL, ...)` lands in this model: from here up (see `mmapChoiceAlign`). */
 export const MMAP_BASE = 0x7f0000200000n;

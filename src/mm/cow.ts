@@ -4,8 +4,8 @@
  * (`do_wp_page()`), or on a long-term pin, which must keep pinning what the process maps
  * (`gup_must_unshare()`).
  */
-import { revise } from './revise.ts';
-import type { AnonPage, CowBreak, Mapping, Process, World } from './world.ts';
+import { revise } from '../model/revise.ts';
+import type { AnonPage, CowBreak, Mapping, Process, World } from '../model/world.ts';
 
 /**
  * The copy process `pid` gets at `va` in the command of copy generation `gen`. The copies one

@@ -2,14 +2,14 @@
  * Environment events: what processes did around the ioctls (open, close, mmap, munmap,
  * memfd_create, ftruncate), modelled as far as iommufd can observe them.
  */
-import type { Fields } from '../events/types.ts';
+import type { Fields } from '../../events/types.ts';
 import { isFree, lowestFreeAddress, mapUser, mmapChoiceAlign, mmapGranule, unmapUser } from './address-space.ts';
-import { type Call, type Result, big, ok, refuse } from './command.ts';
-import { newContext } from './context.ts';
-import { fail } from './fail.ts';
+import { type Call, type Result, big, ok, refuse } from '../model/command.ts';
+import { newContext } from '../iommufd/main/context.ts';
+import { fail } from '../model/fail.ts';
 import { chooseFd, closeFd, fileOf, installFile } from './files.ts';
-import { revise } from './revise.ts';
-import type { Mapping, ModelConfig, Process, World } from './world.ts';
+import { revise } from '../model/revise.ts';
+import type { Mapping, ModelConfig, Process, World } from '../model/world.ts';
 
 const PROT_READ = 1n;
 const PROT_WRITE = 2n;

@@ -3,12 +3,12 @@
  * (FORK copies the entries, so both processes share the file); when the last reference goes
  * the file is released, and an iommufd file releases its context (spec §1.5).
  */
-import { destroyAccess } from './access.ts';
-import { putContext, releaseContext } from './context.ts';
-import { releaseEventqFile } from './eventq.ts';
-import type { Choices } from './command.ts';
-import { revise } from './revise.ts';
-import type { OpenFile, Process, World } from './world.ts';
+import { destroyAccess } from '../iommufd/device/access.ts';
+import { putContext, releaseContext } from '../iommufd/main/context.ts';
+import { releaseEventqFile } from '../iommufd/eventq/eventq.ts';
+import type { Choices } from '../model/command.ts';
+import { revise } from '../model/revise.ts';
+import type { OpenFile, Process, World } from '../model/world.ts';
 
 const withFds = (process: Process, fds: Process['fds']): Process =>
   revise(process, (d) => {

@@ -5,8 +5,8 @@
  * mappings never do. Contents are not modelled, only identity.
  */
 import { exclusiveAt, ownCopy } from './cow.ts';
-import { intersecting } from './ranges.ts';
-import type { CowBreak, Mapping, Process, World } from './world.ts';
+import { intersecting } from '../model/ranges.ts';
+import type { CowBreak, Mapping, Process, World } from '../model/world.ts';
 
 const PROT_READ = 1n;
 const PROT_WRITE = 2n;

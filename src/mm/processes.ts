@@ -2,17 +2,17 @@
  * Process events: fork and exit, credentials and limits, CPU touches of memory, and the
  * `CHECK` of accounting counters (VmLck, VmPin, the uid's locked_vm).
  */
-import type { Fields } from '../events/types.ts';
-import { type Call, type Result, big, ok, refuse } from './command.ts';
+import type { Fields } from '../../events/types.ts';
+import { type Call, type Result, big, ok, refuse } from '../model/command.ts';
 import { exclusiveAt, ownCopy } from './cow.ts';
-import { fail } from './fail.ts';
+import { fail } from '../model/fail.ts';
 import { closeFd } from './files.ts';
-import { mutated } from './mutants.ts';
-import { pinsOn } from './pages.ts';
+import { mutated } from '../model/mutants.ts';
+import { pinsOn } from '../iommufd/pages/pages.ts';
 import { pageIn } from './physical.ts';
-import { intersecting } from './ranges.ts';
-import { revise } from './revise.ts';
-import type { Mapping, Process, World } from './world.ts';
+import { intersecting } from '../model/ranges.ts';
+import { revise } from '../model/revise.ts';
+import type { Mapping, Process, World } from '../model/world.ts';
 
 const PROT_WRITE = 2n;
 

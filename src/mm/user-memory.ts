@@ -2,8 +2,8 @@
  * Whether the kernel can copy to or from user memory (`copy_to_user()`/`copy_from_user()`):
  * with `memory: "declared"` only mapped bytes exist; with `"any"` every address does.
  */
-import { intersecting } from './ranges.ts';
-import type { Process, World } from './world.ts';
+import { intersecting } from '../model/ranges.ts';
+import type { Process, World } from '../model/world.ts';
 
 const PROT_READ = 1n;
 const PROT_WRITE = 2n;

@@ -2,7 +2,7 @@
  * What a command handler receives and returns. A handler is a pure function of the snapshot
  * and the event; its only other input is the set of recorded free choices it may adopt.
  */
-import type { Fields, TraceEvent, Value } from '../events/types.ts';
+import type { Fields, TraceEvent, Value } from '../../events/types.ts';
 import { Fail } from './fail.ts';
 import type { Process, World } from './world.ts';
 

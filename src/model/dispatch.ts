@@ -3,14 +3,14 @@
  * live process, an open fd of the right kind) and, for ioctls, the common argument rules.
  * `step` is the model's single entry point: `(snapshot, event) → (snapshot', result)`.
  */
-import { OPS } from '../events/ops.ts';
-import type { Fields, OpSpec, TraceEvent } from '../events/types.ts';
+import { OPS } from '../../events/ops.ts';
+import type { Fields, OpSpec, TraceEvent } from '../../events/types.ts';
 import { Choices, type Call, type RejectedChoice, type Result, big } from './command.ts';
-import { destroy } from './destroy.ts';
-import { close, ftruncate, memfdCreate, mmap, munmap, open, opensIommu } from './env-ops.ts';
+import { destroy } from '../iommufd/main/destroy.ts';
+import { close, ftruncate, memfdCreate, mmap, munmap, open, opensIommu } from '../mm/env-ops.ts';
 import { fail } from './fail.ts';
 import { withFailNth } from './fault-injection.ts';
-import { fileOf } from './files.ts';
+import { fileOf } from '../mm/files.ts';
 import {
   ioasAllowIovas,
   ioasAlloc,
@@ -20,14 +20,14 @@ import {
   ioasMap,
   ioasMapFile,
   ioasUnmap,
-} from './ioas.ts';
-import { check, exit, fork, setCaps, setRlimit, touch } from './processes.ts';
-import { structIoctl } from './ioctl.ts';
-import { option } from './option.ts';
-import { getHwInfo } from './hw-info.ts';
-import { addReserved, mdCheckRefs, setTempMemoryLimit } from './selftest.ts';
-import { accessPages, accessReplaceIoas, accessRwOp, createAccess, destroyAccessPages } from './selftest-access.ts';
-import { devCheckCache, mdCheckMap, mockDomain, mockDomainReplace } from './selftest-device.ts';
+} from '../iommufd/ioas.ts';
+import { check, exit, fork, setCaps, setRlimit, touch } from '../mm/processes.ts';
+import { structIoctl } from '../iommufd/main/ioctl.ts';
+import { option } from '../iommufd/main/option.ts';
+import { getHwInfo } from '../iommufd/device/hw-info.ts';
+import { addReserved, mdCheckRefs, setTempMemoryLimit } from '../iommufd/selftest/selftest.ts';
+import { accessPages, accessReplaceIoas, accessRwOp, createAccess, destroyAccessPages } from '../iommufd/selftest/selftest-access.ts';
+import { devCheckCache, mdCheckMap, mockDomain, mockDomainReplace } from '../iommufd/selftest/selftest-device.ts';
 import {
   type CompatArg,
   checkExtension,
@@ -39,19 +39,19 @@ import {
   rawArg,
   setIommu,
   vfioIoas,
-} from './vfio-compat.ts';
+} from '../vfio/compat.ts';
 import type { Ctx, World } from './world.ts';
-import { getDirtyBitmap, setDirtyTracking, testDirty } from './dirty.ts';
-import { fdRead, fdWrite } from './fd-io.ts';
-import { faultAlloc, triggerIopf } from './fault.ts';
-import { hwQueueAlloc } from './hw-queue.ts';
-import { hwptAlloc } from './hwpt-alloc.ts';
-import { hwptInvalidate } from './hwpt-invalidate.ts';
-import { mdCheckIotlb } from './hwpt-nested.ts';
-import { pasidAttach, pasidCheckHwpt, pasidDetach, pasidReplace } from './selftest-pasid.ts';
-import { veventqAlloc, triggerVevent } from './veventq.ts';
-import { attachPt, bindIommufd, detachPt } from './vfio-device.ts';
-import { vdeviceAlloc, viommuAlloc } from './viommu.ts';
+import { getDirtyBitmap, setDirtyTracking, testDirty } from '../iommufd/hw-pagetable/dirty.ts';
+import { fdRead, fdWrite } from '../iommufd/eventq/fd-io.ts';
+import { faultAlloc, triggerIopf } from '../iommufd/eventq/fault.ts';
+import { hwQueueAlloc } from '../iommufd/viommu/hw-queue.ts';
+import { hwptAlloc } from '../iommufd/hw-pagetable/hwpt-alloc.ts';
+import { hwptInvalidate } from '../iommufd/hw-pagetable/hwpt-invalidate.ts';
+import { mdCheckIotlb } from '../iommufd/hw-pagetable/hwpt-nested.ts';
+import { pasidAttach, pasidCheckHwpt, pasidDetach, pasidReplace } from '../iommufd/selftest/selftest-pasid.ts';
+import { veventqAlloc, triggerVevent } from '../iommufd/eventq/veventq.ts';
+import { attachPt, bindIommufd, detachPt } from '../vfio/device-cdev.ts';
+import { vdeviceAlloc, viommuAlloc } from '../iommufd/viommu/viommu.ts';
 
 type IoctlHandler = (call: Call, ctx: Ctx, cmd: Fields) => Result;
 type EnvHandler = (call: Call) => Result;

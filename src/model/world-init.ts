@@ -2,11 +2,11 @@
  * The snapshot a trace starts from: its header's processes (each with fds 0-2 open) and the
  * memory that existed before the first event.
  */
-import type { Fields, TraceHeader } from '../events/types.ts';
-import { mapUser } from './address-space.ts';
-import { mappingOf } from './env-ops.ts';
-import { installFile } from './files.ts';
-import { headerDevices } from './header-devices.ts';
+import type { Fields, TraceHeader } from '../../events/types.ts';
+import { mapUser } from '../mm/address-space.ts';
+import { mappingOf } from '../mm/env-ops.ts';
+import { installFile } from '../mm/files.ts';
+import { headerDevices } from '../iommufd/device/header-devices.ts';
 import { OrderedMap } from './ordered-map.ts';
 import type { ModelConfig, Process, World } from './world.ts';
 

@@ -3,11 +3,11 @@
  * object. Large collections are persistent ordered maps, so a command copies only what it
  * changes and a failed command can hand back the very snapshot it was given.
  */
-import type { MachineRecord } from '../machines/adapter.ts';
-import type { AccessContext } from '../machines/access.machine.ts';
-import type { DeviceContext } from '../machines/device.machine.ts';
-import type { IoasContext } from '../machines/ioas.machine.ts';
-import type { RefContext } from '../machines/object.machine.ts';
+import type { MachineRecord } from '../../machines/adapter.ts';
+import type { AccessContext } from '../../machines/access.machine.ts';
+import type { DeviceContext } from '../../machines/device.machine.ts';
+import type { IoasContext } from '../../machines/ioas.machine.ts';
+import type { RefContext } from '../../machines/object.machine.ts';
 import type { OrderedMap } from './ordered-map.ts';
 
 export interface ModelConfig {

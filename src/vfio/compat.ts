@@ -10,18 +10,18 @@
  * No context of the model is in no-iommu mode: only a no-iommu VFIO group joining the
  * container sets it (`iommufd_vfio_compat_set_no_iommu()`), and groups are not modelled.
  */
-import { putContext } from './context.ts';
-import { VFIO_IOMMU_TYPE1_INFO } from '../events/structs.ts';
-import type { EventArgs, Fields } from '../events/types.ts';
-import { cutIova } from './area-split.ts';
-import { type Call, type Result, big, num, ok, partial, refuse } from './command.ts';
-import { Fail, fail } from './fail.ts';
-import { type Piece, lastOf, pagesBase } from './io-pagetable.ts';
-import { IOMMU_IOAS_MAP_FIXED_IOVA, IOMMU_IOAS_MAP_READABLE, IOMMU_IOAS_MAP_WRITEABLE, getIoas, mapPieces, newUserPages, putIoas, unmapIovaRange } from './ioas.ts';
-import { disableLargePages } from './option.ts';
-import { U64_MAX, holes } from './ranges.ts';
-import { revise } from './revise.ts';
-import type { Ctx, Ioas, World } from './world.ts';
+import { putContext } from '../iommufd/main/context.ts';
+import { VFIO_IOMMU_TYPE1_INFO } from '../../events/structs.ts';
+import type { EventArgs, Fields } from '../../events/types.ts';
+import { cutIova } from '../iommufd/io-pagetable/area-split.ts';
+import { type Call, type Result, big, num, ok, partial, refuse } from '../model/command.ts';
+import { Fail, fail } from '../model/fail.ts';
+import { type Piece, lastOf, pagesBase } from '../iommufd/io-pagetable/io-pagetable.ts';
+import { IOMMU_IOAS_MAP_FIXED_IOVA, IOMMU_IOAS_MAP_READABLE, IOMMU_IOAS_MAP_WRITEABLE, getIoas, mapPieces, newUserPages, putIoas, unmapIovaRange } from '../iommufd/ioas.ts';
+import { disableLargePages } from '../iommufd/main/option.ts';
+import { U64_MAX, holes } from '../model/ranges.ts';
+import { revise } from '../model/revise.ts';
+import type { Ctx, Ioas, World } from '../model/world.ts';
 
 const IOMMU_VFIO_IOAS_GET = 0n;
 const IOMMU_VFIO_IOAS_SET = 1n;

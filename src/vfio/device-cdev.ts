@@ -3,19 +3,19 @@
  * on a header device (`dev`): bind it to an iommufd, attach its RID or a PASID to a HWPT or
  * IOAS (replacing what is there), detach. A bound device holds the iommufd context alive.
  */
-import { putContext } from './context.ts';
-import type { Fields } from '../events/types.ts';
-import * as S from '../events/structs.ts';
-import { IOMMU_NO_PASID } from './attach-hw.ts';
-import { type Call, type Result, big, num, ok, refuse } from './command.ts';
-import { bindDevice, changePt, detach, isRefusal, refusal } from './device.ts';
-import { Fail, fail } from './fail.ts';
-import { fileOf } from './files.ts';
-import { structIoctl } from './ioctl.ts';
-import { castDraft, revise } from './revise.ts';
-import { commit } from './object-refs.ts';
-import { ptRequest } from './selftest-device.ts';
-import type { Ctx, HeaderDevice, World } from './world.ts';
+import { putContext } from '../iommufd/main/context.ts';
+import type { Fields } from '../../events/types.ts';
+import * as S from '../../events/structs.ts';
+import { IOMMU_NO_PASID } from '../iommufd/device/attach-hw.ts';
+import { type Call, type Result, big, num, ok, refuse } from '../model/command.ts';
+import { bindDevice, changePt, detach, isRefusal, refusal } from '../iommufd/device/device.ts';
+import { Fail, fail } from '../model/fail.ts';
+import { fileOf } from '../mm/files.ts';
+import { structIoctl } from '../iommufd/main/ioctl.ts';
+import { castDraft, revise } from '../model/revise.ts';
+import { commit } from '../iommufd/main/object-refs.ts';
+import { ptRequest } from '../iommufd/selftest/selftest-device.ts';
+import type { Ctx, HeaderDevice, World } from '../model/world.ts';
 
 export const VFIO_DEVICE_BIND_FLAG_TOKEN = 1n;
 export const VFIO_DEVICE_ATTACH_PASID = 1n;

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { replayFile } from '../../replay/replay-file.ts';
 import { fuzz } from '../../src/fuzz/fuzz.ts';
-import { setMutant } from '../../src/mutants.ts';
+import { setMutant } from '../../src/model/mutants.ts';
 
 const seed = process.env['FC_SEED'] === undefined ? Date.now() % 2 ** 31 : Number(process.env['FC_SEED']);
 const dir = mkdtempSync(join(tmpdir(), 'iommufd-model-fuzz-'));

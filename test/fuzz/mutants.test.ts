@@ -1,5 +1,5 @@
 /**
- * The fuzzer's power, measured: each hand-made mutant of the model (src/mutants.ts) is run
+ * The fuzzer's power, measured: each hand-made mutant of the model (src/model/mutants.ts) is run
  * against the property suite — the fuzzer's invariants, then the regression traces (the
  * kernel selftest corpus and the accounting scenarios) — and counts as killed when either
  * fails. At least 90% must die; the table of survivors is printed.
@@ -9,13 +9,13 @@ import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { replayFile } from '../../replay/replay-file.ts';
 import { fuzz } from '../../src/fuzz/fuzz.ts';
-import { MUTANTS, setMutant } from '../../src/mutants.ts';
+import { MUTANTS, setMutant } from '../../src/model/mutants.ts';
 import { conformanceTraces } from '../conformance/corpus.ts';
 
 /** The corpus less its three 10k-event loops, which add time but no coverage here. */
 const REGRESSION = [
   ...conformanceTraces().filter((f) => !/access_rw|fork_gone|ioas_iova_alloc/.test(f)),
-  ...readdirSync(resolve(import.meta.dirname, '../scenarios')).map((f) => join(resolve(import.meta.dirname, '../scenarios'), f)),
+  ...readdirSync(resolve(import.meta.dirname, '../replay/scenarios')).map((f) => join(resolve(import.meta.dirname, '../replay/scenarios'), f)),
 ];
 
 async function killedBy(): Promise<string | null> {

@@ -2,7 +2,7 @@
  * IOAS ioctls, one test per kernel check (ioas.c, io_pagetable.c), in the kernel's order.
  */
 import { describe, expect, it } from 'vitest';
-import { errnos, runTrace, withIoas } from './harness.ts';
+import { errnos, runTrace, withIoas } from '../harness.ts';
 
 const BUF = '0x7f0000000000';
 const RW = ['READABLE', 'WRITEABLE'];

@@ -4,7 +4,7 @@
  * so the CPU and the device keep seeing the same page; a forked child keeps the old one.
  */
 import { describe, expect, it } from 'vitest';
-import { errnos, refused, runTrace } from './harness.ts';
+import { errnos, refused, runTrace } from '../harness.ts';
 
 const ANON = '0x7f0000000000';
 const FILE = '0x7f0000100000';

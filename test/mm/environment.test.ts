@@ -1,6 +1,6 @@
 /** Environment events and the checks every event shares (a live pid, an open fd). */
 import { describe, expect, it } from 'vitest';
-import { errnos, runTrace, withIoas } from './harness.ts';
+import { errnos, runTrace, withIoas } from '../harness.ts';
 
 describe('processes and fds', () => {
   it('an event of a pid that does not exist → ESRCH, nothing changes', () => {

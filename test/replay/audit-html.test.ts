@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { auditFile } from '../replay/audit.ts';
-import { renderAuditHtml } from '../replay/audit-html.ts';
-import { launchChromium, noBrowser } from './browser.ts';
+import { auditFile } from '../../replay/audit.ts';
+import { renderAuditHtml } from '../../replay/audit-html.ts';
+import { launchChromium, noBrowser } from '../browser.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'iommufd-model-html-'));
 const HOSTILE = '</script><script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">';

@@ -1,12 +1,12 @@
 /**
  * Accounting scenarios from the regression list (spec-history §C.4), as traces under
- * test/scenarios: they replay clean with every invariant checked, and the audit's VFIO type1
+ * test/replay/scenarios: they replay clean with every invariant checked, and the audit's VFIO type1
  * comparison shows what iommufd's shared pages save.
  */
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { auditFile } from '../replay/audit.ts';
-import { replayFile } from '../replay/replay-file.ts';
+import { auditFile } from '../../replay/audit.ts';
+import { replayFile } from '../../replay/replay-file.ts';
 
 const DIR = resolve(import.meta.dirname, 'scenarios');
 

@@ -3,9 +3,9 @@
  * iopt_cut_iova()/iopt_area_split() of io_pagetable.c), in the kernel's order.
  */
 import { describe, expect, it } from 'vitest';
-import { MOCK_PAGE_SIZE, mockDeviceModel } from '../../src/mock.ts';
-import type { Ioas } from '../../src/world.ts';
-import { type Ran, errnos, runTrace, afterPrologue } from './harness.ts';
+import { MOCK_PAGE_SIZE, mockDeviceModel } from '../../src/iommufd/selftest/mock.ts';
+import type { Ioas } from '../../src/model/world.ts';
+import { type Ran, errnos, runTrace, afterPrologue } from '../harness.ts';
 
 const BUF = 0x7f0000000000n;
 const IOVA = 0x1000000n;

@@ -4,7 +4,7 @@
  * device_cdev.c, vfio_iommufd_physical_*() of vfio/iommufd.c, iommufd_device_bind()).
  */
 import { describe, expect, it } from 'vitest';
-import { type Ran, HEADER, errnos, afterPrologue, refused } from './harness.ts';
+import { type Ran, HEADER, errnos, afterPrologue, refused } from '../harness.ts';
 
 const DEVICES = {
   ...HEADER,

@@ -3,19 +3,19 @@
  * selftest.c, spec §7.3): an emulated device's CPU view of an IOAS. A pinning access holds the
  * pages under the items it pinned; unmapping an area it pinned makes it drop those items first.
  */
-import { initialRecord, nextRecord } from '../machines/adapter.ts';
-import { accessMachine } from '../machines/access.machine.ts';
-import { ioasMachine } from '../machines/ioas.machine.ts';
-import { Fail, fail } from './fail.ts';
-import { alignmentOf } from './hw-pagetable.ts';
-import { IOMMU_READ, IOMMU_WRITE, conformsTo, lastOf } from './io-pagetable.ts';
-import { mutated } from './mutants.ts';
-import { OrderedMap } from './ordered-map.ts';
-import { addHold, dropHolds } from './pages.ts';
-import { intersecting } from './ranges.ts';
-import { castDraft, revise } from './revise.ts';
-import { userMemoryReadable, userMemoryWritable } from './user-memory.ts';
-import type { Access, AccessItem, Area, Ctx, Ioas, Pages, World } from './world.ts';
+import { initialRecord, nextRecord } from '../../../machines/adapter.ts';
+import { accessMachine } from '../../../machines/access.machine.ts';
+import { ioasMachine } from '../../../machines/ioas.machine.ts';
+import { Fail, fail } from '../../model/fail.ts';
+import { alignmentOf } from '../hw-pagetable/hw-pagetable.ts';
+import { IOMMU_READ, IOMMU_WRITE, conformsTo, lastOf } from '../io-pagetable/io-pagetable.ts';
+import { mutated } from '../../model/mutants.ts';
+import { OrderedMap } from '../../model/ordered-map.ts';
+import { addHold, dropHolds } from '../pages/pages.ts';
+import { intersecting } from '../../model/ranges.ts';
+import { castDraft, revise } from '../../model/revise.ts';
+import { userMemoryReadable, userMemoryWritable } from '../../mm/user-memory.ts';
+import type { Access, AccessItem, Area, Ctx, Ioas, Pages, World } from '../../model/world.ts';
 
 /** `xa_limit_16b` of the IOAS's access list. */
 const ACCESSES_PER_IOAS = 65536;

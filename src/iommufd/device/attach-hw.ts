@@ -4,12 +4,12 @@
  * IOMMU core and the driver do under them): PASID compatibility, the domain's driver, the
  * mock driver's attach rules, and the attach handle that page faults are reported through.
  */
-import { Fail, fail } from './fail.ts';
-import { autoRespond } from './fault.ts';
-import { IOMMU_TEST_PASID_RESERVED, MOCK_FLAGS_DEVICE_NO_DIRTY } from './mock.ts';
-import { mustGet, putObject } from './object-refs.ts';
-import { revise } from './revise.ts';
-import type { Ctx, Device, HwptNested, HwptPaging } from './world.ts';
+import { Fail, fail } from '../../model/fail.ts';
+import { autoRespond } from '../eventq/fault.ts';
+import { IOMMU_TEST_PASID_RESERVED, MOCK_FLAGS_DEVICE_NO_DIRTY } from '../selftest/mock.ts';
+import { mustGet, putObject } from '../main/object-refs.ts';
+import { revise } from '../../model/revise.ts';
+import type { Ctx, Device, HwptNested, HwptPaging } from '../../model/world.ts';
 
 export const IOMMU_NO_PASID = 0;
 

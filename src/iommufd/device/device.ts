@@ -4,9 +4,9 @@
  * replace, detach, unbind. Devices of one IOMMU group share one attachment per PASID; a mock
  * device is its own group. The hardware side (driver, PASID rules, handles) is attach-hw.ts.
  */
-import { putContext } from './context.ts';
-import { initialRecord, nextRecord } from '../machines/adapter.ts';
-import { deviceMachine } from '../machines/device.machine.ts';
+import { putContext } from '../main/context.ts';
+import { initialRecord, nextRecord } from '../../../machines/adapter.ts';
+import { deviceMachine } from '../../../machines/device.machine.ts';
 import {
   DriverFault,
   IOMMU_NO_PASID,
@@ -17,17 +17,17 @@ import {
   pagingOf,
   replaceHardware,
 } from './attach-hw.ts';
-import { type Call, type Choices, type Result, partial, refuse } from './command.ts';
-import { Fail, fail } from './fail.ts';
-import { addDomain, destroyHwptPaging, newHwptPaging } from './hw-pagetable.ts';
-import { reserve, unreserve } from './io-pagetable.ts';
-import { mutated } from './mutants.ts';
-import { allocId } from './object-table.ts';
-import { adjustUsers, dropObject, liveObject, mustGet, putObject } from './object-refs.ts';
-import { OrderedMap } from './ordered-map.ts';
-import { castDraft, revise } from './revise.ts';
-import { removeVdevice } from './viommu.ts';
-import type { Ctx, Device, DeviceModel, Domain, Ioas, World } from './world.ts';
+import { type Call, type Choices, type Result, partial, refuse } from '../../model/command.ts';
+import { Fail, fail } from '../../model/fail.ts';
+import { addDomain, destroyHwptPaging, newHwptPaging } from '../hw-pagetable/hw-pagetable.ts';
+import { reserve, unreserve } from '../io-pagetable/io-pagetable.ts';
+import { mutated } from '../../model/mutants.ts';
+import { allocId } from '../main/object-table.ts';
+import { adjustUsers, dropObject, liveObject, mustGet, putObject } from '../main/object-refs.ts';
+import { OrderedMap } from '../../model/ordered-map.ts';
+import { castDraft, revise } from '../../model/revise.ts';
+import { removeVdevice } from '../viommu/viommu.ts';
+import type { Ctx, Device, DeviceModel, Domain, Ioas, World } from '../../model/world.ts';
 
 /** `IOMMU_TEST_DEV_CACHE_DEFAULT`: what each of a mock device's four cache entries starts as. */
 const DEV_CACHE_DEFAULT = 0xbaddadn;

@@ -4,10 +4,10 @@
  * described by the entry's own parameters (`aperture`, `pgsize_bitmap`, `reserved`,
  * `max_pasid_log2`, `dirty`, `nesting`, `group`), one IOMMU instance per kind.
  */
-import type { DeviceDecl, Fields, Value } from '../events/types.ts';
-import { mockDeviceModel } from './mock.ts';
-import { U64_MAX } from './ranges.ts';
-import type { DeviceModel, HeaderDevice, Range } from './world.ts';
+import type { DeviceDecl, Fields, Value } from '../../../events/types.ts';
+import { mockDeviceModel } from '../selftest/mock.ts';
+import { U64_MAX } from '../../model/ranges.ts';
+import type { DeviceModel, HeaderDevice, Range } from '../../model/world.ts';
 
 function malformed(decl: DeviceDecl, param: string, why: string): never {
   throw new Error(`[iommufd-model] header device ${decl.name}: ${param} ${why}`);

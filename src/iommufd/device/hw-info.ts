@@ -2,12 +2,12 @@
  * `IOMMU_GET_HW_INFO` (`iommufd_get_hw_info()`, spec §3.12): what the IOMMU behind a device
  * reports: its driver-typed data, capabilities and PASID width.
  */
-import type { Fields } from '../events/types.ts';
-import { type Call, type Result, big, num, ok, refuse } from './command.ts';
-import { fail } from './fail.ts';
-import { IOMMU_HW_INFO_TYPE_SELFTEST } from './mock.ts';
-import { userMemoryWritable } from './user-memory.ts';
-import type { Ctx } from './world.ts';
+import type { Fields } from '../../../events/types.ts';
+import { type Call, type Result, big, num, ok, refuse } from '../../model/command.ts';
+import { fail } from '../../model/fail.ts';
+import { IOMMU_HW_INFO_TYPE_SELFTEST } from '../selftest/mock.ts';
+import { userMemoryWritable } from '../../mm/user-memory.ts';
+import type { Ctx } from '../../model/world.ts';
 
 export const IOMMU_HW_INFO_FLAG_INPUT_TYPE = 1n;
 export const IOMMU_HW_INFO_TYPE_DEFAULT = 0n;

@@ -2,12 +2,12 @@
  * The fd of a FAULT or VEVENTQ object (`iommufd_eventq_init()`, eventq.c): an anonymous file
  * holding a reference on its object and on the iommufd context until it is closed.
  */
-import type { Call } from './command.ts';
-import { putContext, releaseContext } from './context.ts';
-import { chooseFd, installFile } from './files.ts';
-import { adjustUsers } from './object-refs.ts';
-import { revise } from './revise.ts';
-import type { Ctx, World } from './world.ts';
+import type { Call } from '../../model/command.ts';
+import { putContext, releaseContext } from '../main/context.ts';
+import { chooseFd, installFile } from '../../mm/files.ts';
+import { adjustUsers } from '../main/object-refs.ts';
+import { revise } from '../../model/revise.ts';
+import type { Ctx, World } from '../../model/world.ts';
 
 /** Installs the object's fd (recorded under `fdField`); the context gains a holder. */
 export function openEventqFile(

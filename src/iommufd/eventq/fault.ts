@@ -4,20 +4,20 @@
  * and the fd's read (fault records, each read group getting a cookie from 1) and write (page
  * responses naming those cookies).
  */
-import { putContext } from './context.ts';
-import type { Fields, Value } from '../events/types.ts';
-import { initialRecord } from '../machines/adapter.ts';
-import { objectMachine } from '../machines/object.machine.ts';
-import { type Call, type Result, big, num, ok, refuse } from './command.ts';
-import { groupHwpt, handleOf, hwptOf } from './attach-hw.ts';
-import { groupOf } from './device.ts';
+import { putContext } from '../main/context.ts';
+import type { Fields, Value } from '../../../events/types.ts';
+import { initialRecord } from '../../../machines/adapter.ts';
+import { objectMachine } from '../../../machines/object.machine.ts';
+import { type Call, type Result, big, num, ok, refuse } from '../../model/command.ts';
+import { groupHwpt, handleOf, hwptOf } from '../device/attach-hw.ts';
+import { groupOf } from '../device/device.ts';
 import { openEventqFile } from './eventq.ts';
-import { Fail, fail } from './fail.ts';
-import { allocId } from './object-table.ts';
-import { dropObject, lookup, mustGet, putObject } from './object-refs.ts';
-import { OrderedMap } from './ordered-map.ts';
-import { revise } from './revise.ts';
-import type { Ctx, Device, Fault, FaultGroup } from './world.ts';
+import { Fail, fail } from '../../model/fail.ts';
+import { allocId } from '../main/object-table.ts';
+import { dropObject, lookup, mustGet, putObject } from '../main/object-refs.ts';
+import { OrderedMap } from '../../model/ordered-map.ts';
+import { revise } from '../../model/revise.ts';
+import type { Ctx, Device, Fault, FaultGroup } from '../../model/world.ts';
 
 /** `sizeof(struct iommu_hwpt_pgfault)`. */
 export const FAULT_RECORD_SIZE = 40n;

@@ -3,15 +3,15 @@
  * on a FAULT or VEVENTQ fd. A file with no such handler refuses with EINVAL, as
  * `vfs_read()`/`vfs_write()` do for a file without `.read`/`.write` (a vEVENTQ has no write).
  */
-import { putContext } from './context.ts';
-import type { Value } from '../events/types.ts';
-import { type Call, type Result, big, ok, refuse } from './command.ts';
-import { Fail, fail } from './fail.ts';
+import { putContext } from '../main/context.ts';
+import type { Value } from '../../../events/types.ts';
+import { type Call, type Result, big, ok, refuse } from '../../model/command.ts';
+import { Fail, fail } from '../../model/fail.ts';
 import { readFault, writeFault } from './fault.ts';
-import { fileOf } from './files.ts';
-import { mustGet, putObject } from './object-refs.ts';
+import { fileOf } from '../../mm/files.ts';
+import { mustGet, putObject } from '../main/object-refs.ts';
 import { readVeventq } from './veventq.ts';
-import type { Ctx, OpenFile } from './world.ts';
+import type { Ctx, OpenFile } from '../../model/world.ts';
 
 type Queue = { file: Extract<OpenFile, { kind: 'fault' | 'veventq' }>; ctx: Ctx };
 

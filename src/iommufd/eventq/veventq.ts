@@ -4,17 +4,17 @@
  * queue takes a single "lost events" header at its tail instead; every record gets the next
  * sequence number, which wraps from INT_MAX to 0.
  */
-import { putContext } from './context.ts';
-import type { Fields } from '../events/types.ts';
-import { initialRecord } from '../machines/adapter.ts';
-import { objectMachine } from '../machines/object.machine.ts';
-import { type Call, type Result, big, num, ok, refuse } from './command.ts';
+import { putContext } from '../main/context.ts';
+import type { Fields } from '../../../events/types.ts';
+import { initialRecord } from '../../../machines/adapter.ts';
+import { objectMachine } from '../../../machines/object.machine.ts';
+import { type Call, type Result, big, num, ok, refuse } from '../../model/command.ts';
 import { openEventqFile } from './eventq.ts';
-import { Fail, fail } from './fail.ts';
-import { IOMMU_VEVENTQ_TYPE_SELFTEST } from './mock.ts';
-import { allocId } from './object-table.ts';
-import { adjustUsers, dropObject, lookup, putObject } from './object-refs.ts';
-import type { Ctx, Vevent, Veventq } from './world.ts';
+import { Fail, fail } from '../../model/fail.ts';
+import { IOMMU_VEVENTQ_TYPE_SELFTEST } from '../selftest/mock.ts';
+import { allocId } from '../main/object-table.ts';
+import { adjustUsers, dropObject, lookup, putObject } from '../main/object-refs.ts';
+import type { Ctx, Vevent, Veventq } from '../../model/world.ts';
 
 export const IOMMU_VEVENTQ_FLAG_LOST_EVENTS = 1n;
 const INT_MAX = 0x7fffffffn;

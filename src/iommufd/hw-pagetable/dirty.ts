@@ -5,18 +5,18 @@
  * mock page table maps with its smallest page, or with MOCK_HUGE_PAGE_SIZE PTEs in a HUGE
  * domain where IOVA and physical pages allow it (and large pages are not disabled).
  */
-import { putContext } from './context.ts';
-import type { Fields } from '../events/types.ts';
-import { type Call, type Result, big, num, ok, refuse } from './command.ts';
-import { Fail, fail } from './fail.ts';
+import { putContext } from '../main/context.ts';
+import type { Fields } from '../../../events/types.ts';
+import { type Call, type Result, big, num, ok, refuse } from '../../model/command.ts';
+import { Fail, fail } from '../../model/fail.ts';
 import { domainPage } from './hw-pagetable.ts';
-import { MOCK_HUGE_PAGE_SIZE } from './mock.ts';
-import { lookup, mustGet, putObject } from './object-refs.ts';
-import { pinnedAt } from './pages.ts';
-import { U64_MAX, firstIntersecting, intersecting } from './ranges.ts';
-import { BYTES, userBuffer } from './user-data.ts';
-import { userMemoryWritable } from './user-memory.ts';
-import type { Area, Ctx, DirtyMark, HwptPaging, Ioas, World } from './world.ts';
+import { MOCK_HUGE_PAGE_SIZE } from '../selftest/mock.ts';
+import { lookup, mustGet, putObject } from '../main/object-refs.ts';
+import { pinnedAt } from '../pages/pages.ts';
+import { U64_MAX, firstIntersecting, intersecting } from '../../model/ranges.ts';
+import { BYTES, userBuffer } from '../main/user-data.ts';
+import { userMemoryWritable } from '../../mm/user-memory.ts';
+import type { Area, Ctx, DirtyMark, HwptPaging, Ioas, World } from '../../model/world.ts';
 
 export const IOMMU_HWPT_DIRTY_TRACKING_ENABLE = 1n;
 export const IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR = 1n;

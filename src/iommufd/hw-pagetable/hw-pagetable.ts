@@ -4,17 +4,17 @@
  * adding one raises the IOAS alignment to the domain's smallest page, reserves what lies
  * outside its aperture, and, when it is the IOAS's first, pins every area.
  */
-import { initialRecord, nextRecord } from '../machines/adapter.ts';
-import { ioasMachine } from '../machines/ioas.machine.ts';
-import { objectMachine } from '../machines/object.machine.ts';
-import { Fail, fail } from './fail.ts';
-import { conformsTo, reserve, unreserve } from './io-pagetable.ts';
-import { mutated } from './mutants.ts';
-import { adjustUsers } from './object-refs.ts';
-import { U64_MAX } from './ranges.ts';
-import { addHold, areaHoldKey, areaIndexes, dropHolds } from './pages.ts';
-import { castDraft, revise } from './revise.ts';
-import type { Ctx, Domain, HwptPaging, Ioas, World } from './world.ts';
+import { initialRecord, nextRecord } from '../../../machines/adapter.ts';
+import { ioasMachine } from '../../../machines/ioas.machine.ts';
+import { objectMachine } from '../../../machines/object.machine.ts';
+import { Fail, fail } from '../../model/fail.ts';
+import { conformsTo, reserve, unreserve } from '../io-pagetable/io-pagetable.ts';
+import { mutated } from '../../model/mutants.ts';
+import { adjustUsers } from '../main/object-refs.ts';
+import { U64_MAX } from '../../model/ranges.ts';
+import { addHold, areaHoldKey, areaIndexes, dropHolds } from '../pages/pages.ts';
+import { castDraft, revise } from '../../model/revise.ts';
+import type { Ctx, Domain, HwptPaging, Ioas, World } from '../../model/world.ts';
 
 const lowestBit = (v: bigint): bigint => v & -v;
 

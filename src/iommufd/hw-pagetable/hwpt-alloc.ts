@@ -3,17 +3,17 @@
  * an IOAS, or a nested one on a nesting parent or a vIOMMU, optionally reporting its page
  * faults to a FAULT object. The device only chooses the driver; it is not attached.
  */
-import { putContext } from './context.ts';
-import type { Fields } from '../events/types.ts';
-import { type Call, type Result, big, num, ok, refuse } from './command.ts';
-import { Fail, fail } from './fail.ts';
+import { putContext } from '../main/context.ts';
+import type { Fields } from '../../../events/types.ts';
+import { type Call, type Result, big, num, ok, refuse } from '../../model/command.ts';
+import { Fail, fail } from '../../model/fail.ts';
 import { addDomain, newHwptPaging } from './hw-pagetable.ts';
 import { IOMMU_HWPT_ALLOC_PASID, IOMMU_HWPT_FAULT_ID_VALID, allocNestedOnParent, allocNestedOnViommu } from './hwpt-nested.ts';
-import { IOMMU_HWPT_DATA_SELFTEST, MOCK_IOMMUPT_DEFAULT, MOCK_IOMMUPT_HUGE, domainFor } from './mock.ts';
-import { allocId } from './object-table.ts';
-import { adjustUsers, liveObject, lookup, putObject } from './object-refs.ts';
-import { HWPT_SELFTEST, copyDriverStruct, fieldOf, userBuffer } from './user-data.ts';
-import type { Ctx, Device, Domain, Ioas } from './world.ts';
+import { IOMMU_HWPT_DATA_SELFTEST, MOCK_IOMMUPT_DEFAULT, MOCK_IOMMUPT_HUGE, domainFor } from '../selftest/mock.ts';
+import { allocId } from '../main/object-table.ts';
+import { adjustUsers, liveObject, lookup, putObject } from '../main/object-refs.ts';
+import { HWPT_SELFTEST, copyDriverStruct, fieldOf, userBuffer } from '../main/user-data.ts';
+import type { Ctx, Device, Domain, Ioas } from '../../model/world.ts';
 
 export const IOMMU_HWPT_ALLOC_NEST_PARENT = 1n;
 export const IOMMU_HWPT_ALLOC_DIRTY_TRACKING = 2n;

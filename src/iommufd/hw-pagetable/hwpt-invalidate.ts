@@ -3,14 +3,14 @@
  * invalidation requests for a nested HWPT or a vIOMMU. `entry_num` is written back on every
  * path, the number of entries handled before any error; the entries handled stay handled.
  */
-import { putContext } from './context.ts';
-import type { Fields } from '../events/types.ts';
-import { type Call, type Result, big, num, ok, partial, refuse } from './command.ts';
-import { fail } from './fail.ts';
+import { putContext } from '../main/context.ts';
+import type { Fields } from '../../../events/types.ts';
+import { type Call, type Result, big, num, ok, partial, refuse } from '../../model/command.ts';
+import { fail } from '../../model/fail.ts';
 import { nestedInvalidate } from './hwpt-nested.ts';
-import { liveObject } from './object-refs.ts';
-import { type Invalidated, viommuInvalidate } from './viommu.ts';
-import type { Ctx } from './world.ts';
+import { liveObject } from '../main/object-refs.ts';
+import { type Invalidated, viommuInvalidate } from '../viommu/viommu.ts';
+import type { Ctx } from '../../model/world.ts';
 
 /** Whether the command points at data: inline `data`, or a non-NULL `data_uptr`. */
 const hasData = (cmd: Fields): boolean => (cmd['data'] !== undefined && cmd['data'] !== null) || typeof cmd['data_uptr'] === 'bigint';

@@ -4,19 +4,19 @@
  * its destruction, and the mock nested domain (selftest.c): four IOTLB entries set from the
  * user data, zeroed by `HWPT_INVALIDATE`, checked by `TEST_MD_CHECK_IOTLB`.
  */
-import type { Fields } from '../events/types.ts';
-import { initialRecord } from '../machines/adapter.ts';
-import { objectMachine } from '../machines/object.machine.ts';
-import { type Call, type Result, big, ok, refuse } from './command.ts';
-import { Fail, fail } from './fail.ts';
+import type { Fields } from '../../../events/types.ts';
+import { initialRecord } from '../../../machines/adapter.ts';
+import { objectMachine } from '../../../machines/object.machine.ts';
+import { type Call, type Result, big, ok, refuse } from '../../model/command.ts';
+import { Fail, fail } from '../../model/fail.ts';
 import {
   IOMMU_HWPT_DATA_SELFTEST,
   IOMMU_HWPT_INVALIDATE_DATA_SELFTEST,
   IOMMU_TEST_INVALIDATE_FLAG_ALL,
   MOCK_NESTED_DOMAIN_IOTLB_ID_MAX,
-} from './mock.ts';
-import { allocId } from './object-table.ts';
-import { adjustUsers, dropObject, lookup, putObject } from './object-refs.ts';
+} from '../selftest/mock.ts';
+import { allocId } from '../main/object-table.ts';
+import { adjustUsers, dropObject, lookup, putObject } from '../main/object-refs.ts';
 import {
   HWPT_INVALIDATE_SELFTEST,
   HWPT_SELFTEST,
@@ -24,9 +24,9 @@ import {
   distinctEntries,
   fieldOf,
   userBuffer,
-} from './user-data.ts';
-import type { Invalidated } from './viommu.ts';
-import type { Ctx, Device, HwptNested, HwptPaging, Viommu } from './world.ts';
+} from '../main/user-data.ts';
+import type { Invalidated } from '../viommu/viommu.ts';
+import type { Ctx, Device, HwptNested, HwptPaging, Viommu } from '../../model/world.ts';
 
 export const IOMMU_HWPT_FAULT_ID_VALID = 4n;
 export const IOMMU_HWPT_ALLOC_PASID = 8n;

@@ -3,13 +3,13 @@
  * type1 emulation unmaps part of a mapping. The two halves of a split area share its pages
  * object; with a domain, the area's pin hold is split the same way, pinning nothing anew.
  */
-import { areaHasAccesses } from './access.ts';
-import { Fail, fail } from './fail.ts';
-import { ioasIn, putIoas, withIopt } from './ioas.ts';
-import { addHold, areaHoldKey, areaIndexes, dropHolds } from './pages.ts';
-import { firstIntersecting } from './ranges.ts';
-import { castDraft, revise } from './revise.ts';
-import type { Area, Ctx, Ioas, World } from './world.ts';
+import { areaHasAccesses } from '../device/access.ts';
+import { Fail, fail } from '../../model/fail.ts';
+import { ioasIn, putIoas, withIopt } from '../ioas.ts';
+import { addHold, areaHoldKey, areaIndexes, dropHolds } from '../pages/pages.ts';
+import { firstIntersecting } from '../../model/ranges.ts';
+import { castDraft, revise } from '../../model/revise.ts';
+import type { Area, Ctx, Ioas, World } from '../../model/world.ts';
 
 /**
  * `iopt_cut_iova()`: splits the area holding each of `iovas` so that the iova ends a piece;

@@ -3,13 +3,13 @@
  * reserved ranges, and the alignment every area must keep. Pure functions from one
  * `IoPagetable` to the next; errors are returned as `Fail`.
  */
-import { Fail, fail } from './fail.ts';
-import { injected } from './fault-injection.ts';
-import { mutated } from './mutants.ts';
+import { Fail, fail } from '../../model/fail.ts';
+import { injected } from '../../model/fault-injection.ts';
+import { mutated } from '../../model/mutants.ts';
 import { allocIova } from './iova-alloc.ts';
-import { OrderedMap } from './ordered-map.ts';
-import { U64_MAX, firstIntersecting, spansOf } from './ranges.ts';
-import type { Area, IoPagetable, ModelConfig, Pages, Range, ReservedRange } from './world.ts';
+import { OrderedMap } from '../../model/ordered-map.ts';
+import { U64_MAX, firstIntersecting, spansOf } from '../../model/ranges.ts';
+import type { Area, IoPagetable, ModelConfig, Pages, Range, ReservedRange } from '../../model/world.ts';
 
 export const IOMMU_READ = 1;
 export const IOMMU_WRITE = 2;

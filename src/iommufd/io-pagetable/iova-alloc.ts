@@ -3,11 +3,11 @@
  * `__alloc_iova_check_range()` helper (io_pagetable.c, spec §4): users that replay a capture
  * depend on getting the very IOVA the kernel chose.
  */
-import { Fail, fail } from './fail.ts';
-import { mutated } from './mutants.ts';
-import type { OrderedMap } from './ordered-map.ts';
-import { U64_MAX, holes } from './ranges.ts';
-import type { IoPagetable, ModelConfig, Range } from './world.ts';
+import { Fail, fail } from '../../model/fail.ts';
+import { mutated } from '../../model/mutants.ts';
+import type { OrderedMap } from '../../model/ordered-map.ts';
+import { U64_MAX, holes } from '../../model/ranges.ts';
+import type { IoPagetable, ModelConfig, Range } from '../../model/world.ts';
 
 const ULONG_MAX = U64_MAX;
 

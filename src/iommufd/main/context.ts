@@ -2,12 +2,12 @@
  * iommufd contexts (`struct iommufd_ctx`): created by each open of /dev/iommu, destroyed when
  * the last file holding one goes (`iommufd_fops_release()`).
  */
-import { OrderedMap } from './ordered-map.ts';
-import { settle, unchargeAll } from './accounting.ts';
-import { storeCowBreaks } from './cow.ts';
-import { mutated } from './mutants.ts';
-import { revise } from './revise.ts';
-import type { Ctx, World } from './world.ts';
+import { OrderedMap } from '../../model/ordered-map.ts';
+import { settle, unchargeAll } from '../pages/accounting.ts';
+import { storeCowBreaks } from '../../mm/cow.ts';
+import { mutated } from '../../model/mutants.ts';
+import { revise } from '../../model/revise.ts';
+import type { Ctx, World } from '../../model/world.ts';
 
 export function newContext(id: number): Ctx {
   return {

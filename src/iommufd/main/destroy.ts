@@ -3,25 +3,25 @@
  * the object table holds it, which its lifecycle machine decides; then its type's destroy runs.
  */
 import { putContext } from './context.ts';
-import type { Fields } from '../events/types.ts';
-import { accepts } from '../machines/adapter.ts';
-import { accessMachine } from '../machines/access.machine.ts';
-import { deviceMachine } from '../machines/device.machine.ts';
-import { ioasMachine } from '../machines/ioas.machine.ts';
-import { objectMachine } from '../machines/object.machine.ts';
-import { type Call, type Result, num, ok, refuse } from './command.ts';
-import { fail } from './fail.ts';
-import { destroyFault } from './fault.ts';
-import { destroyHwQueue } from './hw-queue.ts';
-import { destroyHwptPaging } from './hw-pagetable.ts';
-import { destroyHwptNested } from './hwpt-nested.ts';
+import type { Fields } from '../../../events/types.ts';
+import { accepts } from '../../../machines/adapter.ts';
+import { accessMachine } from '../../../machines/access.machine.ts';
+import { deviceMachine } from '../../../machines/device.machine.ts';
+import { ioasMachine } from '../../../machines/ioas.machine.ts';
+import { objectMachine } from '../../../machines/object.machine.ts';
+import { type Call, type Result, num, ok, refuse } from '../../model/command.ts';
+import { fail } from '../../model/fail.ts';
+import { destroyFault } from '../eventq/fault.ts';
+import { destroyHwQueue } from '../viommu/hw-queue.ts';
+import { destroyHwptPaging } from '../hw-pagetable/hw-pagetable.ts';
+import { destroyHwptNested } from '../hw-pagetable/hwpt-nested.ts';
 import { liveObject } from './object-refs.ts';
-import { destroyVeventq } from './veventq.ts';
-import { destroyViommu, removeVdevice } from './viommu.ts';
-import { dropAreaRefs } from './ioas.ts';
-import { revise } from './revise.ts';
-import { destroySelftestDev } from './selftest-device.ts';
-import type { Ctx, Ioas, IommuObject, World } from './world.ts';
+import { destroyVeventq } from '../eventq/veventq.ts';
+import { destroyViommu, removeVdevice } from '../viommu/viommu.ts';
+import { dropAreaRefs } from '../ioas.ts';
+import { revise } from '../../model/revise.ts';
+import { destroySelftestDev } from '../selftest/selftest-device.ts';
+import type { Ctx, Ioas, IommuObject, World } from '../../model/world.ts';
 
 const DESTROY = { type: 'DESTROY' } as const;
 

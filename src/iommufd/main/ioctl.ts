@@ -4,9 +4,9 @@
  * the kernel's struct must be zero; a shorter struct reads as zero-filled, and only
  * `min(size, sizeof)` bytes are written back.
  */
-import type { EventArgs, FieldSpec, Fields, StructSpec, Value } from '../events/types.ts';
-import { type Call, type Result, refuse } from './command.ts';
-import { fail } from './fail.ts';
+import type { EventArgs, FieldSpec, Fields, StructSpec, Value } from '../../../events/types.ts';
+import { type Call, type Result, refuse } from '../../model/command.ts';
+import { fail } from '../../model/fail.ts';
 
 function width(field: FieldSpec): number {
   const unit = field.type === 'u8' ? 1 : field.type === 'u16' ? 2 : field.type === 'u64' ? 8 : 4;

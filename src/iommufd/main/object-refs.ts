@@ -4,10 +4,10 @@
  * kernel's `xa_load()` of an `XA_ZERO_ENTRY` is.
  */
 import { putContext } from './context.ts';
-import { nextRecord } from '../machines/adapter.ts';
-import { objectMachine } from '../machines/object.machine.ts';
-import { Fail, fail } from './fail.ts';
-import { revise } from './revise.ts';
+import { nextRecord } from '../../../machines/adapter.ts';
+import { objectMachine } from '../../../machines/object.machine.ts';
+import { Fail, fail } from '../../model/fail.ts';
+import { revise } from '../../model/revise.ts';
 import type {
   Ctx,
   Fault,
@@ -20,7 +20,7 @@ import type {
   Veventq,
   Viommu,
   World,
-} from './world.ts';
+} from '../../model/world.ts';
 
 export type ObjectType = IommuObject['type'];
 export type ObjectOf<T extends ObjectType> = Extract<IommuObject, { type: T }>;

@@ -4,10 +4,10 @@
  * object is allocated, mid-command; a command that fails gives it back, which the model gets
  * for free by returning the snapshot it started from.
  */
-import type { Choices } from './command.ts';
-import type { Fail } from './fail.ts';
-import { injected } from './fault-injection.ts';
-import type { OrderedMap } from './ordered-map.ts';
+import type { Choices } from '../../model/command.ts';
+import type { Fail } from '../../model/fail.ts';
+import { injected } from '../../model/fault-injection.ts';
+import type { OrderedMap } from '../../model/ordered-map.ts';
 
 export const ID_MAX = 2 ** 31 - 1;
 

@@ -3,15 +3,15 @@
  * IOAS's use of large pages.
  */
 import { putContext } from './context.ts';
-import type { Fields } from '../events/types.ts';
-import { type Call, type Result, big, num, ok, refuse } from './command.ts';
-import { Fail, fail } from './fail.ts';
-import { conformsTo } from './io-pagetable.ts';
-import { alignmentOf } from './hw-pagetable.ts';
-import { getIoas, putIoas } from './ioas.ts';
-import { mutated } from './mutants.ts';
-import { revise } from './revise.ts';
-import type { Ctx, Ioas } from './world.ts';
+import type { Fields } from '../../../events/types.ts';
+import { type Call, type Result, big, num, ok, refuse } from '../../model/command.ts';
+import { Fail, fail } from '../../model/fail.ts';
+import { conformsTo } from '../io-pagetable/io-pagetable.ts';
+import { alignmentOf } from '../hw-pagetable/hw-pagetable.ts';
+import { getIoas, putIoas } from '../ioas.ts';
+import { mutated } from '../../model/mutants.ts';
+import { revise } from '../../model/revise.ts';
+import type { Ctx, Ioas } from '../../model/world.ts';
 
 export const IOMMU_OPTION_RLIMIT_MODE = 0n;
 export const IOMMU_OPTION_HUGE_PAGES = 1n;

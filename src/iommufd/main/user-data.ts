@@ -5,10 +5,10 @@
  * the pointer names user memory whose contents the model does not know: it reads as zeros
  * where it is readable and faults where it is not, as `copy_from_user()` would.
  */
-import type { Fields, Value } from '../events/types.ts';
-import type { Call } from './command.ts';
-import { Fail, fail } from './fail.ts';
-import { userMemoryReadable } from './user-memory.ts';
+import type { Fields, Value } from '../../../events/types.ts';
+import type { Call } from '../../model/command.ts';
+import { Fail, fail } from '../../model/fail.ts';
+import { userMemoryReadable } from '../../mm/user-memory.ts';
 
 /** A driver struct: each field's offset and width in bytes, and `sizeof`. */
 export interface Layout {

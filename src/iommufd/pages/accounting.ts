@@ -7,10 +7,10 @@
  * Pins change inside a command (`rehold`), are checked against the limit there, and are
  * settled — counters moved — when the command stores its context back into the world.
  */
-import { Fail, fail } from './fail.ts';
-import { mutated } from './mutants.ts';
-import { revise } from './revise.ts';
-import type { Ctx, Pages, Process, World } from './world.ts';
+import { Fail, fail } from '../../model/fail.ts';
+import { mutated } from '../../model/mutants.ts';
+import { revise } from '../../model/revise.ts';
+import type { Ctx, Pages, Process, World } from '../../model/world.ts';
 
 /** How a new pages object made by `process` in `ctx` is accounted (`iopt_alloc_pages()`, `iopt_map_common()`). */
 export function accountModeFor(process: Process, ctx: Ctx): Pages['account'] {

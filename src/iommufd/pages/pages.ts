@@ -6,11 +6,11 @@
  * fails with EFAULT on memory that is not there), indexes nothing holds any more are unpinned.
  */
 import { checkCharge, pinnedOf } from './accounting.ts';
-import { injected } from './fault-injection.ts';
-import { Fail, fail } from './fail.ts';
-import { pinUser } from './physical.ts';
-import { castDraft, revise } from './revise.ts';
-import type { Area, CowBreak, Ctx, Hold, Pages, PinRun, World } from './world.ts';
+import { injected } from '../../model/fault-injection.ts';
+import { Fail, fail } from '../../model/fail.ts';
+import { pinUser } from '../../mm/physical.ts';
+import { castDraft, revise } from '../../model/revise.ts';
+import type { Area, CowBreak, Ctx, Hold, Pages, PinRun, World } from '../../model/world.ts';
 
 /** The index range of its pages object that an area covers. */
 export function areaIndexes(area: Area, pageSize: bigint): { first: bigint; last: bigint } {

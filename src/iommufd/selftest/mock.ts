@@ -2,7 +2,7 @@
  * The selftest mock IOMMU driver (`drivers/iommu/iommufd/selftest.c`, spec §7.1-7.2): its
  * devices, the paging domains it allocates, and what it reports through GET_HW_INFO.
  */
-import type { DeviceModel, Domain } from './world.ts';
+import type { DeviceModel, Domain } from '../../model/world.ts';
 
 export const MOCK_APERTURE_START = 1n << 24n;
 export const MOCK_APERTURE_LAST = (1n << 31n) - 1n;

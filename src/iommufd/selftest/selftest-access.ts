@@ -2,20 +2,20 @@
  * Selftest ops on accesses (`selftest.c`, spec §7.3). The `id` of every op but CREATE_ACCESS
  * is the access fd the kernel handed out, not an object id: an fd of anything else is EBADFD.
  */
-import { putContext } from './context.ts';
-import type { Fields } from '../events/types.ts';
-import { type Call, type Result, big, num, ok, refuse } from './command.ts';
-import { accessRw, addItem, changeIoas, destroyItem, newAccess, pinPages } from './access.ts';
-import { Fail, fail } from './fail.ts';
-import { chooseFd, fileOf, installFile } from './files.ts';
-import { getIoas } from './ioas.ts';
-import { lowestFreeId } from './object-table.ts';
-import { pinnedAt } from './pages.ts';
-import { pageAt } from './physical.ts';
-import { revise } from './revise.ts';
+import { putContext } from '../main/context.ts';
+import type { Fields } from '../../../events/types.ts';
+import { type Call, type Result, big, num, ok, refuse } from '../../model/command.ts';
+import { accessRw, addItem, changeIoas, destroyItem, newAccess, pinPages } from '../device/access.ts';
+import { Fail, fail } from '../../model/fail.ts';
+import { chooseFd, fileOf, installFile } from '../../mm/files.ts';
+import { getIoas } from '../ioas.ts';
+import { lowestFreeId } from '../main/object-table.ts';
+import { pinnedAt } from '../pages/pages.ts';
+import { pageAt } from '../../mm/physical.ts';
+import { revise } from '../../model/revise.ts';
 import { MOCK_FLAGS_ACCESS_SYZ, syzAccessIova } from './syz-iova.ts';
-import { userMemoryReadable, userMemoryWritable } from './user-memory.ts';
-import type { Access, AccessItem, Ctx, Process, World } from './world.ts';
+import { userMemoryReadable, userMemoryWritable } from '../../mm/user-memory.ts';
+import type { Access, AccessItem, Ctx, Process, World } from '../../model/world.ts';
 
 export const MOCK_FLAGS_ACCESS_WRITE = 1n;
 export const MOCK_ACCESS_RW_WRITE = 1n;

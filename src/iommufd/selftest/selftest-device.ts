@@ -2,20 +2,20 @@
  * Selftest ops on mock devices (`selftest.c`, spec §7.3): create, bind and attach a mock
  * device, replace its page table, and check what its domain maps and its cache holds.
  */
-import { putContext } from './context.ts';
-import type { Fields } from '../events/types.ts';
-import { initialRecord } from '../machines/adapter.ts';
-import { objectMachine } from '../machines/object.machine.ts';
-import { type Call, type Result, big, num, ok, refuse } from './command.ts';
-import { type PtRequest, bindDevice, changePt, isRefusal, refusal, unbind } from './device.ts';
-import { Fail, fail } from './fail.ts';
+import { putContext } from '../main/context.ts';
+import type { Fields } from '../../../events/types.ts';
+import { initialRecord } from '../../../machines/adapter.ts';
+import { objectMachine } from '../../../machines/object.machine.ts';
+import { type Call, type Result, big, num, ok, refuse } from '../../model/command.ts';
+import { type PtRequest, bindDevice, changePt, isRefusal, refusal, unbind } from '../device/device.ts';
+import { Fail, fail } from '../../model/fail.ts';
 import { MOCK_DEV_CACHE_ID_MAX, MOCK_IOMMUPT_DEFAULT, domainFor, mockDeviceModel, validMockFlags } from './mock.ts';
-import { allocId } from './object-table.ts';
-import { pinnedAt } from './pages.ts';
-import { pageAt } from './physical.ts';
-import { U64_MAX, atOrAfter } from './ranges.ts';
-import { revise } from './revise.ts';
-import type { Ctx, SelftestDev, World } from './world.ts';
+import { allocId } from '../main/object-table.ts';
+import { pinnedAt } from '../pages/pages.ts';
+import { pageAt } from '../../mm/physical.ts';
+import { U64_MAX, atOrAfter } from '../../model/ranges.ts';
+import { revise } from '../../model/revise.ts';
+import type { Ctx, SelftestDev, World } from '../../model/world.ts';
 
 /** What attaching a device needs from the call: the world to pin from, and how new HWPTs are named and built. */
 export function ptRequest(call: Call, idField: string): PtRequest {

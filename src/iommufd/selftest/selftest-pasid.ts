@@ -2,14 +2,14 @@
  * The selftest's PASID ops on mock devices (`iommufd_test_pasid_*()`, selftest.c, spec §7.3):
  * attach, replace and detach a PASID of a selftest object's device, and check what is there.
  */
-import type { Fields } from '../events/types.ts';
-import { groupHwpt } from './attach-hw.ts';
-import { type Call, type Result, big, num, ok, refuse } from './command.ts';
-import { changePt, detach, groupOf, isRefusal, refusal } from './device.ts';
-import { Fail, fail } from './fail.ts';
-import { commit, liveObject, mustGet } from './object-refs.ts';
+import type { Fields } from '../../../events/types.ts';
+import { groupHwpt } from '../device/attach-hw.ts';
+import { type Call, type Result, big, num, ok, refuse } from '../../model/command.ts';
+import { changePt, detach, groupOf, isRefusal, refusal } from '../device/device.ts';
+import { Fail, fail } from '../../model/fail.ts';
+import { commit, liveObject, mustGet } from '../main/object-refs.ts';
 import { ptRequest, selftestDev } from './selftest-device.ts';
-import type { Ctx } from './world.ts';
+import type { Ctx } from '../../model/world.ts';
 
 function changePasid(call: Call, ctx: Ctx, cmd: Fields, mode: 'attach' | 'replace'): Result {
   const stdev = selftestDev(ctx, num(cmd, 'id'));

@@ -2,16 +2,16 @@
  * The selftest mock's test ops (`drivers/iommu/iommufd/selftest.c`, spec §7.3) that need no
  * device: reserved ranges, the temporary memory limit, and page reference checks.
  */
-import { putContext } from './context.ts';
-import type { Fields } from '../events/types.ts';
-import { type Call, type Result, big, num, ok, refuse } from './command.ts';
-import { Fail, fail } from './fail.ts';
-import { lastOf, reserve } from './io-pagetable.ts';
-import { getIoas, putIoas, withIopt } from './ioas.ts';
-import { pinsOn } from './pages.ts';
-import { pageAt } from './physical.ts';
-import { U64_MAX } from './ranges.ts';
-import type { Ctx } from './world.ts';
+import { putContext } from '../main/context.ts';
+import type { Fields } from '../../../events/types.ts';
+import { type Call, type Result, big, num, ok, refuse } from '../../model/command.ts';
+import { Fail, fail } from '../../model/fail.ts';
+import { lastOf, reserve } from '../io-pagetable/io-pagetable.ts';
+import { getIoas, putIoas, withIopt } from '../ioas.ts';
+import { pinsOn } from '../pages/pages.ts';
+import { pageAt } from '../../mm/physical.ts';
+import { U64_MAX } from '../../model/ranges.ts';
+import type { Ctx } from '../../model/world.ts';
 
 /** `GUP_PIN_COUNTING_BIAS`: each pin adds 1024 to a page's refcount; the check divides it back. */
 export const GUP_PIN_COUNTING_BIAS = 1024n;

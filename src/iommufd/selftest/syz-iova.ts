@@ -3,9 +3,9 @@
  * IOVAs that maps chose, so the access test ops and `IOMMU_IOAS_COPY`'s source take an IOVA
  * named as "this byte of the nth area" instead.
  */
-import { nthArea } from './io-pagetable.ts';
-import { U64_MAX } from './ranges.ts';
-import type { Access, Ctx, IoPagetable } from './world.ts';
+import { nthArea } from '../io-pagetable/io-pagetable.ts';
+import { U64_MAX } from '../../model/ranges.ts';
+import type { Access, Ctx, IoPagetable } from '../../model/world.ts';
 
 export const MOCK_FLAGS_ACCESS_SYZ = 1n << 16n;
 

@@ -4,19 +4,19 @@
  * which locks their areas against IOAS_UNMAP (EBUSY) until the queue is destroyed. The mock
  * takes queues 0 and 1, each index once, index 1 only after 0, and makes 1 depend on 0.
  */
-import { putContext } from './context.ts';
-import type { Fields } from '../events/types.ts';
-import { initialRecord } from '../machines/adapter.ts';
-import { objectMachine } from '../machines/object.machine.ts';
-import { addItem, changeIoas, destroyAccess, newAccess, pinPages } from './access.ts';
-import { type Call, type Result, big, num, ok, refuse } from './command.ts';
-import { Fail, fail } from './fail.ts';
-import { IOMMU_HW_QUEUE_TYPE_SELFTEST, IOMMU_TEST_HW_QUEUE_MAX } from './mock.ts';
-import { allocId, lowestFreeId } from './object-table.ts';
-import { adjustUsers, dropObject, lookup, mustGet, putObject } from './object-refs.ts';
-import { pinnedAt } from './pages.ts';
-import { U64_MAX } from './ranges.ts';
-import type { AccessItem, Ctx, HwQueue, World } from './world.ts';
+import { putContext } from '../main/context.ts';
+import type { Fields } from '../../../events/types.ts';
+import { initialRecord } from '../../../machines/adapter.ts';
+import { objectMachine } from '../../../machines/object.machine.ts';
+import { addItem, changeIoas, destroyAccess, newAccess, pinPages } from '../device/access.ts';
+import { type Call, type Result, big, num, ok, refuse } from '../../model/command.ts';
+import { Fail, fail } from '../../model/fail.ts';
+import { IOMMU_HW_QUEUE_TYPE_SELFTEST, IOMMU_TEST_HW_QUEUE_MAX } from '../selftest/mock.ts';
+import { allocId, lowestFreeId } from '../main/object-table.ts';
+import { adjustUsers, dropObject, lookup, mustGet, putObject } from '../main/object-refs.ts';
+import { pinnedAt } from '../pages/pages.ts';
+import { U64_MAX } from '../../model/ranges.ts';
+import type { AccessItem, Ctx, HwQueue, World } from '../../model/world.ts';
 
 /** Whether the item's pages are physically contiguous, as the HW reads them by physical address. */
 function contiguous(ctx: Ctx, item: AccessItem): boolean {

@@ -3,23 +3,23 @@
  * (selftest.c): `IOMMU_VIOMMU_ALLOC`, `IOMMU_VDEVICE_ALLOC`, their destruction, and the
  * mock vIOMMU's cache invalidation, which zeroes entries of the devices' caches.
  */
-import { putContext } from './context.ts';
-import type { Fields } from '../events/types.ts';
-import { initialRecord, nextRecord } from '../machines/adapter.ts';
-import { deviceMachine } from '../machines/device.machine.ts';
-import { objectMachine } from '../machines/object.machine.ts';
-import { type Call, type Result, big, num, ok, refuse } from './command.ts';
-import { Fail, fail } from './fail.ts';
+import { putContext } from '../main/context.ts';
+import type { Fields } from '../../../events/types.ts';
+import { initialRecord, nextRecord } from '../../../machines/adapter.ts';
+import { deviceMachine } from '../../../machines/device.machine.ts';
+import { objectMachine } from '../../../machines/object.machine.ts';
+import { type Call, type Result, big, num, ok, refuse } from '../../model/command.ts';
+import { Fail, fail } from '../../model/fail.ts';
 import {
   IOMMU_TEST_INVALIDATE_FLAG_ALL,
   IOMMU_VIOMMU_INVALIDATE_DATA_SELFTEST,
   IOMMU_VIOMMU_TYPE_SELFTEST,
   MOCK_DEV_CACHE_ID_MAX,
-} from './mock.ts';
-import { allocId } from './object-table.ts';
-import { adjustUsers, dropObject, lookup, mustGet, putObject } from './object-refs.ts';
-import { OrderedMap } from './ordered-map.ts';
-import { revise } from './revise.ts';
+} from '../selftest/mock.ts';
+import { allocId } from '../main/object-table.ts';
+import { adjustUsers, dropObject, lookup, mustGet, putObject } from '../main/object-refs.ts';
+import { OrderedMap } from '../../model/ordered-map.ts';
+import { revise } from '../../model/revise.ts';
 import {
   VIOMMU_INVALIDATE_SELFTEST,
   VIOMMU_SELFTEST,
@@ -28,9 +28,9 @@ import {
   distinctEntries,
   fieldOf,
   userBuffer,
-} from './user-data.ts';
-import { userMemoryWritable } from './user-memory.ts';
-import type { Ctx, Range, Vdevice, Viommu } from './world.ts';
+} from '../main/user-data.ts';
+import { userMemoryWritable } from '../../mm/user-memory.ts';
+import type { Ctx, Range, Vdevice, Viommu } from '../../model/world.ts';
 
 export const IOMMU_VIOMMU_TYPE_DEFAULT = 0n;
 /** `MAX_PAGE_ORDER`: kmalloc() serves at most PAGE_SIZE << 10 bytes. */

@@ -5,8 +5,8 @@
  * selftest's PASID ops.
  */
 import { describe, expect, it } from 'vitest';
-import type { Ioas } from '../../src/world.ts';
-import { type Ran, HEADER, errnos, afterPrologue, refused } from './harness.ts';
+import type { Ioas } from '../../../src/model/world.ts';
+import { type Ran, HEADER, errnos, afterPrologue, refused } from '../../harness.ts';
 
 /**
  * fd 3, IOAS 1, mock device (stdev 2, device 3, HWPT 4), PASID-capable HWPT 5, a PASID mock

@@ -4,7 +4,7 @@
  * find_fault_handler()), with FD_READ / FD_WRITE on the fds.
  */
 import { describe, expect, it } from 'vitest';
-import { type Ran, errnos, afterPrologue, refused, VIOMMU_PROLOGUE } from './harness.ts';
+import { type Ran, errnos, afterPrologue, refused, VIOMMU_PROLOGUE } from '../../harness.ts';
 
 /**
  * fd 3, IOAS 1, mock device (stdev 2, device 3, HWPT 4), FAULT 5 on fd 4, HWPT 6 reporting

@@ -4,7 +4,7 @@
  * iopt_read_and_clear_dirty_data() of io_pagetable.c, iommufd_test_dirty() of selftest.c).
  */
 import { describe, expect, it } from 'vitest';
-import { type Ran, HEADER, errnos, afterPrologue, refused } from './harness.ts';
+import { type Ran, HEADER, errnos, afterPrologue, refused } from '../../harness.ts';
 
 const IOVA = '0x1000000';
 const BITMAP = '0x7f00000f0000';

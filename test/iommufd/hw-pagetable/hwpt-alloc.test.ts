@@ -4,8 +4,8 @@
  * selftest.c), in the kernel's order; and TEST_MD_CHECK_IOTLB on the nested domains it makes.
  */
 import { describe, expect, it } from 'vitest';
-import type { Ioas } from '../../src/world.ts';
-import { HEADER, errnos, afterPrologue, refused } from './harness.ts';
+import type { Ioas } from '../../../src/model/world.ts';
+import { HEADER, errnos, afterPrologue, refused } from '../../harness.ts';
 
 /** fd 3, IOAS 1, mock device on it: stdev 2, device 3, automatic HWPT 4. */
 const MOCK = [{ op: 'OPEN' }, { op: 'IOAS_ALLOC' }, { op: 'TEST_MOCK_DOMAIN', args: { id: 1 } }];

@@ -4,7 +4,7 @@
  * selftest.c), and TEST_DEV_CHECK_CACHE. `entry_num` comes back on every path.
  */
 import { describe, expect, it } from 'vitest';
-import { type Ran, errnos, afterPrologue } from './harness.ts';
+import { type Ran, errnos, afterPrologue } from '../../harness.ts';
 
 /** fd 3, IOAS 1, mock device (stdev 2, device 3, HWPT 4), NEST_PARENT HWPT 5, nested HWPT 6, vIOMMU 7. */
 const NESTED = [

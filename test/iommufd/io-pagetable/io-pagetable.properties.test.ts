@@ -4,11 +4,11 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { worldToJson } from '../../replay/snapshot.ts';
-import { firstIntersecting, spansOf } from '../../src/ranges.ts';
-import type { World } from '../../src/world.ts';
-import { type Ran, runTrace } from '../model/harness.ts';
-import { propertySettings } from './settings.ts';
+import { worldToJson } from '../../../replay/snapshot.ts';
+import { firstIntersecting, spansOf } from '../../../src/model/ranges.ts';
+import type { World } from '../../../src/model/world.ts';
+import { type Ran, runTrace } from '../../harness.ts';
+import { propertySettings } from '../../fc-settings.ts';
 
 const hex = (v: bigint) => `0x${v.toString(16)}`;
 const U64_MAX = (1n << 64n) - 1n;

@@ -3,8 +3,8 @@
  * spec §5): who pays, when, and against which RLIMIT_MEMLOCK.
  */
 import { describe, expect, it } from 'vitest';
-import { checkWorld } from '../../src/invariants.ts';
-import { errnos, runTrace } from './harness.ts';
+import { checkWorld } from '../../../src/invariants/invariants.ts';
+import { errnos, runTrace } from '../../harness.ts';
 
 const header = (proc: object, mappings: object[] = [{ addr: '0x7f0000000000', length: '0x10000', shared: false }]) => ({
   trace: 'iommufd',

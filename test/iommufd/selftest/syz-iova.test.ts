@@ -3,7 +3,7 @@
  * `iommufd_test_syz_conv_iova()`): the u64 is `{ u32 nth_area; u32 offset; }`, low half first.
  */
 import { describe, expect, it } from 'vitest';
-import { errnos, runTrace } from './harness.ts';
+import { errnos, runTrace } from '../../harness.ts';
 
 const SYZ = 1 << 16;
 const BUF = 0x7f0000000000n;

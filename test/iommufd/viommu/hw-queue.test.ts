@@ -4,7 +4,7 @@
  * the lock its pins put on their areas (iopt_unmap_iova_range(): EBUSY).
  */
 import { describe, expect, it } from 'vitest';
-import { type Ran, errnos, afterPrologue, refused, VIOMMU_PROLOGUE } from './harness.ts';
+import { type Ran, errnos, afterPrologue, refused, VIOMMU_PROLOGUE } from '../../harness.ts';
 
 const IOVA = 0x1000000n;
 const hex = (v: bigint): string => `0x${v.toString(16)}`;

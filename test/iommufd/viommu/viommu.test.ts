@@ -4,7 +4,7 @@
  * the mock vIOMMU of selftest.c), in the kernel's order.
  */
 import { describe, expect, it } from 'vitest';
-import { HEADER, errnos, afterPrologue, refused, VIOMMU_PROLOGUE } from './harness.ts';
+import { HEADER, errnos, afterPrologue, refused, VIOMMU_PROLOGUE } from '../../harness.ts';
 
 const DATA = { data_type: 'SELFTEST', data_len: 8, data: { iotlb: '0xbadbeef' } };
 /** fd 3, IOAS 1, mock device (stdev 2, device 3, HWPT 4), NEST_PARENT HWPT 5, vIOMMU 6. */
