@@ -6,7 +6,7 @@
  *
  * Why not the public `transition()`: in xstate 5.33 it builds a fresh inert actor (and actor
  * system) on every call, ~16 µs/event. The scope below is built once per machine and reused;
- * it has the same shape as xstate's own `createInertActorScope`, and `test/machines` checks
+ * it has the same shape as xstate's own `createInertActorScope`, and `test/machines/adapter.test.ts` checks
  * that both give the same snapshots.
  */
 import { createActor, type AnyStateMachine, type AnyActorScope, type StateValue } from 'xstate';
