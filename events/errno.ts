@@ -5,7 +5,7 @@
  */
 
 /** Canonical name → number, in the kernel headers' order. */
-const CANONICAL: readonly (readonly [string, number])[] = [
+const CANONICAL = [
   ['EPERM', 1], ['ENOENT', 2], ['ESRCH', 3], ['EINTR', 4], ['EIO', 5], ['ENXIO', 6],
   ['E2BIG', 7], ['ENOEXEC', 8], ['EBADF', 9], ['ECHILD', 10], ['EAGAIN', 11], ['ENOMEM', 12],
   ['EACCES', 13], ['EFAULT', 14], ['ENOTBLK', 15], ['EBUSY', 16], ['EEXIST', 17], ['EXDEV', 18],
@@ -32,20 +32,23 @@ const CANONICAL: readonly (readonly [string, number])[] = [
   ['EDQUOT', 122], ['ENOMEDIUM', 123], ['EMEDIUMTYPE', 124], ['ECANCELED', 125], ['ENOKEY', 126],
   ['EKEYEXPIRED', 127], ['EKEYREVOKED', 128], ['EKEYREJECTED', 129], ['EOWNERDEAD', 130],
   ['ENOTRECOVERABLE', 131], ['ERFKILL', 132], ['EHWPOISON', 133],
-];
+] as const;
 
 /** The headers' second names for the same numbers; a trace may use either. */
-const ALIASES: readonly (readonly [string, number])[] = [
+const ALIASES = [
   ['EWOULDBLOCK', 11], ['EDEADLOCK', 35], ['ENOTSUP', 95],
-];
+] as const;
 
-const BY_NAME: ReadonlyMap<string, number> = new Map([...CANONICAL, ...ALIASES]);
-const BY_NUMBER: ReadonlyMap<number, string> = new Map(CANONICAL.map(([name, n]) => [n, name]));
+/** An errno name the headers define: a typo does not compile. */
+export type Errno = (typeof CANONICAL)[number][0] | (typeof ALIASES)[number][0];
+
+const BY_NAME: ReadonlyMap<string, number> = new Map<string, number>([...CANONICAL, ...ALIASES]);
+const BY_NUMBER: ReadonlyMap<number, Errno> = new Map(CANONICAL.map(([name, n]) => [n, name]));
 
 /** Every name a trace may give as an errno, aliases included. */
 export const ERRNO_NAMES: readonly string[] = [...BY_NAME.keys()];
 
-export function isErrnoName(name: string): boolean {
+export function isErrnoName(name: string): name is Errno {
   return BY_NAME.has(name);
 }
 
@@ -54,6 +57,6 @@ export function errnoNumber(name: string): number | undefined {
 }
 
 /** The canonical name of an errno number (`EAGAIN` for 11, not `EWOULDBLOCK`). */
-export function errnoName(n: number): string | undefined {
+export function errnoName(n: number): Errno | undefined {
   return BY_NUMBER.get(n);
 }

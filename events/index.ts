@@ -11,7 +11,7 @@ export { FieldError } from './field-error.ts';
 export { OPS, MMAP_ARGS } from './ops.ts';
 export * as structs from './structs.ts';
 export { NAME_FAMILIES, nameValue } from './names.ts';
-export { errnoName, errnoNumber, isErrnoName } from './errno.ts';
+export { errnoName, errnoNumber, isErrnoName, type Errno } from './errno.ts';
 export { parseEnum, parseFlags, parseKernelNumber, U64_MAX } from './numbers.ts';
 
 export type { OpenTrace, OpenTraceOptions } from './trace-reader.ts';

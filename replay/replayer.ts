@@ -33,6 +33,8 @@ export interface Divergence {
   readonly op: string;
   readonly expected: Json;
   readonly actual: Json;
+  /** The kernel check the model's failure came from (`EINVAL iopt_check_iova: unaligned`). */
+  readonly check?: string;
   readonly unsure: boolean;
   /** Why a recorded free choice was not adopted, when that is the divergence. */
   readonly note?: string;
@@ -121,6 +123,7 @@ export class Replayer {
       op: event.op,
       expected: expect === undefined ? null : expectJson(expect),
       actual: resultJson(result),
+      ...(result.check === undefined ? {} : { check: result.check }),
       unsure: event.unsure,
       ...(rejected === '' ? {} : { note: rejected }),
     });

@@ -14,7 +14,8 @@ export function formatTextReport(report: ReplayReport): string {
     for (const d of t.divergences) {
       const seq = d.seq === null ? '' : ` seq ${d.seq}`;
       const unsure = d.unsure ? ' (unsure)' : '';
-      lines.push(`  line ${d.line}${seq} ${d.op}${unsure}: expected ${JSON.stringify(d.expected)}, actual ${JSON.stringify(d.actual)}`);
+      const check = d.check === undefined ? '' : ` [${d.check}]`;
+      lines.push(`  line ${d.line}${seq} ${d.op}${unsure}: expected ${JSON.stringify(d.expected)}, actual ${JSON.stringify(d.actual)}${check}`);
       if (d.note !== undefined) lines.push(`    ${d.note}`);
     }
     for (const v of t.violations ?? []) {

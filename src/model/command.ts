@@ -2,6 +2,7 @@
  * What a command handler receives and returns. A handler is a pure function of the snapshot
  * and the event; its only other input is the set of recorded free choices it may adopt.
  */
+import type { Errno } from '../../events/errno.ts';
 import type { Fields, TraceEvent, Value } from '../../events/types.ts';
 import { Fail } from './fail.ts';
 import type { Process, World } from './world.ts';
@@ -42,7 +43,9 @@ export interface Call {
 /** A command's answer: the next snapshot, the errno (null for success) and what was written back. */
 export interface Result {
   readonly world: World;
-  readonly errno: string | null;
+  readonly errno: Errno | null;
+  /** The kernel check that failed (`Fail.check`), with the errno. */
+  readonly check?: string;
   readonly out: Fields;
   /** The ioctl's return value where it is not 0 (VFIO_CHECK_EXTENSION, an fd...). */
   readonly ret?: bigint;
@@ -53,10 +56,10 @@ const NO_OUT: Fields = Object.freeze({});
 export const ok = (world: World, out: Fields = NO_OUT): Result => ({ world, errno: null, out });
 
 /** A failure that leaves the snapshot exactly as it was. */
-export const refuse = (call: Call, f: Fail, out: Fields = NO_OUT): Result => ({ world: call.world, errno: f.errno, out });
+export const refuse = (call: Call, f: Fail, out: Fields = NO_OUT): Result => ({ world: call.world, errno: f.errno, check: f.check, out });
 
 /** A failure after which the kernel keeps a partial effect (spec §3.8, §3.15, §3.22). */
-export const partial = (world: World, f: Fail, out: Fields = NO_OUT): Result => ({ world, errno: f.errno, out });
+export const partial = (world: World, f: Fail, out: Fields = NO_OUT): Result => ({ world, errno: f.errno, check: f.check, out });
 
 /** Reads a numeric field of a parsed struct; absent fields are 0 (the kernel zero-fills). */
 export function big(fields: Fields, name: string): bigint {

@@ -5,10 +5,10 @@
  */
 import { OPS } from '../../events/ops.ts';
 import type { Fields, OpSpec, TraceEvent } from '../../events/types.ts';
-import { Choices, type Call, type RejectedChoice, type Result, big } from './command.ts';
+import { Choices, type Call, type RejectedChoice, type Result, big, refuse } from './command.ts';
 import { destroy } from '../iommufd/main/destroy.ts';
 import { close, ftruncate, memfdCreate, mmap, munmap, open, opensIommu } from '../mm/env-ops.ts';
-import { fail } from './fail.ts';
+import { type Fail, fail } from './fail.ts';
 import { withFailNth } from './fault-injection.ts';
 import { fileOf } from '../mm/files.ts';
 import {
@@ -168,11 +168,9 @@ export function step(world: World, event: TraceEvent, options: StepOptions): Ste
   const choices = new Choices(options.adopt ? (event.expect?.out ?? null) : null);
   const pid = event.pid ?? world.firstPid;
   const process = world.processes.get(pid);
-  if (process === undefined) return { world, result: { world, errno: 'ESRCH', out: {} }, rejected: [], unissued: true };
+  if (process === undefined) return unissued(world, NO_PROCESS);
   const call: Call = { world, event, process, choices };
-  if (event.fd !== undefined && !process.fds.has(event.fd)) {
-    return { world, result: { world, errno: 'EBADF', out: {} }, rejected: [], unissued: true };
-  }
+  if (event.fd !== undefined && !process.fds.has(event.fd)) return unissued(world, FD_NOT_OPEN);
   const { value: result, fired } = withFailNth(event.failNth, () => run(call));
   return {
     world: result.world,
@@ -181,6 +179,14 @@ export function step(world: World, event: TraceEvent, options: StepOptions): Ste
     unissued: false,
     ...(event.failNth === undefined ? {} : { injected: fired }),
   };
+}
+
+// Events that no process could have issued: the trace names a dead pid or a closed fd.
+const NO_PROCESS = fail('ESRCH', 'find_task_by_vpid', 'the pid names no live process');
+const FD_NOT_OPEN = fail('EBADF', 'fdget', 'the fd is not open in the process');
+
+function unissued(world: World, f: Fail): StepOutcome {
+  return { world, result: { world, errno: f.errno, check: f.check, out: {} }, rejected: [], unissued: true };
 }
 
 function run(call: Call): Result {
@@ -211,8 +217,8 @@ function iommufdOf(call: Call): { readonly ctx: Ctx } | Result {
     }
   }
   const file = fd === undefined ? undefined : fileOf(world, process, fd);
-  if (file === undefined) return { world, errno: fail('EBADF').errno, out: {} };
-  if (file.kind !== 'iommufd') return { world, errno: fail('ENOTTY').errno, out: {} };
+  if (file === undefined) return refuse(call, fail('EBADF', 'fdget', 'no /dev/iommu fd open'));
+  if (file.kind !== 'iommufd') return refuse(call, fail('ENOTTY', 'vfs_ioctl', 'the fd is not /dev/iommu'));
   const ctx = world.contexts.get(file.ctx);
   if (ctx === undefined) throw new Error(`[iommufd-model] fd ${fd} holds a released context`);
   return { ctx };
@@ -250,11 +256,11 @@ function rawIoctl(call: Call): Result {
   const args = call.event.args?.fields ?? {};
   const cmd = big(args, 'cmd');
   const nr = cmd & 0xffn;
-  const refuse = (errno: string): Result => ({ world: call.world, errno, out: {} });
   if (nr < CMD_BASE || nr - CMD_BASE >= TABLE_SIZE) {
     const compat = compatOfNumber(cmd);
-    return compat === undefined ? refuse('ENOTTY') : compat(call, target.ctx, rawArg(args));
+    return compat === undefined ? refuse(call, fail('ENOTTY', 'iommufd_vfio_ioctl', 'no container ioctl has this number')) : compat(call, target.ctx, rawArg(args));
   }
-  if ('arg' in args && args['arg'] === null) return refuse('EFAULT');
-  return refuse(opOfNumber(cmd) === undefined ? 'ENOTTY' : 'EINVAL');
+  if ('arg' in args && args['arg'] === null) return refuse(call, fail('EFAULT', 'iommufd_fops_ioctl', 'get_user(size) of a NULL argument'));
+  if (opOfNumber(cmd) === undefined) return refuse(call, fail('ENOTTY', 'iommufd_fops_ioctl', 'the number does not match its slot'));
+  return refuse(call, fail('EINVAL', 'iommufd_fops_ioctl', 'size 0 is below the minimum'));
 }
