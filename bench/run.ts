@@ -11,7 +11,6 @@ import { initialRecord, nextRecord } from '../machines/adapter.ts';
 import { ioasMachine } from '../machines/ioas.machine.ts';
 import { replayFiles } from '../replay/replay-file.ts';
 import { fuzz } from '../src/fuzz/fuzz.ts';
-import { setMutant } from '../src/model/mutants.ts';
 
 const seconds = (t0: number): number => (performance.now() - t0) / 1000;
 const line = (s: string): void => void process.stdout.write(`${s}\n`);
@@ -23,10 +22,8 @@ function fuzzThroughput(faultInjection: boolean): number {
 }
 
 function shrinkTime(): { total: number; steps: number } {
-  setMutant('double-charge');
   const t0 = performance.now();
-  const r = fuzz({ seed: 3, runs: 50, maxSteps: 1000 });
-  setMutant(null);
+  const r = fuzz({ seed: 3, runs: 50, maxSteps: 1000, bugs: new Set(['double-charge']) });
   return { total: seconds(t0), steps: r.counterexample?.shrunkSteps ?? -1 };
 }
 

@@ -6,6 +6,7 @@ import { isErrnoName } from './errno.ts';
 import { FieldError, recordOf, rethrowUnder, show, under } from './field-error.ts';
 import { parseKernelNumber } from './numbers.ts';
 import { type OpPlan, PLANS } from './op-plan.ts';
+import { isOpName } from './ops.ts';
 import type { EventArgs, Expectation, TraceEvent } from './types.ts';
 import { setOwn } from './values.ts';
 import { CURRENT_VERSION } from './version.ts';
@@ -19,7 +20,7 @@ function planOfEvent(raw: Json): OpPlan {
   const op = raw.op;
   if (op === undefined) throw new FieldError('op', 'missing');
   if (typeof op !== 'string') throw new FieldError('op', `${show(op)} is not a string`);
-  const plan = PLANS.get(op);
+  const plan = isOpName(op) ? PLANS.get(op) : undefined;
   if (plan === undefined) throw new FieldError('op', `${show(op)} is not an op of trace format ${CURRENT_VERSION}`);
   return plan;
 }

@@ -2,12 +2,13 @@
  * The header line (trace-format.md, "Header"): the environment the events run in, with the
  * format's defaults filled in.
  */
-import { parseArg, parseArgs } from './args.ts';
+import { parseArgs } from './args.ts';
 import { FieldError, mapItems, recordOf, show, under } from './field-error.ts';
 import { parseKernelNumber } from './numbers.ts';
 import { PLANS } from './op-plan.ts';
 import { CAPS_ARG, RLIMIT_MEMLOCK_ARG } from './ops.ts';
 import type { DeviceDecl, Fields, ProcessDecl, TraceEnv, TraceHeader, Value } from './types.ts';
+import { parseArg } from './value-reader.ts';
 import { parseLoose, setOwn } from './values.ts';
 import { parseVersion } from './version.ts';
 

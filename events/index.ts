@@ -8,7 +8,7 @@ export { formatEvent, formatHeader } from './trace-writer.ts';
 export { TraceError } from './trace-error.ts';
 export { CURRENT_VERSION, VERSIONS } from './version.ts';
 export { FieldError } from './field-error.ts';
-export { OPS, MMAP_ARGS } from './ops.ts';
+export { OPS, MMAP_ARGS, type OpName } from './ops.ts';
 export * as structs from './structs.ts';
 export { NAME_FAMILIES, nameValue } from './names.ts';
 export { errnoName, errnoNumber, isErrnoName, type Errno } from './errno.ts';
@@ -16,19 +16,13 @@ export { parseEnum, parseFlags, parseKernelNumber, U64_MAX } from './numbers.ts'
 
 export type { OpenTrace, OpenTraceOptions } from './trace-reader.ts';
 export type { FormatVersion } from './version.ts';
+export type { ArgsLayout, EnvArgSpec, FieldSpec, OpFamily, OpSpec, ScalarType, StructSpec } from './spec-types.ts';
 export type {
-  ArgsLayout,
   DeviceDecl,
-  EnvArgSpec,
   EventArgs,
   Expectation,
-  FieldSpec,
   Fields,
-  OpFamily,
-  OpSpec,
   ProcessDecl,
-  ScalarType,
-  StructSpec,
   TraceEnv,
   TraceEvent,
   TraceHeader,

@@ -5,7 +5,7 @@
  */
 import { FieldError, show } from './field-error.ts';
 import { NAME_FAMILIES } from './names.ts';
-import type { ScalarType } from './types.ts';
+import type { ScalarType } from './spec-types.ts';
 
 export const U64_MAX = (1n << 64n) - 1n;
 

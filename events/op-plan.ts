@@ -3,8 +3,8 @@
  * fixed tables instead of searching specs: which keys an op's `args` and `expect.out` may hold
  * and what each key is.
  */
-import { OPS } from './ops.ts';
-import type { EnvArgSpec, FieldSpec, OpSpec, StructSpec } from './types.ts';
+import { OPS, type OpName } from './ops.ts';
+import type { EnvArgSpec, FieldSpec, OpSpec, StructSpec } from './spec-types.ts';
 
 /** A named inner struct (`check_dev_cache`, `ddw`), written as a nested record. */
 export interface Group {
@@ -43,7 +43,7 @@ export interface CountDefault {
 }
 
 export interface OpPlan {
-  readonly spec: OpSpec;
+  readonly spec: OpSpec<OpName>;
   /** The struct of a struct op, as a record; null for plain ops. */
   readonly record: RecordPlan | null;
   readonly inputs: ReadonlyMap<string, InputKey>;
@@ -81,7 +81,7 @@ export function recordPlan(struct: StructSpec): RecordPlan {
 const isOutput = (field: FieldSpec): boolean => field.dir !== 'in';
 
 function structPlan(
-  spec: OpSpec,
+  spec: OpSpec<OpName>,
   struct: StructSpec,
   extra: readonly EnvArgSpec[],
   outs: readonly EnvArgSpec[],
@@ -115,7 +115,7 @@ function structPlan(
   return { spec, record, inputs, outputs, dataPointer, counts };
 }
 
-function plainPlan(spec: OpSpec, args: readonly EnvArgSpec[], outs: readonly EnvArgSpec[]): OpPlan {
+function plainPlan(spec: OpSpec<OpName>, args: readonly EnvArgSpec[], outs: readonly EnvArgSpec[]): OpPlan {
   return {
     spec,
     record: null,
@@ -126,11 +126,11 @@ function plainPlan(spec: OpSpec, args: readonly EnvArgSpec[], outs: readonly Env
   };
 }
 
-function planOf(spec: OpSpec): OpPlan {
+function planOf(spec: OpSpec<OpName>): OpPlan {
   const layout = spec.layout;
   return layout.kind === 'struct'
     ? structPlan(spec, layout.struct, layout.extra ?? [], layout.outs ?? [])
     : plainPlan(spec, layout.args, layout.outs);
 }
 
-export const PLANS: ReadonlyMap<string, OpPlan> = new Map([...OPS].map(([op, spec]) => [op, planOf(spec)]));
+export const PLANS: ReadonlyMap<OpName, OpPlan> = new Map([...OPS].map(([op, spec]) => [op, planOf(spec)]));

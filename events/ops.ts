@@ -8,7 +8,7 @@
  * (0x3b76 is both SPAPR_UNREGISTER_MEMORY on a container and BIND_IOMMUFD on a device).
  */
 import * as S from './structs.ts';
-import type { ArgsLayout, EnvArgSpec, OpFamily, OpSpec, StructSpec } from './types.ts';
+import type { ArgsLayout, EnvArgSpec, OpFamily, OpSpec, StructSpec } from './spec-types.ts';
 
 const iommufdCmd = (nr: number): number => 0x3b00 | nr;
 const vfio = (n: number): number => 0x3b00 | (100 + n);
@@ -48,68 +48,30 @@ export const MMAP_ARGS: readonly EnvArgSpec[] = [
 export const RLIMIT_MEMLOCK_ARG = arg('rlimit_memlock', 'rlimit');
 export const CAPS_ARG = arg('caps', 'strings', { allowed: ['CAP_IPC_LOCK', 'CAP_SYS_RESOURCE'] });
 
-const ops: OpSpec[] = [];
+// Each helper keeps the op's name and family as literal types, so the registry's type lists them.
+const spec = <const N extends string, const F extends OpFamily>(
+  op: N,
+  family: F,
+  layout: ArgsLayout,
+  numbers: { ioctl?: number; testOp?: number } = {},
+): OpSpec<N, F> => ({ op, family, layout, ...numbers });
 
-const add = (op: string, family: OpFamily, layout: ArgsLayout, numbers: { ioctl?: number; testOp?: number } = {}) =>
-  ops.push({ op, family, layout, ...numbers });
-
-const iommufd = (op: string, nr: number, struct: StructSpec) =>
-  add(op, 'iommufd', { kind: 'struct', struct }, { ioctl: iommufdCmd(nr) });
-
-iommufd('DESTROY', 0x80, S.IOMMU_DESTROY);
-iommufd('IOAS_ALLOC', 0x81, S.IOMMU_IOAS_ALLOC);
-iommufd('IOAS_ALLOW_IOVAS', 0x82, S.IOMMU_IOAS_ALLOW_IOVAS);
-iommufd('IOAS_COPY', 0x83, S.IOMMU_IOAS_COPY);
-iommufd('IOAS_IOVA_RANGES', 0x84, S.IOMMU_IOAS_IOVA_RANGES);
-iommufd('IOAS_MAP', 0x85, S.IOMMU_IOAS_MAP);
-iommufd('IOAS_UNMAP', 0x86, S.IOMMU_IOAS_UNMAP);
-iommufd('OPTION', 0x87, S.IOMMU_OPTION);
-iommufd('VFIO_IOAS', 0x88, S.IOMMU_VFIO_IOAS);
-iommufd('HWPT_ALLOC', 0x89, S.IOMMU_HWPT_ALLOC);
-iommufd('GET_HW_INFO', 0x8a, S.IOMMU_HW_INFO);
-iommufd('HWPT_SET_DIRTY_TRACKING', 0x8b, S.IOMMU_HWPT_SET_DIRTY_TRACKING);
-iommufd('HWPT_GET_DIRTY_BITMAP', 0x8c, S.IOMMU_HWPT_GET_DIRTY_BITMAP);
-iommufd('HWPT_INVALIDATE', 0x8d, S.IOMMU_HWPT_INVALIDATE);
-iommufd('FAULT_QUEUE_ALLOC', 0x8e, S.IOMMU_FAULT_ALLOC);
-iommufd('IOAS_MAP_FILE', 0x8f, S.IOMMU_IOAS_MAP_FILE);
-iommufd('VIOMMU_ALLOC', 0x90, S.IOMMU_VIOMMU_ALLOC);
-iommufd('VDEVICE_ALLOC', 0x91, S.IOMMU_VDEVICE_ALLOC);
-iommufd('IOAS_CHANGE_PROCESS', 0x92, S.IOMMU_IOAS_CHANGE_PROCESS);
-iommufd('VEVENTQ_ALLOC', 0x93, S.IOMMU_VEVENTQ_ALLOC);
-iommufd('HW_QUEUE_ALLOC', 0x94, S.IOMMU_HW_QUEUE_ALLOC);
-
-// A raw ioctl for numbers no name covers; `arg: null` passes a NULL argument pointer.
-add('IOCTL', 'raw', plain([arg('cmd', 'u32'), arg('arg', 'u64', { nullable: true })], [RET]));
+const iommufd = <const N extends string>(op: N, nr: number, struct: StructSpec) =>
+  spec(op, 'iommufd', { kind: 'struct', struct }, { ioctl: iommufdCmd(nr) });
 
 // VFIO device cdev ioctls: `dev` names the header device whose cdev the event's fd is.
 const DEV = [arg('dev', 'string')];
-const device = (op: string, n: number, struct: StructSpec) =>
-  add(op, 'vfio-device', { kind: 'struct', struct, extra: DEV }, { ioctl: vfio(n) });
-device('VFIO_DEVICE_BIND_IOMMUFD', 18, S.VFIO_DEVICE_BIND_IOMMUFD);
-device('VFIO_DEVICE_ATTACH_IOMMUFD_PT', 19, S.VFIO_DEVICE_ATTACH_IOMMUFD_PT);
-device('VFIO_DEVICE_DETACH_IOMMUFD_PT', 20, S.VFIO_DEVICE_DETACH_IOMMUFD_PT);
+const device = <const N extends string>(op: N, n: number, struct: StructSpec) =>
+  spec(op, 'vfio-device', { kind: 'struct', struct, extra: DEV }, { ioctl: vfio(n) });
 
 // VFIO container ioctls, on a container or on an iommufd through its compatibility layer.
-const container = (op: string, n: number, layout: ArgsLayout) => add(op, 'vfio-container', layout, { ioctl: vfio(n) });
-const containerStruct = (op: string, n: number, struct: StructSpec) => container(op, n, { kind: 'struct', struct });
-container('VFIO_GET_API_VERSION', 0, plain([arg('arg', 'u64')], [RET]));
-container('VFIO_CHECK_EXTENSION', 1, plain([arg('arg', 'enum', { family: 'VFIO_' })], [RET]));
-container('VFIO_SET_IOMMU', 2, plain([arg('arg', 'enum', { family: 'VFIO_' })], [RET]));
-// Issued on the group; its argument is the container fd, which is the event's fd here.
-container('VFIO_GROUP_SET_CONTAINER', 4, plain([arg('group', 'u32')]));
-containerStruct('VFIO_IOMMU_GET_INFO', 12, S.VFIO_IOMMU_TYPE1_INFO);
-containerStruct('VFIO_IOMMU_SPAPR_TCE_GET_INFO', 12, S.VFIO_IOMMU_SPAPR_TCE_INFO);
-containerStruct('VFIO_IOMMU_MAP_DMA', 13, S.VFIO_IOMMU_TYPE1_DMA_MAP);
-containerStruct('VFIO_IOMMU_UNMAP_DMA', 14, S.VFIO_IOMMU_TYPE1_DMA_UNMAP);
-container('VFIO_IOMMU_ENABLE', 15, plain([]));
-container('VFIO_IOMMU_DISABLE', 16, plain([]));
-containerStruct('VFIO_IOMMU_SPAPR_REGISTER_MEMORY', 17, S.VFIO_IOMMU_SPAPR_REGISTER_MEMORY);
-containerStruct('VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY', 18, S.VFIO_IOMMU_SPAPR_REGISTER_MEMORY);
-containerStruct('VFIO_IOMMU_SPAPR_TCE_CREATE', 19, S.VFIO_IOMMU_SPAPR_TCE_CREATE);
-containerStruct('VFIO_IOMMU_SPAPR_TCE_REMOVE', 20, S.VFIO_IOMMU_SPAPR_TCE_REMOVE);
+const container = <const N extends string>(op: N, n: number, layout: ArgsLayout) =>
+  spec(op, 'vfio-container', layout, { ioctl: vfio(n) });
+const containerStruct = <const N extends string>(op: N, n: number, struct: StructSpec) =>
+  container(op, n, { kind: 'struct', struct });
 
 // The selftest ops, in IOMMU_TEST_OP_* order.
-const testOps: readonly (readonly [string, StructSpec])[] = [
+const TEST_OPS = [
   ['TEST_ADD_RESERVED', S.TEST_ADD_RESERVED],
   ['TEST_MOCK_DOMAIN', S.TEST_MOCK_DOMAIN],
   ['TEST_MD_CHECK_MAP', S.TEST_MD_CHECK_MAP],
@@ -133,34 +95,98 @@ const testOps: readonly (readonly [string, StructSpec])[] = [
   ['TEST_PASID_CHECK_HWPT', S.TEST_PASID_CHECK_HWPT],
   ['TEST_DMABUF_GET', S.TEST_DMABUF_GET],
   ['TEST_DMABUF_REVOKE', S.TEST_DMABUF_REVOKE],
-];
-testOps.forEach(([op, struct], i) => {
+] as const;
+const selftest = TEST_OPS.map(([op, struct], i) => {
   // DMABUF_GET returns the new dma-buf fd as the ioctl's return value, not in the struct.
   const outs = op === 'TEST_DMABUF_GET' ? { outs: [RET] } : {};
-  add(op, 'selftest', { kind: 'struct', struct, ...outs }, { ioctl: IOMMU_TEST_CMD, testOp: i + 1 });
+  return spec(op, 'selftest', { kind: 'struct', struct, ...outs }, { ioctl: IOMMU_TEST_CMD, testOp: i + 1 });
 });
 
 // What processes did around the ioctls.
-const env = (op: string, args: readonly EnvArgSpec[], outs: readonly EnvArgSpec[] = []) =>
-  add(op, 'env', plain(args, outs));
-env('OPEN', [arg('path', 'string')], [FD]);
-env('CLOSE', [FD]);
-env('MMAP', MMAP_ARGS, [ADDR]);
-env('MUNMAP', [ADDR, LENGTH]);
-env('MEMFD_CREATE', [arg('hugetlb', 'bool')], [FD]);
-env('FTRUNCATE', [FD, LENGTH]);
-env('TOUCH', [ADDR, LENGTH, arg('write', 'bool')]);
-env('FD_READ', [FD, arg('count', 'u64')], [arg('records', 'records')]);
-env('FD_WRITE', [FD, arg('records', 'records')]);
-env('SET_RLIMIT', [RLIMIT_MEMLOCK_ARG]);
-env('SET_CAPS', [CAPS_ARG]);
-env('FORK', [], [arg('pid', 'u32')]);
-env('EXIT', [arg('pid', 'u32')]);
-env('CHECK', [
-  arg('what', 'string', { allowed: ['locked_vm', 'pinned_vm', 'user_locked_vm'] }),
-  arg('pid', 'u32'),
-  arg('uid', 'u32'),
-  arg('value', 'u64'),
-]);
+const env = <const N extends string>(op: N, args: readonly EnvArgSpec[], outs: readonly EnvArgSpec[] = []) =>
+  spec(op, 'env', plain(args, outs));
 
-export const OPS: ReadonlyMap<string, OpSpec> = new Map(ops.map((spec) => [spec.op, spec]));
+const SPECS = [
+  iommufd('DESTROY', 0x80, S.IOMMU_DESTROY),
+  iommufd('IOAS_ALLOC', 0x81, S.IOMMU_IOAS_ALLOC),
+  iommufd('IOAS_ALLOW_IOVAS', 0x82, S.IOMMU_IOAS_ALLOW_IOVAS),
+  iommufd('IOAS_COPY', 0x83, S.IOMMU_IOAS_COPY),
+  iommufd('IOAS_IOVA_RANGES', 0x84, S.IOMMU_IOAS_IOVA_RANGES),
+  iommufd('IOAS_MAP', 0x85, S.IOMMU_IOAS_MAP),
+  iommufd('IOAS_UNMAP', 0x86, S.IOMMU_IOAS_UNMAP),
+  iommufd('OPTION', 0x87, S.IOMMU_OPTION),
+  iommufd('VFIO_IOAS', 0x88, S.IOMMU_VFIO_IOAS),
+  iommufd('HWPT_ALLOC', 0x89, S.IOMMU_HWPT_ALLOC),
+  iommufd('GET_HW_INFO', 0x8a, S.IOMMU_HW_INFO),
+  iommufd('HWPT_SET_DIRTY_TRACKING', 0x8b, S.IOMMU_HWPT_SET_DIRTY_TRACKING),
+  iommufd('HWPT_GET_DIRTY_BITMAP', 0x8c, S.IOMMU_HWPT_GET_DIRTY_BITMAP),
+  iommufd('HWPT_INVALIDATE', 0x8d, S.IOMMU_HWPT_INVALIDATE),
+  iommufd('FAULT_QUEUE_ALLOC', 0x8e, S.IOMMU_FAULT_ALLOC),
+  iommufd('IOAS_MAP_FILE', 0x8f, S.IOMMU_IOAS_MAP_FILE),
+  iommufd('VIOMMU_ALLOC', 0x90, S.IOMMU_VIOMMU_ALLOC),
+  iommufd('VDEVICE_ALLOC', 0x91, S.IOMMU_VDEVICE_ALLOC),
+  iommufd('IOAS_CHANGE_PROCESS', 0x92, S.IOMMU_IOAS_CHANGE_PROCESS),
+  iommufd('VEVENTQ_ALLOC', 0x93, S.IOMMU_VEVENTQ_ALLOC),
+  iommufd('HW_QUEUE_ALLOC', 0x94, S.IOMMU_HW_QUEUE_ALLOC),
+
+  // A raw ioctl for numbers no name covers; `arg: null` passes a NULL argument pointer.
+  spec('IOCTL', 'raw', plain([arg('cmd', 'u32'), arg('arg', 'u64', { nullable: true })], [RET])),
+
+  device('VFIO_DEVICE_BIND_IOMMUFD', 18, S.VFIO_DEVICE_BIND_IOMMUFD),
+  device('VFIO_DEVICE_ATTACH_IOMMUFD_PT', 19, S.VFIO_DEVICE_ATTACH_IOMMUFD_PT),
+  device('VFIO_DEVICE_DETACH_IOMMUFD_PT', 20, S.VFIO_DEVICE_DETACH_IOMMUFD_PT),
+
+  container('VFIO_GET_API_VERSION', 0, plain([arg('arg', 'u64')], [RET])),
+  container('VFIO_CHECK_EXTENSION', 1, plain([arg('arg', 'enum', { family: 'VFIO_' })], [RET])),
+  container('VFIO_SET_IOMMU', 2, plain([arg('arg', 'enum', { family: 'VFIO_' })], [RET])),
+  // Issued on the group; its argument is the container fd, which is the event's fd here.
+  container('VFIO_GROUP_SET_CONTAINER', 4, plain([arg('group', 'u32')])),
+  containerStruct('VFIO_IOMMU_GET_INFO', 12, S.VFIO_IOMMU_TYPE1_INFO),
+  containerStruct('VFIO_IOMMU_SPAPR_TCE_GET_INFO', 12, S.VFIO_IOMMU_SPAPR_TCE_INFO),
+  containerStruct('VFIO_IOMMU_MAP_DMA', 13, S.VFIO_IOMMU_TYPE1_DMA_MAP),
+  containerStruct('VFIO_IOMMU_UNMAP_DMA', 14, S.VFIO_IOMMU_TYPE1_DMA_UNMAP),
+  container('VFIO_IOMMU_ENABLE', 15, plain([])),
+  container('VFIO_IOMMU_DISABLE', 16, plain([])),
+  containerStruct('VFIO_IOMMU_SPAPR_REGISTER_MEMORY', 17, S.VFIO_IOMMU_SPAPR_REGISTER_MEMORY),
+  containerStruct('VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY', 18, S.VFIO_IOMMU_SPAPR_REGISTER_MEMORY),
+  containerStruct('VFIO_IOMMU_SPAPR_TCE_CREATE', 19, S.VFIO_IOMMU_SPAPR_TCE_CREATE),
+  containerStruct('VFIO_IOMMU_SPAPR_TCE_REMOVE', 20, S.VFIO_IOMMU_SPAPR_TCE_REMOVE),
+
+  ...selftest,
+
+  env('OPEN', [arg('path', 'string')], [FD]),
+  env('CLOSE', [FD]),
+  env('MMAP', MMAP_ARGS, [ADDR]),
+  env('MUNMAP', [ADDR, LENGTH]),
+  env('MEMFD_CREATE', [arg('hugetlb', 'bool')], [FD]),
+  env('FTRUNCATE', [FD, LENGTH]),
+  env('TOUCH', [ADDR, LENGTH, arg('write', 'bool')]),
+  env('FD_READ', [FD, arg('count', 'u64')], [arg('records', 'records')]),
+  env('FD_WRITE', [FD, arg('records', 'records')]),
+  env('SET_RLIMIT', [RLIMIT_MEMLOCK_ARG]),
+  env('SET_CAPS', [CAPS_ARG]),
+  env('FORK', [], [arg('pid', 'u32')]),
+  env('EXIT', [arg('pid', 'u32')]),
+  env('CHECK', [
+    arg('what', 'string', { allowed: ['locked_vm', 'pinned_vm', 'user_locked_vm'] }),
+    arg('pid', 'u32'),
+    arg('uid', 'u32'),
+    arg('value', 'u64'),
+  ]),
+];
+
+type Registered = (typeof SPECS)[number];
+
+/** The name of an op of the trace format. */
+export type OpName = Registered['op'];
+
+/** The ops of some families (`OpNameOf<'selftest'>`: every `TEST_*` op). */
+export type OpNameOf<F extends OpFamily> = Extract<Registered, { readonly family: F }>['op'];
+
+export const OPS: ReadonlyMap<OpName, OpSpec<OpName>> = new Map(SPECS.map((s) => [s.op, s]));
+if (OPS.size !== SPECS.length) throw new Error('[iommufd-model] an op name is registered twice');
+
+const NAMES: ReadonlySet<string> = new Set(OPS.keys());
+
+/** Whether a string read from a trace names an op. */
+export const isOpName = (name: string): name is OpName => NAMES.has(name);

@@ -8,13 +8,14 @@
  * its pointer.
  */
 import { z } from 'zod';
-import { familyOf } from './args.ts';
 import { ERRNO_NAMES } from './errno.ts';
+import { type SchemaKit, schemaCodec } from './key-codecs.ts';
 import { NAME_FAMILIES } from './names.ts';
 import { DECIMAL, HEX, NEGATIVE } from './numbers.ts';
 import { type Group, type InputKey, type OpPlan, type OutputKey, PLANS, recordPlan } from './op-plan.ts';
 import { CAPS_ARG, RLIMIT_MEMLOCK_ARG } from './ops.ts';
-import type { EnvArgSpec, FieldSpec, ScalarType, StructSpec } from './types.ts';
+import type { EnvArgSpec, FieldSpec, ScalarType, StructSpec } from './spec-types.ts';
+import { familyOf } from './value-reader.ts';
 import { BYTES } from './values.ts';
 import { CURRENT_VERSION, VERSIONS } from './version.ts';
 
@@ -168,40 +169,20 @@ function argBase(spec: EnvArgSpec): z.ZodType {
   }
 }
 
-function inputSchema(entry: InputKey): z.ZodType {
-  switch (entry.kind) {
-    case 'field':
-      return fieldSchema(entry.field);
-    case 'group':
-      return groupSchema(entry);
-    case 'data':
-      return MEMORY;
-    case 'trailing':
-      return HEX_BYTES;
-    case 'arg':
-      return argSchema(entry.arg);
-  }
-}
+/** What the key codecs build their schemas from. */
+const KIT: SchemaKit = {
+  field: fieldSchema,
+  group: groupSchema,
+  arg: argSchema,
+  records: (struct) => z.array(structSchema(struct)),
+  memory: MEMORY,
+  bytes: HEX_BYTES,
+};
 
-function outputSchema(entry: OutputKey): z.ZodType {
-  switch (entry.kind) {
-    case 'field':
-      return fieldSchema(entry.field);
-    case 'group':
-      return groupSchema(entry);
-    case 'buffer': {
-      const pointer = entry.field.pointer;
-      const element = pointer?.kind === 'buffer' ? pointer.element : undefined;
-      return element === undefined ? MEMORY : z.array(structSchema(element));
-    }
-    case 'data':
-      return MEMORY;
-    case 'arg':
-      return argSchema(entry.arg);
-  }
-}
+/** The schema of a key of `args` or `expect.out`. */
+const keySchema = (entry: InputKey | OutputKey): z.ZodType => schemaCodec(entry.kind).schema(entry, KIT);
 
-const argsSchema = (plan: OpPlan) => keysOf(plan.inputs, inputSchema);
+const argsSchema = (plan: OpPlan) => keysOf(plan.inputs, keySchema);
 
 const SEQ = named(z.union([z.null(), z.int().min(0), z.string().regex(anyForm(HEX, DECIMAL))]), {
   id: 'seq',
@@ -223,7 +204,7 @@ function eventSchema(plan: OpPlan) {
       fd: numberOf('s32').optional(),
       args: z.union([z.null(), argsSchema(plan)]).optional(),
       expect: z
-        .strictObject({ errno: ERRNO.optional(), out: keysOf(plan.outputs, outputSchema).optional() })
+        .strictObject({ errno: ERRNO.optional(), out: keysOf(plan.outputs, keySchema).optional() })
         .optional(),
       inferred: z
         .union([z.literal(true), z.array(outputs.length === 0 ? z.never() : z.enum(outputs as [string, ...string[]]))])

@@ -7,7 +7,7 @@
  * @ 02256acf, drivers/iommu/iommufd/iommufd_test.h @ 80478a2b (the conformance traces' commit);
  * the two dma-buf test ops are newer mainline (iommufd_test.h after 80478a2b).
  */
-import type { FieldSpec, ScalarType, StructSpec } from './types.ts';
+import type { FieldSpec, ScalarType, StructSpec } from './spec-types.ts';
 
 type FieldOptions = Partial<Pick<FieldSpec, 'dir' | 'names' | 'pointer' | 'count'>>;
 

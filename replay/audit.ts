@@ -5,7 +5,7 @@
  * invariants an event broke, and what VFIO type1 would have charged for the same workload.
  */
 import type { TraceEvent } from '../events/types.ts';
-import { pinnedOf } from '../src/iommufd/pages/accounting.ts';
+import { pinnedOf } from '../src/iommufd/pages/pages.ts';
 import type { Ctx, World } from '../src/model/world.ts';
 import { type FileOptions, replayFile, type TraceReport } from './replay-file.ts';
 import type { ViolationRecord } from './replayer.ts';

@@ -5,6 +5,7 @@
 import type { Expectation, TraceEvent, TraceHeader } from '../events/types.ts';
 import { step } from '../src/model/dispatch.ts';
 import type { Result } from '../src/model/command.ts';
+import type { BugName } from '../src/model/mutants.ts';
 import type { World } from '../src/model/world.ts';
 import { createWorld } from '../src/model/world-init.ts';
 import { checkStep, checkWorld } from '../src/invariants/invariants.ts';
@@ -16,6 +17,8 @@ export interface ReplayOptions {
   readonly ownChoices: boolean;
   /** `--invariants`: check the model's invariants after every event. */
   readonly invariants?: boolean;
+  /** Deliberate bugs to switch on in the model (default: none). */
+  readonly bugs?: ReadonlySet<BugName>;
 }
 
 /** An invariant an event broke (reported once, at the event that broke it). */
@@ -71,7 +74,7 @@ export class Replayer {
     header: TraceHeader,
     private readonly options: ReplayOptions,
   ) {
-    this.current = createWorld(header);
+    this.current = createWorld(header, options);
   }
 
   get world(): World {

@@ -13,6 +13,7 @@ function plain(value: unknown): Json {
   if (typeof value === 'boolean' || typeof value === 'number' || typeof value === 'string') return value;
   if (value instanceof OrderedMap) return [...value.entries()].map(([k, v]) => [plain(k), plain(v)]);
   if (Array.isArray(value)) return value.map(plain);
+  if (value instanceof Set) return [...value].map(plain);
   const out: { [k: string]: Json } = {};
   for (const [k, v] of Object.entries(value as object)) out[k] = plain(v);
   return out;

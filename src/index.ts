@@ -11,6 +11,7 @@ export type {
   TraceHeader,
   Value,
 } from '../events/types.ts';
+export type { OpName } from '../events/ops.ts';
 export type { Result, RejectedChoice } from './model/command.ts';
 export type { StepOptions, StepOutcome } from './model/dispatch.ts';
 export type { Violation } from './invariants/invariants.ts';
@@ -22,7 +23,7 @@ export type { Counterexample, FuzzOptions, FuzzResult } from './fuzz/fuzz.ts';
 
 export { TraceError, formatEvent, formatHeader, openTrace, parseTraceText } from '../events/index.ts';
 export { isSupported, step } from './model/dispatch.ts';
-export { createWorld } from './model/world-init.ts';
+export { createWorld, type WorldOptions } from './model/world-init.ts';
 export { checkStep, checkWorld } from './invariants/invariants.ts';
 export { Replayer } from '../replay/replayer.ts';
 export { exitCode, replayFile, replayFiles } from '../replay/replay-file.ts';
@@ -32,4 +33,4 @@ export { auditFile, type1Charges } from '../replay/audit.ts';
 export { formatAuditText } from '../replay/audit-text.ts';
 export { renderAuditHtml } from '../replay/audit-html.ts';
 export { fuzz } from './fuzz/fuzz.ts';
-export { MUTANTS, setMutant } from './model/mutants.ts';
+export { BUGS, BUG_NAMES, type BugName } from './model/mutants.ts';

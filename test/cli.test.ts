@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_HEADER_LINE as HEADER } from './fixtures.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const CLI = join(ROOT, 'dist/src/cli.js');
@@ -22,8 +23,6 @@ function trace(name: string, lines: string[]): string {
   writeFileSync(file, `${lines.join('\n')}\n`);
   return file;
 }
-
-const HEADER = '{"trace":"iommufd","version":1,"env":{}}';
 
 describe('iommufd-model', () => {
   it('--version prints the package version, exit 0', () => {
@@ -61,11 +60,29 @@ describe('iommufd-model replay', () => {
     expect(r.stdout).toContain('fuzz: no invariant violated');
   });
 
-  it('reports a divergence with line, seq, op, expected and actual; exit 1', () => {
+  it('reports a divergence with line, seq, op, expected, actual and the failed check; exit 1', () => {
     const file = trace('diverge.jsonl', [HEADER, '{"op":"OPEN"}', '{"seq":9,"op":"IOAS_ALLOC","args":{"flags":1},"expect":{}}']);
     const r = cli('replay', file);
     expect(r.code).toBe(1);
-    expect(r.stdout).toContain('line 3 seq 9 IOAS_ALLOC: expected {}, actual {"errno":"EOPNOTSUPP"}');
+    expect(r.stdout).toContain('line 3 seq 9 IOAS_ALLOC: expected {}, actual {"errno":"EOPNOTSUPP"} [EOPNOTSUPP iommufd_ioas_alloc_ioctl: flags is not zero]');
+  });
+
+  it('a divergence names the kernel check that failed: after the actual in text, `check` beside `actual` in --json', () => {
+    const file = trace('check.jsonl', [
+      HEADER,
+      '{"op":"OPEN"}',
+      '{"op":"IOAS_ALLOC"}',
+      '{"op":"TEST_MOCK_DOMAIN","args":{"id":1}}',
+      '{"seq":7,"op":"IOAS_MAP","args":{"ioas_id":1,"flags":["FIXED_IOVA","READABLE"],"user_va":"0x7f0000000000","length":"0x1000","iova":"0x1000100"},"expect":{}}',
+    ]);
+    const text = cli('replay', file);
+    expect(text.code).toBe(1);
+    expect(text.stdout).toContain('line 5 seq 7 IOAS_MAP: expected {}, actual {"errno":"EINVAL"} [EINVAL iopt_check_iova: iova unaligned]');
+    const json = cli('replay', '--json', file);
+    expect(json.code).toBe(1);
+    const [divergence] = JSON.parse(json.stdout).traces[0].divergences;
+    expect(divergence.actual).toEqual({ errno: 'EINVAL' });
+    expect(divergence.check).toBe('EINVAL iopt_check_iova: iova unaligned');
   });
 
   it('a divergence of an event marked unsure does not fail the run', () => {

@@ -8,18 +8,15 @@ import type { Fields, TraceEvent } from '../events/types.ts';
 import { type StepOutcome, step } from '../src/model/dispatch.ts';
 import type { World } from '../src/model/world.ts';
 import { createWorld } from '../src/model/world-init.ts';
+import { traceHeader } from './fixtures.ts';
 
-export const HEADER = {
-  trace: 'iommufd',
-  version: 1,
-  env: {
-    page_size: 4096,
-    hugepage_size: 2097152,
-    memory: 'declared',
-    mappings: [{ addr: '0x7f0000000000', length: '0x100000', shared: true }],
-    processes: [{ pid: 1, uid: 0, rlimit_memlock: 'unlimited', caps: ['CAP_SYS_RESOURCE'] }],
-  },
-};
+export const HEADER = traceHeader({
+  page_size: 4096,
+  hugepage_size: 2097152,
+  memory: 'declared',
+  mappings: [{ addr: '0x7f0000000000', length: '0x100000', shared: true }],
+  processes: [{ pid: 1, uid: 0, rlimit_memlock: 'unlimited', caps: ['CAP_SYS_RESOURCE'] }],
+});
 
 export interface Ran {
   readonly event: TraceEvent;
@@ -78,6 +75,12 @@ export function withIoas(events: readonly object[], header: object = HEADER): Ra
 export function refused(r: Ran | undefined, errno: string): void {
   expect(r?.errno).toBe(errno);
   expect(r?.outcome.world).toBe(r?.before);
+}
+
+/** The event failed at kernel check `check` (`EINVAL iopt_check_iova: iova unaligned`), leaving the very snapshot it was given. */
+export function failedAt(r: Ran | undefined, check: string): void {
+  expect(r?.outcome.result?.check).toBe(check);
+  refused(r, check.slice(0, check.indexOf(' ')));
 }
 
 export const errnos = (ran: readonly Ran[]): string[] => ran.map((r) => r.errno);

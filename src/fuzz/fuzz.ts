@@ -5,6 +5,7 @@
  * failure shrinks to a minimal command sequence and comes back as a trace.
  */
 import fc from 'fast-check';
+import type { BugName } from '../model/mutants.ts';
 import { FuzzSession } from './session.ts';
 import { type FuzzEvent, PROLOGUE, eventArbitrary } from './arbitraries.ts';
 
@@ -17,6 +18,8 @@ export interface FuzzOptions {
   /** fast-check's path of a failure, to replay it. */
   readonly path?: string;
   readonly faultInjection?: boolean;
+  /** Deliberate bugs to switch on in the model (default: none). */
+  readonly bugs?: ReadonlySet<BugName>;
   /** Shrink a failure to a minimal run (default); off, the first failing run is reported as found. */
   readonly shrink?: boolean;
   /** Called after each run (shrinking runs included). */
@@ -31,6 +34,8 @@ export interface Counterexample {
   readonly seed: number;
   readonly path: string;
   readonly shrunkSteps: number;
+  /** The bugs that were on: replaying the trace reproduces the failure only with them. */
+  readonly bugs: readonly BugName[];
 }
 
 export interface FuzzResult {
@@ -59,8 +64,8 @@ class EventCommand implements fc.Command<object, FuzzSession> {
 }
 
 /** Replaying a run from scratch must give the same results and the same final snapshot. */
-function checkDeterminism(session: FuzzSession, events: readonly FuzzEvent[]): void {
-  const again = new FuzzSession(false);
+function checkDeterminism(session: FuzzSession, events: readonly FuzzEvent[], bugs: ReadonlySet<BugName>): void {
+  const again = new FuzzSession(false, bugs);
   for (const e of [...PROLOGUE, ...events]) again.apply(e);
   if (again.fingerprint() !== session.fingerprint() || again.results.join('\n') !== session.results.join('\n')) {
     throw new Error('[iommufd-model] replaying the same events gave a different result or final snapshot');
@@ -69,6 +74,7 @@ function checkDeterminism(session: FuzzSession, events: readonly FuzzEvent[]): v
 
 export function fuzz(options: FuzzOptions): FuzzResult {
   const faultInjection = options.faultInjection ?? true;
+  const bugs = options.bugs ?? new Set<BugName>();
   const commands = fc.commands(
     [eventArbitrary(options.ops).map((e) => new EventCommand(e))],
     { maxCommands: options.maxSteps, size: 'max' },
@@ -77,7 +83,7 @@ export function fuzz(options: FuzzOptions): FuzzResult {
   let steps = 0;
   const property = fc.property(commands, (cmds) => {
     runs++;
-    const session = new FuzzSession(faultInjection);
+    const session = new FuzzSession(faultInjection, bugs);
     try {
       fc.modelRun(() => {
         for (const e of PROLOGUE) session.apply(e);
@@ -87,7 +93,7 @@ export function fuzz(options: FuzzOptions): FuzzResult {
       steps += session.steps;
       options.onRun?.();
     }
-    checkDeterminism(session, [...cmds].map(eventOf));
+    checkDeterminism(session, [...cmds].map(eventOf), bugs);
   });
   const details = fc.check(property, {
     seed: options.seed,
@@ -97,24 +103,25 @@ export function fuzz(options: FuzzOptions): FuzzResult {
   });
   if (!details.failed || details.counterexample === null) return { runs, steps, counterexample: null };
   const shrunk = [...(details.counterexample[0] as Iterable<unknown>)].map(eventOf);
-  return { runs, steps, counterexample: describe(shrunk, faultInjection, details.seed, details.counterexamplePath ?? '') };
+  return { runs, steps, counterexample: describe(shrunk, faultInjection, bugs, details.seed, details.counterexamplePath ?? '') };
 }
 
 /** Reruns the shrunk events to get the trace up to (and including) the failing event. */
-function describe(events: readonly FuzzEvent[], faultInjection: boolean, seed: number, path: string): Counterexample {
-  const session = new FuzzSession(faultInjection);
+function describe(events: readonly FuzzEvent[], faultInjection: boolean, bugs: ReadonlySet<BugName>, seed: number, path: string): Counterexample {
+  const session = new FuzzSession(faultInjection, bugs);
   let message = 'no violation reproduced';
   try {
     for (const e of [...PROLOGUE, ...events]) session.apply(e);
-    checkDeterminism(session, events);
+    checkDeterminism(session, events, bugs);
   } catch (e: unknown) {
     if (!(e instanceof Error)) throw e;
     message = e.message;
   }
   const header = JSON.parse(session.lines[0] as string) as Record<string, unknown>;
+  const withBugs = bugs.size === 0 ? '' : ` with bugs ${[...bugs].join(',')}`;
   const trace = [
-    JSON.stringify({ ...header, description: `fuzz counterexample, seed ${seed}, path ${path}: ${message}` }),
+    JSON.stringify({ ...header, description: `fuzz counterexample${withBugs}, seed ${seed}, path ${path}: ${message}` }),
     ...session.lines.slice(1),
   ].join('\n');
-  return { message, trace: `${trace}\n`, seed, path, shrunkSteps: events.length };
+  return { message, trace: `${trace}\n`, seed, path, shrunkSteps: events.length, bugs: [...bugs] };
 }

@@ -11,6 +11,7 @@ import type { TraceEvent } from '../../events/types.ts';
 import { worldToJson } from '../../replay/snapshot.ts';
 import { type StepOutcome, step } from '../model/dispatch.ts';
 import { type Violation, checkStep, checkWorld } from '../invariants/invariants.ts';
+import type { BugName } from '../model/mutants.ts';
 import type { World } from '../model/world.ts';
 import { createWorld } from '../model/world-init.ts';
 import { FUZZ_HEADER, type FuzzEvent } from './arbitraries.ts';
@@ -40,8 +41,11 @@ export class FuzzSession {
   readonly results: string[] = [];
   steps = 0;
 
-  constructor(private readonly faultInjection: boolean) {
-    this.world = createWorld(parseHeader(FUZZ_HEADER));
+  constructor(
+    private readonly faultInjection: boolean,
+    bugs: ReadonlySet<BugName>,
+  ) {
+    this.world = createWorld(parseHeader(FUZZ_HEADER), { bugs });
   }
 
   get snapshot(): World {

@@ -3,9 +3,8 @@
  * tests and the fuzzer. State invariants hold of every snapshot between commands (spec §5.6);
  * step invariants relate a command's before and after (atomicity, the memlock limit).
  */
-import { pinnedOf } from '../iommufd/pages/accounting.ts';
 import { alignmentOf } from '../iommufd/hw-pagetable/hw-pagetable.ts';
-import { areaHoldKey, areaIndexes } from '../iommufd/pages/pages.ts';
+import { areaHoldKey, areaIndexes, pinnedOf } from '../iommufd/pages/pages.ts';
 import type { TraceEvent } from '../../events/types.ts';
 import type { Result } from '../model/command.ts';
 import { firstIntersecting, spansOf } from '../model/ranges.ts';

@@ -20,25 +20,21 @@ import {
   setAllowed,
 } from './io-pagetable/io-pagetable.ts';
 import { areaHasAccesses, areaLocked, notifyUnmap } from './device/access.ts';
-import { addHold, areaHoldKey, areaIndexes, dropHolds } from './pages/pages.ts';
-import { accountModeFor, checkTransfer, reown } from './pages/accounting.ts';
+import { addAreaRefs, addHold, allocFilePages, allocUserPages, areaHoldKey, areaIndexes, changeProcess, dropAreaRefs, dropHolds } from './pages/pages.ts';
 import { fileOf } from '../mm/files.ts';
 import { injected } from '../model/fault-injection.ts';
-import { mutated } from '../model/mutants.ts';
 import { allocId } from './main/object-table.ts';
 import { castDraft, revise } from '../model/revise.ts';
 import { U64_MAX, firstIntersecting, holes, intersecting, spansOf } from '../model/ranges.ts';
 import { MOCK_FLAGS_ACCESS_SYZ, syzIova } from './selftest/syz-iova.ts';
 import { userMemoryWritable } from '../mm/user-memory.ts';
-import type { Area, Ctx, Ioas, IoPagetable, Pages, Process, Range, World } from '../model/world.ts';
+import type { Area, Ctx, Ioas, IoPagetable, Pages, Range, World } from '../model/world.ts';
 
 export const IOMMU_IOAS_MAP_FIXED_IOVA = 1n;
 export const IOMMU_IOAS_MAP_WRITEABLE = 2n;
 export const IOMMU_IOAS_MAP_READABLE = 4n;
 const MAP_FLAGS = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE;
 const ULONG_MAX = U64_MAX;
-/** `SIZE_MAX - PAGE_SIZE` bound of `iopt_alloc_pages()`. */
-const sizeBound = (pageSize: bigint): bigint => U64_MAX - pageSize;
 
 /** An IOAS the command already holds (looked up earlier in it); its absence is a model bug. */
 export function ioasIn(ctx: Ctx, id: number): Ioas {
@@ -50,10 +46,10 @@ export function ioasIn(ctx: Ctx, id: number): Ioas {
 /** `iommufd_get_ioas()`: absent or not an IOAS → ENOENT. */
 export function getIoas(ctx: Ctx, id: number): Ioas | Fail {
   // iommufd_get_object() is an iommufd_should_fail() site on test kernels.
-  const injectedFail = injected('ENOENT');
+  const injectedFail = injected('ENOENT', 'iommufd_get_object');
   if (injectedFail !== null) return injectedFail;
   const obj = ctx.objects.get(id);
-  return obj !== undefined && obj.type === 'ioas' ? obj : fail('ENOENT');
+  return obj !== undefined && obj.type === 'ioas' ? obj : fail('ENOENT', 'iommufd_get_object', 'no IOAS with this id');
 }
 
 
@@ -77,7 +73,7 @@ const conv = (flags: bigint): number =>
   ((flags & IOMMU_IOAS_MAP_WRITEABLE) !== 0n ? IOMMU_WRITE : 0) | ((flags & IOMMU_IOAS_MAP_READABLE) !== 0n ? IOMMU_READ : 0);
 
 export function ioasAlloc(call: Call, ctx: Ctx, cmd: Fields): Result {
-  if (big(cmd, 'flags') !== 0n) return refuse(call, fail('EOPNOTSUPP'));
+  if (big(cmd, 'flags') !== 0n) return refuse(call, fail('EOPNOTSUPP', 'iommufd_ioas_alloc_ioctl', 'flags is not zero'));
   const id = allocId(ctx.objects, call.choices, 'out_ioas_id');
   if (id instanceof Fail) return refuse(call, id);
   const ioas: Ioas = {
@@ -94,7 +90,7 @@ export function ioasAlloc(call: Call, ctx: Ctx, cmd: Fields): Result {
 
 /** `iommufd_ioas_iova_ranges()`: the holes of the reserved set; EMSGSIZE after writing back when they do not fit. */
 export function ioasIovaRanges(call: Call, ctx: Ctx, cmd: Fields): Result {
-  if (big(cmd, '__reserved') !== 0n) return refuse(call, fail('EOPNOTSUPP'));
+  if (big(cmd, '__reserved') !== 0n) return refuse(call, fail('EOPNOTSUPP', 'iommufd_ioas_iova_ranges', '__reserved is not zero'));
   const ioas = getIoas(ctx, num(cmd, 'ioas_id'));
   if (ioas instanceof Fail) return refuse(call, ioas);
   const max = num(cmd, 'num_iovas');
@@ -104,7 +100,9 @@ export function ioasIovaRanges(call: Call, ctx: Ctx, cmd: Fields): Result {
   for (const hole of holes([ioas.iopt.reservedSpans], 0n, ULONG_MAX)) {
     if (count < max) {
       const at = (typeof buffer === 'bigint' ? buffer : 0n) + BigInt(count) * 16n;
-      if (!userMemoryWritable(call.world, call.process, at, 16n)) return refuse(call, fail('EFAULT'));
+      if (!userMemoryWritable(call.world, call.process, at, 16n)) {
+        return refuse(call, fail('EFAULT', 'iommufd_ioas_iova_ranges', 'copy_to_user of allowed_iovas faults'));
+      }
       written.push({ start: hole.start, last: hole.last });
     }
     count++;
@@ -114,13 +112,13 @@ export function ioasIovaRanges(call: Call, ctx: Ctx, cmd: Fields): Result {
     out_iova_alignment: ioas.iopt.iovaAlignment,
     allowed_iovas: written,
   };
-  if (count > max) return refuse(call, fail('EMSGSIZE'), out);
+  if (count > max) return refuse(call, fail('EMSGSIZE', 'iommufd_ioas_iova_ranges', 'more ranges than num_iovas'), out);
   return ok(call.world, out);
 }
 
 /** `iommufd_ioas_load_iovas()` then `iopt_set_allow_iova()`. */
 export function ioasAllowIovas(call: Call, ctx: Ctx, cmd: Fields): Result {
-  if (big(cmd, '__reserved') !== 0n) return refuse(call, fail('EOPNOTSUPP'));
+  if (big(cmd, '__reserved') !== 0n) return refuse(call, fail('EOPNOTSUPP', 'iommufd_ioas_allow_iovas', '__reserved is not zero'));
   const ioas = getIoas(ctx, num(cmd, 'ioas_id'));
   if (ioas instanceof Fail) return refuse(call, ioas);
   const count = num(cmd, 'num_iovas');
@@ -130,48 +128,16 @@ export function ioasAllowIovas(call: Call, ctx: Ctx, cmd: Fields): Result {
     const entry = Array.isArray(entries) ? (entries as readonly Value[])[i] : undefined;
     // Entries past the inline array are memory the trace did not give: the copy faults.
     if (entry === undefined || entry === null || typeof entry !== 'object' || Array.isArray(entry)) {
-      return refuse(call, fail('EFAULT'));
+      return refuse(call, fail('EFAULT', 'iommufd_ioas_load_iovas', 'copy_from_user of an entry faults'));
     }
     const range = { start: big(entry as Fields, 'start'), last: big(entry as Fields, 'last') };
-    if (range.start >= range.last) return refuse(call, fail('EINVAL'));
-    if (ranges.some((r) => r.start <= range.last && range.start <= r.last)) return refuse(call, fail('EINVAL'));
+    if (range.start >= range.last) return refuse(call, fail('EINVAL', 'iommufd_ioas_load_iovas', 'start is not below last'));
+    if (ranges.some((r) => r.start <= range.last && range.start <= r.last)) return refuse(call, fail('EINVAL', 'iommufd_ioas_load_iovas', 'ranges overlap'));
     ranges.push(range);
   }
   const iopt = setAllowed(ioas.iopt, ranges);
   if (iopt instanceof Fail) return refuse(call, iopt);
   return ok(putContext(call.world, putIoas(ctx, withIopt(ioas, iopt))));
-}
-
-/** Commits new areas: the pages objects they use gain a reference each. */
-function addAreaRefs(ctx: Ctx, areas: readonly Area[], created: Pages | null): Ctx {
-  let pages = created === null ? ctx.pages : ctx.pages.set(created.id, created);
-  for (const area of areas) {
-    const p = pages.get(area.pages);
-    if (p !== undefined) pages = pages.set(p.id, { ...p, areaRefs: p.areaRefs + 1 });
-  }
-  return revise(ctx, (d) => {
-    d.pages = pages;
-    if (created !== null) d.nextPagesId = created.id + 1;
-  });
-}
-
-/**
- * Removed areas drop their pages references; a pages object with none left is freed when the
- * command settles, after what it still has charged is given back.
- */
-export function dropAreaRefs(ctx: Ctx, areas: readonly Area[]): Ctx {
-  let pages = ctx.pages;
-  const freed: number[] = [];
-  for (const area of areas) {
-    const p = pages.get(area.pages);
-    if (p === undefined) continue;
-    pages = pages.set(p.id, { ...p, areaRefs: p.areaRefs - 1 });
-    if (p.areaRefs === 1) freed.push(p.id);
-  }
-  return revise(ctx, (d) => {
-    d.pages = pages;
-    d.unsettled.push(...freed);
-  });
 }
 
 /**
@@ -185,7 +151,7 @@ function recordedIova(call: Call, iopt: IoPagetable, field: string, length: bigi
   const legal =
     recorded >= call.world.config.pageSize &&
     last !== null &&
-    !(checkIova(iopt, recorded, length) instanceof Fail) &&
+    !(checkIova(iopt, call.world.config, recorded, length) instanceof Fail) &&
     (iopt.allowed.size === 0 || insideAllowed(iopt, recorded, last));
   if (legal) return recorded;
   call.choices.reject(field, recorded, 'a FIXED_IOVA map of that length would not be accepted there');
@@ -222,7 +188,7 @@ export function mapPieces(
         key: areaHoldKey(ioas.id, area),
         ...areaIndexes(area, call.world.config.pageSize),
       });
-      if (held instanceof Fail) return mutated('map-keeps-area-on-pin-failure') ? partial(putContext(call.world, next), held) : refuse(call, held);
+      if (held instanceof Fail) return call.world.config.bugs.has('map-keeps-area-on-pin-failure') ? partial(putContext(call.world, next), held) : refuse(call, held);
       next = held;
     }
   }
@@ -231,31 +197,33 @@ export function mapPieces(
 
 /**
  * The checks `iommufd_ioas_map()` and `iommufd_ioas_map_file()` open with: flags (and MAP's
- * `__reserved`; MAP_FILE has none), 64-bit bounds, a direction, the IOAS.
+ * `__reserved`; MAP_FILE has none), 64-bit bounds, a direction, the IOAS. `where` is the one
+ * of the two that checks.
  */
-function mapArgs(ctx: Ctx, cmd: Fields): Fail | { flags: bigint; iova: bigint; length: bigint; ioas: Ioas } {
+function mapArgs(ctx: Ctx, cmd: Fields, where: string): Fail | { flags: bigint; iova: bigint; length: bigint; ioas: Ioas } {
   const flags = big(cmd, 'flags');
-  if ((flags & ~MAP_FLAGS) !== 0n || big(cmd, '__reserved') !== 0n) return fail('EOPNOTSUPP');
+  if ((flags & ~MAP_FLAGS) !== 0n) return fail('EOPNOTSUPP', where, 'flags has unknown bits');
+  if (big(cmd, '__reserved') !== 0n) return fail('EOPNOTSUPP', where, '__reserved is not zero');
   const iova = big(cmd, 'iova');
   const length = big(cmd, 'length');
-  if (iova >= ULONG_MAX || length >= ULONG_MAX) return fail('EOVERFLOW');
-  if ((flags & (IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE)) === 0n) return fail('EINVAL');
+  if (iova >= ULONG_MAX || length >= ULONG_MAX) return fail('EOVERFLOW', where, 'iova or length not below ULONG_MAX');
+  if ((flags & (IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE)) === 0n) return fail('EINVAL', where, 'neither readable nor writeable');
   const ioas = getIoas(ctx, num(cmd, 'ioas_id'));
   return ioas instanceof Fail ? ioas : { flags, iova, length, ioas };
 }
 
 /** `iommufd_ioas_map()`. */
 export function ioasMap(call: Call, ctx: Ctx, cmd: Fields): Result {
-  if (mutated('map-checks-ioas-before-flags')) {
+  if (call.world.config.bugs.has('map-checks-ioas-before-flags')) {
     const early = getIoas(ctx, num(cmd, 'ioas_id'));
     if (early instanceof Fail) return refuse(call, early);
   }
-  const args = mapArgs(ctx, cmd);
+  const args = mapArgs(ctx, cmd, 'iommufd_ioas_map');
   if (args instanceof Fail) return refuse(call, args);
   const { flags, iova, length, ioas } = args;
   const { pageSize } = call.world.config;
   const uptr = big(cmd, 'user_va');
-  const pages = newUserPages(call, ctx, uptr, length, (flags & IOMMU_IOAS_MAP_WRITEABLE) !== 0n);
+  const pages = allocUserPages(call.world, call.process, ctx, uptr, length, (flags & IOMMU_IOAS_MAP_WRITEABLE) !== 0n);
   if (pages instanceof Fail) return refuse(call, pages);
   const piece: Piece = { pages, startByte: uptr - pagesBase(pages, pageSize), length };
   return mapPieces(call, ctx, ioas, [piece], length, flags, iova, 'iova', pages);
@@ -266,23 +234,18 @@ export function ioasMap(call: Call, ctx: Ctx, cmd: Fields): Result {
  * object is a range of a file, and the file offset guides the automatic IOVA.
  */
 export function ioasMapFile(call: Call, ctx: Ctx, cmd: Fields): Result {
-  const args = mapArgs(ctx, cmd);
+  const args = mapArgs(ctx, cmd, 'iommufd_ioas_map_file');
   if (args instanceof Fail) return refuse(call, args);
   const { flags, iova, length, ioas } = args;
   const start = big(cmd, 'start');
-  if (length === 0n) return refuse(call, fail('EINVAL'));
-  if (lastOf(start, length) === null) return refuse(call, fail('EOVERFLOW'));
+  if (length === 0n) return refuse(call, fail('EINVAL', 'iopt_map_file_pages', 'length is 0'));
+  if (lastOf(start, length) === null) return refuse(call, fail('EOVERFLOW', 'iopt_map_file_pages', 'start + length overflows'));
   const fd = big(cmd, 'fd');
   const file = fd < 0n ? undefined : fileOf(call.world, call.process, Number(fd));
-  if (file === undefined) return refuse(call, fail('EBADF'));
-  const { pageSize } = call.world.config;
-  if (length > sizeBound(pageSize)) return refuse(call, fail('EINVAL'));
-  const pages: Pages = {
-    ...userPages(call, ctx, start, length, (flags & IOMMU_IOAS_MAP_WRITEABLE) !== 0n),
-    kind: 'file',
-    file: file.id,
-  };
-  const piece: Piece = { pages, startByte: start - pagesBase(pages, pageSize), length };
+  if (file === undefined) return refuse(call, fail('EBADF', 'iopt_map_file_pages', 'fget finds no open file'));
+  const pages = allocFilePages(call.world, call.process, ctx, file.id, start, length, (flags & IOMMU_IOAS_MAP_WRITEABLE) !== 0n);
+  if (pages instanceof Fail) return refuse(call, pages);
+  const piece: Piece = { pages, startByte: start - pagesBase(pages, call.world.config.pageSize), length };
   return mapPieces(call, ctx, ioas, [piece], length, flags, iova, 'iova', pages);
 }
 
@@ -292,76 +255,37 @@ export function ioasMapFile(call: Call, ctx: Ctx, cmd: Fields): Result {
  * caller's RLIMIT_MEMLOCK first (ENOMEM, nothing moved); every pages object is re-owned.
  */
 export function ioasChangeProcess(call: Call, ctx: Ctx, cmd: Fields): Result {
-  if (big(cmd, '__reserved') !== 0n) return refuse(call, fail('EOPNOTSUPP'));
+  if (big(cmd, '__reserved') !== 0n) return refuse(call, fail('EOPNOTSUPP', 'iommufd_ioas_change_process', '__reserved is not zero'));
   for (const obj of ctx.objects.values()) {
     if (obj.type !== 'ioas') continue;
     for (const area of obj.iopt.areas.values()) {
-      if (ctx.pages.get(area.pages)?.kind !== 'file') return refuse(call, fail('EINVAL'));
+      if (ctx.pages.get(area.pages)?.kind !== 'file') return refuse(call, fail('EINVAL', 'iommufd_ioas_change_process', 'an area is not file backed'));
     }
   }
-  const me = call.process;
-  const moving = [...ctx.pages.values()].filter((p) => p.owner !== me.pid || p.ownerUid !== me.uid);
-  const refused = checkTransfer(call.world, me, moving);
-  if (refused !== null) return refuse(call, refused);
-  let world = call.world;
-  let pages = ctx.pages;
-  for (const p of moving) {
-    // NONE pages charge no locked_vm, but their pinned_vm moves with them.
-    const moved = reown(world, p, world.processes.get(me.pid) as Process);
-    world = moved.world;
-    pages = pages.set(p.id, moved.pages);
-  }
-  const next = revise(ctx, (d) => {
-    d.pages = pages;
-  });
-  return ok(putContext(world, next));
-}
-
-/** Pages object creation shared by user memory and file maps (`iopt_alloc_pages()`). */
-function userPages(call: Call, ctx: Ctx, start: bigint, length: bigint, writable: boolean): Pages {
-  return {
-    id: ctx.nextPagesId,
-    kind: 'user',
-    start,
-    length,
-    writable,
-    file: null,
-    areaRefs: 0,
-    owner: call.process.pid,
-    ownerUid: call.process.uid,
-    account: accountModeFor(call.process, ctx),
-    charged: 0n,
-    holds: [],
-    pins: [],
-  };
-}
-
-/** `iopt_alloc_pages()`'s bounds, for user memory. */
-export function newUserPages(call: Call, ctx: Ctx, uptr: bigint, length: bigint, writable: boolean): Fail | Pages {
-  if (uptr + length > U64_MAX && !mutated('uptr-overflow-accepted')) return fail('EOVERFLOW');
-  if (length > sizeBound(call.world.config.pageSize) || length === 0n) return fail('EINVAL');
-  return injected() ?? userPages(call, ctx, uptr, length, writable);
+  const moved = changeProcess(call.world, ctx, call.process);
+  if (moved instanceof Fail) return refuse(call, moved);
+  return ok(putContext(moved.world, moved.ctx));
 }
 
 /** `iopt_get_pages()`: the contiguous areas covering `[iova, iova + length)`, as pieces. */
 function piecesOf(ctx: Ctx, iopt: IoPagetable, pageSize: bigint, iova: bigint, length: bigint): Fail | Piece[] {
-  if (length === 0n) return fail('EINVAL');
+  if (length === 0n) return fail('EINVAL', 'iopt_get_pages', 'length is 0');
   const last = lastOf(iova, length);
-  if (last === null) return fail('EOVERFLOW');
+  if (last === null) return fail('EOVERFLOW', 'iopt_get_pages', 'iova + length overflows');
   const pieces: Piece[] = [];
   let cursor = iova;
   for (const area of intersecting(iopt.areas, iova, last)) {
     // iopt_area_contig_init()/_next(): the first area holds `iova`, each next one starts right after.
-    if (area.start > cursor) return fail('ENOENT');
+    if (area.start > cursor) return fail('ENOENT', 'iopt_get_pages', 'range not covered by contiguous areas');
     const pages = ctx.pages.get(area.pages);
-    if (pages === undefined) return fail('ENOENT');
+    if (pages === undefined) return fail('ENOENT', 'iopt_get_pages', 'range not covered by contiguous areas');
     const end: bigint = area.last < last ? area.last : last;
     pieces.push({ pages, startByte: area.startByte + (cursor - area.start), length: end - cursor + 1n });
     if (end === last) return pieces;
     cursor = end + 1n;
   }
   void pageSize;
-  return fail('ENOENT');
+  return fail('ENOENT', 'iopt_get_pages', 'range not covered by contiguous areas');
 }
 
 /**
@@ -380,11 +304,15 @@ function syzCopySource(ctx: Ctx, cmd: Fields): { flags: bigint; srcIova: bigint 
 /** `iommufd_ioas_copy()`: the new areas share the source's pages objects. */
 export function ioasCopy(call: Call, ctx: Ctx, cmd: Fields): Result {
   const { flags, srcIova } = syzCopySource(ctx, cmd);
-  if ((flags & ~MAP_FLAGS) !== 0n) return refuse(call, fail('EOPNOTSUPP'));
+  if ((flags & ~MAP_FLAGS) !== 0n) return refuse(call, fail('EOPNOTSUPP', 'iommufd_ioas_copy', 'flags has unknown bits'));
   const length = big(cmd, 'length');
   const dstIova = big(cmd, 'dst_iova');
-  if (length >= ULONG_MAX || srcIova >= ULONG_MAX || dstIova >= ULONG_MAX) return refuse(call, fail('EOVERFLOW'));
-  if ((flags & (IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE)) === 0n) return refuse(call, fail('EINVAL'));
+  if (length >= ULONG_MAX || srcIova >= ULONG_MAX || dstIova >= ULONG_MAX) {
+    return refuse(call, fail('EOVERFLOW', 'iommufd_ioas_copy', 'length or an iova not below ULONG_MAX'));
+  }
+  if ((flags & (IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE)) === 0n) {
+    return refuse(call, fail('EINVAL', 'iommufd_ioas_copy', 'neither readable nor writeable'));
+  }
   const src = getIoas(ctx, num(cmd, 'src_ioas_id'));
   if (src instanceof Fail) return refuse(call, src);
   const pieces = piecesOf(ctx, src.iopt, call.world.config.pageSize, srcIova, length);
@@ -404,17 +332,17 @@ export function ioasUnmap(call: Call, ctx: Ctx, cmd: Fields): Result {
   let last = ULONG_MAX;
   const all = iova === 0n && length === U64_MAX;
   if (!all) {
-    if (iova >= ULONG_MAX || length >= ULONG_MAX) return refuse(call, fail('EOVERFLOW'));
-    if (length === 0n) return refuse(call, fail('EINVAL'));
+    if (iova >= ULONG_MAX || length >= ULONG_MAX) return refuse(call, fail('EOVERFLOW', 'iommufd_ioas_unmap', 'iova or length not below ULONG_MAX'));
+    if (length === 0n) return refuse(call, fail('EINVAL', 'iopt_unmap_iova', 'length is 0'));
     const l = lastOf(iova, length);
-    if (l === null) return refuse(call, fail('EOVERFLOW'));
+    if (l === null) return refuse(call, fail('EOVERFLOW', 'iopt_unmap_iova', 'iova + length overflows'));
     start = iova;
     last = l;
   }
   const outcome = unmapIovaRange(call.world, ctx, ioas.id, start, last);
   const world = outcome.ctx === ctx ? call.world : putContext(call.world, outcome.ctx);
   if (outcome.error !== null) return partial(world, outcome.error);
-  if (!all && outcome.unmapped === 0n) return refuse(call, fail('ENOENT'));
+  if (!all && outcome.unmapped === 0n) return refuse(call, fail('ENOENT', 'iommufd_ioas_unmap', 'nothing mapped in the range'));
   return ok(world, { length: outcome.unmapped });
 }
 
@@ -435,11 +363,13 @@ export function unmapIovaRange(
   const before = ioasIn(ctx, ioasId);
   for (const area of [...intersecting(before.iopt.areas, start, last)]) {
     // Locked by a HW queue's internal access: EBUSY before the straddle check.
-    if (areaLocked(next, ioasIn(next, ioasId), area)) return { ctx: next, unmapped, error: fail('EBUSY') };
-    if ((area.start < start || area.last > last) && !mutated('unmap-straddle-removes')) {
-      return { ctx: next, unmapped, error: fail('ENOENT') };
+    if (areaLocked(next, ioasIn(next, ioasId), area)) {
+      return { ctx: next, unmapped, error: fail('EBUSY', 'iopt_unmap_iova_range', 'area locked by an internal access') };
     }
-    if (areaHasAccesses(next, ioasIn(next, ioasId), area) && !mutated('unmap-skips-access-notify')) {
+    if ((area.start < start || area.last > last) && !world.config.bugs.has('unmap-straddle-removes')) {
+      return { ctx: next, unmapped, error: fail('ENOENT', 'iopt_unmap_iova_range', 'an area straddles the range') };
+    }
+    if (areaHasAccesses(next, ioasIn(next, ioasId), area) && !world.config.bugs.has('unmap-skips-access-notify')) {
       next = notifyUnmap(world, next, ioasId, area.start, area.last);
     }
     next = removeArea(world, next, ioasId, area);

@@ -7,7 +7,8 @@ import { isFree, lowestFreeAddress, mapUser, mmapChoiceAlign, mmapGranule, unmap
 import { type Call, type Result, big, ok, refuse } from '../model/command.ts';
 import { newContext } from '../iommufd/main/context.ts';
 import { fail } from '../model/fail.ts';
-import { chooseFd, closeFd, fileOf, installFile } from './files.ts';
+import { closeFd } from './file-release.ts';
+import { chooseFd, fileOf, installFile } from './files.ts';
 import { revise } from '../model/revise.ts';
 import type { Mapping, ModelConfig, Process, World } from '../model/world.ts';
 
@@ -73,7 +74,7 @@ export const opensIommu = (args: Fields): boolean => {
 
 export function close(call: Call): Result {
   const fd = Number(big(call.event.args?.fields ?? {}, 'fd'));
-  if (!call.process.fds.has(fd)) return refuse(call, fail('EBADF'));
+  if (!call.process.fds.has(fd)) return refuse(call, fail('EBADF', 'file_close_fd', 'the fd is not open'));
   return ok(closeFd(call.world, call.process.pid, fd));
 }
 
@@ -81,13 +82,13 @@ export function mmap(call: Call): Result {
   const args = call.event.args?.fields ?? {};
   const { pageSize } = call.world.config;
   const length = big(args, 'length');
-  if (length === 0n) return refuse(call, fail('EINVAL'));
+  if (length === 0n) return refuse(call, fail('EINVAL', 'do_mmap', 'length is 0'));
   let memfd: number | null = null;
   if (typeof args['fd'] === 'bigint') {
     const file = fileOf(call.world, call.process, Number(args['fd']));
-    if (file === undefined) return refuse(call, fail('EBADF'));
-    if (file.kind !== 'memfd') return refuse(call, fail('ENODEV'));
-    if (big(args, 'offset') % pageSize !== 0n) return refuse(call, fail('EINVAL'));
+    if (file === undefined) return refuse(call, fail('EBADF', 'ksys_mmap_pgoff', 'the fd is not open'));
+    if (file.kind !== 'memfd') return refuse(call, fail('ENODEV', 'do_mmap', 'the file has no mmap'));
+    if (big(args, 'offset') % pageSize !== 0n) return refuse(call, fail('EINVAL', 'sys_mmap', 'offset not page aligned'));
     memfd = file.id;
   }
   const { config } = call.world;
@@ -97,7 +98,7 @@ export function mmap(call: Call): Result {
   let addr: bigint;
   if (typeof args['addr'] === 'bigint') {
     addr = args['addr'];
-    if (addr % align !== 0n) return refuse(call, fail('EINVAL'));
+    if (addr % align !== 0n) return refuse(call, fail('EINVAL', '__get_unmapped_area', 'addr not aligned to the mapping granule'));
   } else {
     const probe = mappingOf(args, config, 0n, memfd, 0);
     const size = probe.last + 1n;
@@ -120,7 +121,9 @@ export function munmap(call: Call): Result {
   const args = call.event.args?.fields ?? {};
   const addr = big(args, 'addr');
   const length = big(args, 'length');
-  if (length === 0n || addr % call.world.config.pageSize !== 0n) return refuse(call, fail('EINVAL'));
+  if (length === 0n || addr % call.world.config.pageSize !== 0n) {
+    return refuse(call, fail('EINVAL', 'do_vmi_munmap', 'length is 0 or addr not page aligned'));
+  }
   const last = addr + roundUp(length, call.world.config.pageSize) - 1n;
   return ok(withMm(call, unmapUser(call.process.mm, addr, last), addr, last));
 }
@@ -134,10 +137,12 @@ export function memfdCreate(call: Call): Result {
 export function ftruncate(call: Call): Result {
   const args = call.event.args?.fields ?? {};
   const file = fileOf(call.world, call.process, Number(big(args, 'fd')));
-  if (file === undefined) return refuse(call, fail('EBADF'));
-  if (file.kind !== 'memfd') return refuse(call, fail('EINVAL'));
+  if (file === undefined) return refuse(call, fail('EBADF', 'do_sys_ftruncate', 'the fd is not open'));
+  if (file.kind !== 'memfd') return refuse(call, fail('EINVAL', 'do_ftruncate', 'not a regular file'));
   const length = big(args, 'length');
-  if (file.hugetlb && length % call.world.config.hugepageSize !== 0n) return refuse(call, fail('EINVAL'));
+  if (file.hugetlb && length % call.world.config.hugepageSize !== 0n) {
+    return refuse(call, fail('EINVAL', 'hugetlbfs_setattr', 'length not hugepage aligned'));
+  }
   return ok(
     revise(call.world, (d) => {
       d.files = call.world.files.set(file.id, { ...file, size: length });

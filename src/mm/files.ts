@@ -1,16 +1,13 @@
 /**
  * File descriptors and open files. An fd-table entry holds one reference on an open file
  * (FORK copies the entries, so both processes share the file); when the last reference goes
- * the file is released, and an iommufd file releases its context (spec §1.5).
+ * the file is released (file-release.ts), and an iommufd file releases its context (spec §1.5).
  */
-import { destroyAccess } from '../iommufd/device/access.ts';
-import { putContext, releaseContext } from '../iommufd/main/context.ts';
-import { releaseEventqFile } from '../iommufd/eventq/eventq.ts';
 import type { Choices } from '../model/command.ts';
 import { revise } from '../model/revise.ts';
 import type { OpenFile, Process, World } from '../model/world.ts';
 
-const withFds = (process: Process, fds: Process['fds']): Process =>
+export const withFds = (process: Process, fds: Process['fds']): Process =>
   revise(process, (d) => {
     d.fds = fds;
   });
@@ -56,38 +53,4 @@ export function installFile(world: World, pid: number, fd: number, file: NewFile
     d.files = world.files.set(id, opened);
     d.processes = world.processes.set(pid, withFds(process, process.fds.set(fd, id)));
   });
-}
-
-/** `close(fd)`: drops the fd-table entry and the reference it held. */
-export function closeFd(world: World, pid: number, fd: number): World {
-  const process = world.processes.get(pid);
-  const id = process?.fds.get(fd);
-  if (process === undefined || id === undefined) return world;
-  const next = revise(world, (d) => {
-    d.processes = world.processes.set(pid, withFds(process, process.fds.delete(fd)));
-  });
-  return putFile(next, id);
-}
-
-/** Drops one reference on an open file; the last one releases it. */
-export function putFile(world: World, id: number): World {
-  const file = world.files.get(id);
-  if (file === undefined) return world;
-  // A memfd's pages outlive its fds while a mapping uses them; its record stays (it is tiny).
-  const stays = file.refs > 1 || file.kind === 'memfd';
-  const released = revise(world, (d) => {
-    d.files = stays ? world.files.set(id, { ...file, refs: file.refs - 1 }) : world.files.delete(id);
-  });
-  if (stays) return released;
-  if (file.kind === 'iommufd') return releaseContext(released, file.ctx);
-  if (file.kind === 'access') return releaseAccessFile(released, file.ctx, file.access);
-  if (file.kind === 'fault' || file.kind === 'veventq') return releaseEventqFile(released, file.ctx, file.object);
-  return released;
-}
-
-/** The access fd's release (`iommufd_test_staccess_release()`): the access goes, and its hold on the context. */
-function releaseAccessFile(world: World, ctxId: number, accessId: number): World {
-  const ctx = world.contexts.get(ctxId);
-  if (ctx === undefined) return world;
-  return releaseContext(putContext(world, destroyAccess(world, ctx, accessId)), ctxId);
 }

@@ -6,8 +6,7 @@ import type { Fields } from '../../events/types.ts';
 import { type Call, type Result, big, ok, refuse } from '../model/command.ts';
 import { exclusiveAt, ownCopy } from './cow.ts';
 import { fail } from '../model/fail.ts';
-import { closeFd } from './files.ts';
-import { mutated } from '../model/mutants.ts';
+import { closeFd } from './file-release.ts';
 import { pinsOn } from '../iommufd/pages/pages.ts';
 import { pageIn } from './physical.ts';
 import { intersecting } from '../model/ranges.ts';
@@ -87,7 +86,7 @@ export function fork(call: Call): Result {
     if (file !== undefined) files = files.set(id, { ...file, refs: file.refs + 1 });
   }
   const anonPages = forkAnonPages(world, parent, pid);
-  const inherit = mutated('fork-copies-counters');
+  const inherit = world.config.bugs.has('fork-copies-counters');
   const mm = cowMappings(parent.mm);
   const child: Process = {
     ...parent,
@@ -113,7 +112,7 @@ export function exit(call: Call): Result {
   const args = call.event.args?.fields ?? {};
   const pid = typeof args['pid'] === 'bigint' ? Number(args['pid']) : call.process.pid;
   const process = call.world.processes.get(pid);
-  if (process === undefined) return refuse(call, fail('ESRCH'));
+  if (process === undefined) return refuse(call, fail('ESRCH', 'find_task_by_vpid', 'the pid names no live process'));
   let world = call.world;
   for (const fd of [...process.fds.keys()]) world = closeFd(world, pid, fd);
   const closed = world;
@@ -162,10 +161,10 @@ export function touch(call: Call): Result {
     const m = mappingAt(process, va);
     if (m === null) {
       if (world.config.memory === 'any') continue;
-      return refuse(call, fail('EFAULT'));
+      return refuse(call, fail('EFAULT', 'do_user_addr_fault', 'no mapping at the address'));
     }
     if (!write) continue;
-    if ((m.prot & PROT_WRITE) === 0n) return refuse(call, fail('EFAULT'));
+    if ((m.prot & PROT_WRITE) === 0n) return refuse(call, fail('EFAULT', 'access_error', 'write to a read-only mapping'));
     if (!m.shared && !exclusiveAt(process, m, va)) anonPages = anonPages.set(va, ownCopy(world.nextMemObject, process.pid, va, pageSize));
   }
   if (anonPages === process.anonPages) return ok(world);
@@ -187,6 +186,6 @@ export function check(call: Call): Result {
   }
   const pid = typeof args['pid'] === 'bigint' ? Number(args['pid']) : call.process.pid;
   const process = call.world.processes.get(pid);
-  if (process === undefined) return refuse(call, fail('ESRCH'));
+  if (process === undefined) return refuse(call, fail('ESRCH', 'find_task_by_vpid', 'the pid names no live process'));
   return ok(call.world, { value: (what === 'pinned_vm' ? process.pinnedVm : process.lockedVm) * pageSize });
 }

@@ -3,8 +3,9 @@
  * live process, an open fd of the right kind) and, for ioctls, the common argument rules.
  * `step` is the model's single entry point: `(snapshot, event) → (snapshot', result)`.
  */
-import { OPS } from '../../events/ops.ts';
-import type { Fields, OpSpec, TraceEvent } from '../../events/types.ts';
+import { OPS, type OpName, type OpNameOf } from '../../events/ops.ts';
+import type { OpFamily, OpSpec } from '../../events/spec-types.ts';
+import type { Fields, TraceEvent } from '../../events/types.ts';
 import { Choices, type Call, type RejectedChoice, type Result, big, refuse } from './command.ts';
 import { destroy } from '../iommufd/main/destroy.ts';
 import { close, ftruncate, memfdCreate, mmap, munmap, open, opensIommu } from '../mm/env-ops.ts';
@@ -57,7 +58,28 @@ type IoctlHandler = (call: Call, ctx: Ctx, cmd: Fields) => Result;
 type EnvHandler = (call: Call) => Result;
 type CompatHandler = (call: Call, ctx: Ctx, arg: CompatArg) => Result;
 
-const IOCTLS: Readonly<Record<string, IoctlHandler>> = {
+/**
+ * The ops the model has no handler for: the VFIO container's SPAPR, ENABLE/DISABLE and group
+ * ioctls, and the selftest's dma-buf ops. Every other op is in the handler table of its family.
+ */
+export const UNSUPPORTED = [
+  'VFIO_GROUP_SET_CONTAINER',
+  'VFIO_IOMMU_SPAPR_TCE_GET_INFO',
+  'VFIO_IOMMU_ENABLE',
+  'VFIO_IOMMU_DISABLE',
+  'VFIO_IOMMU_SPAPR_REGISTER_MEMORY',
+  'VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY',
+  'VFIO_IOMMU_SPAPR_TCE_CREATE',
+  'VFIO_IOMMU_SPAPR_TCE_REMOVE',
+  'TEST_DMABUF_GET',
+  'TEST_DMABUF_REVOKE',
+] as const satisfies readonly OpName[];
+
+/** The handled ops of some families: each table below must name exactly these. */
+type Handled<F extends OpFamily> = Exclude<OpNameOf<F>, (typeof UNSUPPORTED)[number]>;
+
+/** Struct ioctls on an iommufd fd. */
+export const IOCTLS: { readonly [Op in Handled<'iommufd' | 'selftest'>]: IoctlHandler } = {
   DESTROY: destroy,
   IOAS_ALLOC: ioasAlloc,
   IOAS_ALLOW_IOVAS: ioasAllowIovas,
@@ -103,7 +125,7 @@ const IOCTLS: Readonly<Record<string, IoctlHandler>> = {
 };
 
 /** The VFIO container ioctls iommufd answers (`iommufd_vfio_ioctl()`), by name or by raw number. */
-const VFIO_COMPAT: Readonly<Record<string, CompatHandler>> = {
+export const VFIO_COMPAT: { readonly [Op in Handled<'vfio-container'>]: CompatHandler } = {
   VFIO_GET_API_VERSION: getApiVersion,
   VFIO_CHECK_EXTENSION: checkExtension,
   VFIO_SET_IOMMU: setIommu,
@@ -118,7 +140,8 @@ interface EnvOp {
   readonly supports?: (args: Fields) => boolean;
 }
 
-const PLAIN_OPS: Readonly<Record<string, EnvOp>> = {
+/** Ops that run as they are: environment ops, raw ioctls, and the VFIO device cdev ioctls. */
+export const PLAIN_OPS: { readonly [Op in Handled<'env' | 'raw' | 'vfio-device'>]: EnvOp } = {
   OPEN: { run: open, supports: opensIommu },
   CLOSE: { run: close },
   MMAP: { run: mmap },
@@ -156,11 +179,15 @@ export interface StepOptions {
   readonly adopt: boolean;
 }
 
+/** Whether `op` has a handler in `table`. */
+const handles = <Op extends OpName>(table: { readonly [K in Op]: unknown }, op: OpName): op is Op =>
+  Object.hasOwn(table, op);
+
 /** Whether the model has a handler for this event's op and the variant its args select. */
 export function isSupported(event: TraceEvent): boolean {
-  if (IOCTLS[event.op] !== undefined || VFIO_COMPAT[event.op] !== undefined) return true;
-  const env = PLAIN_OPS[event.op];
-  return env !== undefined && (env.supports?.(event.args?.fields ?? {}) ?? true);
+  const { op } = event;
+  if (handles(IOCTLS, op) || handles(VFIO_COMPAT, op)) return true;
+  return handles(PLAIN_OPS, op) && (PLAIN_OPS[op].supports?.(event.args?.fields ?? {}) ?? true);
 }
 
 export function step(world: World, event: TraceEvent, options: StepOptions): StepOutcome {
@@ -190,17 +217,16 @@ function unissued(world: World, f: Fail): StepOutcome {
 }
 
 function run(call: Call): Result {
-  const { event } = call;
-  const env = PLAIN_OPS[event.op];
-  if (env !== undefined) return env.run(call);
-  const spec = OPS.get(event.op) as OpSpec;
+  const { op, args } = call.event;
+  if (handles(PLAIN_OPS, op)) return PLAIN_OPS[op].run(call);
   const target = iommufdOf(call);
   if (!('ctx' in target)) return target;
-  const compat = VFIO_COMPAT[event.op];
-  if (compat !== undefined) return compat(call, target.ctx, namedArg(event.args));
-  const handler = IOCTLS[event.op] as IoctlHandler;
-  if (spec.layout.kind !== 'struct') throw new Error(`[iommufd-model] ${event.op} has no struct layout`);
-  return structIoctl(call, spec.layout.struct, (cmd) => handler(call, target.ctx, cmd));
+  if (handles(VFIO_COMPAT, op)) return VFIO_COMPAT[op](call, target.ctx, namedArg(args));
+  if (!handles(IOCTLS, op)) throw new Error(`[iommufd-model] ${op} has no handler`);
+  const handler = IOCTLS[op];
+  const layout = OPS.get(op)?.layout;
+  if (layout?.kind !== 'struct') throw new Error(`[iommufd-model] ${op} has no struct layout`);
+  return structIoctl(call, layout.struct, (cmd) => handler(call, target.ctx, cmd));
 }
 
 /** The context behind the event's fd (default: the process's lowest /dev/iommu fd). */
@@ -229,7 +255,7 @@ const CMD_BASE = 0x80n;
 const TABLE_SIZE = 0x21n;
 
 /** The op a raw ioctl number names, if any. */
-function opOfNumber(cmd: bigint): OpSpec | undefined {
+function opOfNumber(cmd: bigint): OpSpec<OpName> | undefined {
   for (const spec of OPS.values()) if (spec.ioctl !== undefined && BigInt(spec.ioctl) === cmd) return spec;
   return undefined;
 }
@@ -237,8 +263,8 @@ function opOfNumber(cmd: bigint): OpSpec | undefined {
 /** The container ioctl iommufd emulates under this whole number (SPAPR ops reuse type1 numbers). */
 function compatOfNumber(cmd: bigint): CompatHandler | undefined {
   for (const spec of OPS.values()) {
-    const compat = VFIO_COMPAT[spec.op];
-    if (compat !== undefined && spec.ioctl !== undefined && BigInt(spec.ioctl) === cmd) return compat;
+    const { op, ioctl } = spec;
+    if (handles(VFIO_COMPAT, op) && ioctl !== undefined && BigInt(ioctl) === cmd) return VFIO_COMPAT[op];
   }
   return undefined;
 }

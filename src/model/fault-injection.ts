@@ -5,6 +5,7 @@
  * duration of one syscall; the model keeps it for the duration of one step, set and cleared by
  * the dispatcher, so a replay is as deterministic with injection as without.
  */
+import type { Errno } from '../../events/errno.ts';
 import { type Fail, fail } from './fail.ts';
 
 interface Plan {
@@ -18,14 +19,14 @@ let active: Plan | null = null;
 /**
  * An injection point: returns the failure to report when this is the point the running
  * command's plan targets, else null. `errno` is what the kernel's site returns (ENOMEM for an
- * allocation).
+ * allocation); `where` names the kernel function whose `iommufd_should_fail()` fires.
  */
-export function injected(errno = 'ENOMEM'): Fail | null {
+export function injected(errno: Errno = 'ENOMEM', where = 'should_fail'): Fail | null {
   if (active === null) return null;
   active.seen++;
   if (active.seen !== active.nth) return null;
   active.fired = true;
-  return fail(errno);
+  return fail(errno, where, 'fail_nth injection');
 }
 
 /** Runs `command` with its `nth` injection point failing; `fired` says whether it was reached. */

@@ -1,10 +1,10 @@
 /**
  * Deliberate bugs, for measuring the fuzzer's power: each is a realistic mistake (several
- * re-create historical iommufd bugs, spec-history §C.2) that the model carries behind one
- * switch, off unless a mutation test turns one on. `mutated(name)` is the only question the
- * model asks.
+ * re-create historical iommufd bugs, spec-history §C.2) that the model carries behind a switch.
+ * The switches are part of a model's configuration (`ModelConfig.bugs`, empty for the faithful
+ * model), so models with different bugs on can run side by side.
  */
-export const MUTANTS: Readonly<Record<string, string>> = {
+export const BUGS = {
   'overlap-off-by-one': 'iopt_check_iova() misses an area that overlaps only the last byte',
   'fixed-map-ignores-reserved': 'a FIXED_IOVA map is not checked against reserved ranges',
   'alloc-align-overflow': 'the allocator aligns without the overflow check (the ALIGN() overflow fix undone)',
@@ -28,16 +28,18 @@ export const MUTANTS: Readonly<Record<string, string>> = {
   'rlimit-mode-busy-ignored': 'RLIMIT_MODE can be changed with objects present',
   'map-checks-ioas-before-flags': 'IOAS_MAP looks the IOAS up before checking its flags (wrong errno order)',
   'fork-copies-counters': 'a forked child starts with its parent\'s VmLck and VmPin',
-};
+} as const satisfies Readonly<Record<string, string>>;
 
-let active: string | null = null;
+export type BugName = keyof typeof BUGS;
 
-/** Turns one mutant on (`null`: the faithful model). */
-export function setMutant(name: string | null): void {
-  if (name !== null && MUTANTS[name] === undefined) throw new Error(`[iommufd-model] no mutant named ${name}`);
-  active = name;
-}
+export const BUG_NAMES = Object.keys(BUGS) as readonly BugName[];
 
-export function mutated(name: keyof typeof MUTANTS): boolean {
-  return active === name;
+/** The switches `names` turn on; a name that is no bug is an error, not a faithful model. */
+export function bugSet(names: Iterable<string>): ReadonlySet<BugName> {
+  const set = new Set<BugName>();
+  for (const name of names) {
+    if (!Object.hasOwn(BUGS, name)) throw new Error(`[iommufd-model] no bug named ${name}`);
+    set.add(name as BugName);
+  }
+  return set;
 }

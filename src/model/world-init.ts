@@ -7,17 +7,24 @@ import { mapUser } from '../mm/address-space.ts';
 import { mappingOf } from '../mm/env-ops.ts';
 import { installFile } from '../mm/files.ts';
 import { headerDevices } from '../iommufd/device/header-devices.ts';
+import { type BugName, bugSet } from './mutants.ts';
 import { OrderedMap } from './ordered-map.ts';
 import type { ModelConfig, Process, World } from './world.ts';
 
 /** The selftest module's default temporary buffer limit (`iommufd_test_memory_limit`). */
 export const DEFAULT_TEMP_MEMORY_LIMIT = 65536n;
 
-export function createWorld(header: TraceHeader): World {
-  const config = {
+export interface WorldOptions {
+  /** Deliberate bugs to switch on (default: none, the faithful model). */
+  readonly bugs?: Iterable<BugName>;
+}
+
+export function createWorld(header: TraceHeader, options: WorldOptions = {}): World {
+  const config: ModelConfig = {
     pageSize: header.env.pageSize,
     hugepageSize: header.env.hugepageSize,
     memory: header.env.memory,
+    bugs: bugSet(options.bugs ?? []),
   };
   const decls =
     header.env.processes.length > 0

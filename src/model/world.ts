@@ -8,6 +8,7 @@ import type { AccessContext } from '../../machines/access.machine.ts';
 import type { DeviceContext } from '../../machines/device.machine.ts';
 import type { IoasContext } from '../../machines/ioas.machine.ts';
 import type { RefContext } from '../../machines/object.machine.ts';
+import type { BugName } from './mutants.ts';
 import type { OrderedMap } from './ordered-map.ts';
 
 export interface ModelConfig {
@@ -15,6 +16,8 @@ export interface ModelConfig {
   readonly hugepageSize: bigint;
   /** `declared`: only mapped user memory exists; `any`: every user address is anonymous memory. */
   readonly memory: 'declared' | 'any';
+  /** The deliberate bugs switched on (src/model/mutants.ts): none in the faithful model. */
+  readonly bugs: ReadonlySet<BugName>;
 }
 
 /** A mapping in a process's address space (`MMAP`). */
@@ -424,6 +427,20 @@ export interface HeaderDevice {
   readonly pasids: readonly number[];
 }
 
+/**
+ * The pages objects whose pins or area references changed in the command under way, and what
+ * they owe their charge counters: pinned but not yet charged, less charged but no longer
+ * pinned. Kept per counter so that a limit check costs a lookup, not a scan.
+ */
+export interface Unsettled {
+  /** Pages object ids (the values mean nothing: a set). */
+  readonly pages: OrderedMap<number, true>;
+  /** Owed to `user->locked_vm`, by uid (USER accounting). */
+  readonly user: OrderedMap<number, bigint>;
+  /** Owed to `mm->locked_vm`, by the owner's pid (MM accounting). */
+  readonly mm: OrderedMap<number, bigint>;
+}
+
 /** An iommufd context (`struct iommufd_ctx`): what one open of /dev/iommu holds. */
 export interface Ctx {
   readonly id: number;
@@ -433,8 +450,8 @@ export interface Ctx {
   readonly pages: OrderedMap<number, Pages>;
   readonly nextPagesId: number;
   readonly accountMode: AccountMode;
-  /** Pages objects whose pins changed in the command under way, not yet charged or uncharged. */
-  readonly unsettled: readonly number[];
+  /** What the command under way changed in pins, not yet charged or uncharged. */
+  readonly unsettled: Unsettled;
   /** Copy-on-write the command's pins broke, not yet stored in the processes' `anonPages`. */
   readonly cowBroken: readonly CowBreak[];
   /** The VFIO compatibility IOAS id (no reference held). */

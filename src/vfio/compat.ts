@@ -17,7 +17,8 @@ import { cutIova } from '../iommufd/io-pagetable/area-split.ts';
 import { type Call, type Result, big, num, ok, partial, refuse } from '../model/command.ts';
 import { Fail, fail } from '../model/fail.ts';
 import { type Piece, lastOf, pagesBase } from '../iommufd/io-pagetable/io-pagetable.ts';
-import { IOMMU_IOAS_MAP_FIXED_IOVA, IOMMU_IOAS_MAP_READABLE, IOMMU_IOAS_MAP_WRITEABLE, getIoas, mapPieces, newUserPages, putIoas, unmapIovaRange } from '../iommufd/ioas.ts';
+import { IOMMU_IOAS_MAP_FIXED_IOVA, IOMMU_IOAS_MAP_READABLE, IOMMU_IOAS_MAP_WRITEABLE, getIoas, mapPieces, putIoas, unmapIovaRange } from '../iommufd/ioas.ts';
+import { allocUserPages } from '../iommufd/pages/pages.ts';
 import { disableLargePages } from '../iommufd/main/option.ts';
 import { U64_MAX, holes } from '../model/ranges.ts';
 import { revise } from '../model/revise.ts';
@@ -84,7 +85,7 @@ export function rawArg(args: Fields): CompatArg {
 /** `get_compat_ioas()`: the compat IOAS, ENODEV when none is set. */
 export function compatIoas(ctx: Ctx): Ioas | Fail {
   const obj = ctx.vfioIoas === null ? undefined : ctx.objects.get(ctx.vfioIoas);
-  return obj?.type === 'ioas' ? obj : fail('ENODEV');
+  return obj?.type === 'ioas' ? obj : fail('ENODEV', 'get_compat_ioas', 'no compat IOAS is set');
 }
 
 const withCompatIoas = (ctx: Ctx, id: number | null): Ctx =>
@@ -97,7 +98,7 @@ const withCompatIoas = (ctx: Ctx, id: number | null): Ctx =>
  * reference (destroying the IOAS clears the setting); CLEAR destroys nothing.
  */
 export function vfioIoas(call: Call, ctx: Ctx, cmd: Fields): Result {
-  if (big(cmd, '__reserved') !== 0n) return refuse(call, fail('EOPNOTSUPP'));
+  if (big(cmd, '__reserved') !== 0n) return refuse(call, fail('EOPNOTSUPP', 'iommufd_vfio_ioas', '__reserved is not zero'));
   switch (big(cmd, 'op')) {
     case IOMMU_VFIO_IOAS_GET: {
       const ioas = compatIoas(ctx);
@@ -112,7 +113,7 @@ export function vfioIoas(call: Call, ctx: Ctx, cmd: Fields): Result {
     case IOMMU_VFIO_IOAS_CLEAR:
       return ok(putContext(call.world, withCompatIoas(ctx, null)));
     default:
-      return refuse(call, fail('EOPNOTSUPP'));
+      return refuse(call, fail('EOPNOTSUPP', 'iommufd_vfio_ioas', 'unknown op'));
   }
 }
 
@@ -160,7 +161,9 @@ function cacheCoherent(call: Call, ctx: Ctx): Result {
  * stops using large IOPTEs, as IOMMU_OPTION HUGE_PAGES=0 does (and fails as it fails).
  */
 export function setIommu(call: Call, ctx: Ctx, arg: CompatArg): Result {
-  if (arg.value !== VFIO_TYPE1_IOMMU && arg.value !== VFIO_TYPE1v2_IOMMU) return refuse(call, fail('EINVAL'));
+  if (arg.value !== VFIO_TYPE1_IOMMU && arg.value !== VFIO_TYPE1v2_IOMMU) {
+    return refuse(call, fail('EINVAL', 'iommufd_vfio_set_iommu', 'not a type1 iommu type'));
+  }
   const ioas = compatIoas(ctx);
   if (ioas instanceof Fail) return refuse(call, ioas);
   if (arg.value === VFIO_TYPE1v2_IOMMU) return answer(ok(call.world), 0n);
@@ -193,9 +196,9 @@ function pageSizes(world: World, ctx: Ctx, ioas: Ioas): bigint {
  * `cap_offset` points at it only when all of it fit; `min(argsz, sizeof)` bytes are written back.
  */
 export function iommuGetInfo(call: Call, ctx: Ctx, arg: CompatArg): Result {
-  if (arg.struct === null) return refuse(call, fail('EFAULT'));
+  if (arg.struct === null) return refuse(call, fail('EFAULT', 'iommufd_vfio_iommu_get_info', 'copy_from_user of a NULL argument'));
   const argsz = big(arg.struct, 'argsz');
-  if (argsz < INFO_MINSZ) return refuse(call, fail('EINVAL'));
+  if (argsz < INFO_MINSZ) return refuse(call, fail('EINVAL', 'iommufd_vfio_iommu_get_info', 'argsz below minsz'));
   const ioas = compatIoas(ctx);
   if (ioas instanceof Fail) return refuse(call, ioas);
   const ranges = BigInt([...holes([ioas.iopt.reservedSpans], 0n, U64_MAX)].length);
@@ -215,18 +218,18 @@ export function iommuGetInfo(call: Call, ctx: Ctx, arg: CompatArg): Result {
  * pinned now if the IOAS has a domain. Nothing is written back.
  */
 export function iommuMapDma(call: Call, ctx: Ctx, arg: CompatArg): Result {
-  if (arg.struct === null) return refuse(call, fail('EFAULT'));
+  if (arg.struct === null) return refuse(call, fail('EFAULT', 'iommufd_vfio_map_dma', 'copy_from_user of a NULL argument'));
   const map = arg.struct;
   const flags = big(map, 'flags');
   if (big(map, 'argsz') < MAP_MINSZ || (flags & ~(VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE)) !== 0n) {
-    return refuse(call, fail('EINVAL'));
+    return refuse(call, fail('EINVAL', 'iommufd_vfio_map_dma', 'argsz below minsz or flags has unknown bits'));
   }
   const ioas = compatIoas(ctx);
   if (ioas instanceof Fail) return refuse(call, ioas);
   const vaddr = big(map, 'vaddr');
   const size = big(map, 'size');
   const writable = (flags & VFIO_DMA_MAP_FLAG_WRITE) !== 0n;
-  const pages = newUserPages(call, ctx, vaddr, size, writable);
+  const pages = allocUserPages(call.world, call.process, ctx, vaddr, size, writable);
   if (pages instanceof Fail) return refuse(call, pages);
   const piece: Piece = { pages, startByte: vaddr - pagesBase(pages, call.world.config.pageSize), length: size };
   const mapFlags =
@@ -247,17 +250,19 @@ export function iommuMapDma(call: Call, ctx: Ctx, arg: CompatArg): Result {
  * cuts made and the areas removed before a failure stay.
  */
 export function iommuUnmapDma(call: Call, ctx: Ctx, arg: CompatArg): Result {
-  if (arg.struct === null) return refuse(call, fail('EFAULT'));
+  if (arg.struct === null) return refuse(call, fail('EFAULT', 'iommufd_vfio_unmap_dma', 'copy_from_user of a NULL argument'));
   const unmap = arg.struct;
   const flags = big(unmap, 'flags');
-  if (big(unmap, 'argsz') < UNMAP_MINSZ || (flags & ~VFIO_DMA_UNMAP_FLAG_ALL) !== 0n) return refuse(call, fail('EINVAL'));
+  if (big(unmap, 'argsz') < UNMAP_MINSZ || (flags & ~VFIO_DMA_UNMAP_FLAG_ALL) !== 0n) {
+    return refuse(call, fail('EINVAL', 'iommufd_vfio_unmap_dma', 'argsz below minsz or flags has unknown bits'));
+  }
   const ioas = compatIoas(ctx);
   if (ioas instanceof Fail) return refuse(call, ioas);
   const iova = big(unmap, 'iova');
   const size = big(unmap, 'size');
   const stored = (next: Ctx): World => (next === ctx ? call.world : putContext(call.world, next));
   if ((flags & VFIO_DMA_UNMAP_FLAG_ALL) !== 0n) {
-    if (iova !== 0n || size !== 0n) return refuse(call, fail('EINVAL'));
+    if (iova !== 0n || size !== 0n) return refuse(call, fail('EINVAL', 'iommufd_vfio_unmap_dma', 'unmap all with a non-zero iova or size'));
     return unmapped(stored, unmapIovaRange(call.world, ctx, ioas.id, 0n, U64_MAX));
   }
   let cut = ctx;
@@ -268,9 +273,9 @@ export function iommuUnmapDma(call: Call, ctx: Ctx, arg: CompatArg): Result {
     cut = cuts.ctx;
   }
   // iopt_unmap_iova()
-  if (size === 0n) return partial(stored(cut), fail('EINVAL'), { size: 0n });
+  if (size === 0n) return partial(stored(cut), fail('EINVAL', 'iopt_unmap_iova', 'length is 0'), { size: 0n });
   const last = lastOf(iova, size);
-  if (last === null) return partial(stored(cut), fail('EOVERFLOW'), { size: 0n });
+  if (last === null) return partial(stored(cut), fail('EOVERFLOW', 'iopt_unmap_iova', 'iova + length overflows'), { size: 0n });
   return unmapped(stored, unmapIovaRange(call.world, cut, ioas.id, iova, last));
 }
 

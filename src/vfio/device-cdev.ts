@@ -54,18 +54,24 @@ const cdevOf = (call: Call): number | null => call.event.fd ?? null;
  */
 export function bindIommufd(call: Call): Result {
   const target = targetOf(call);
-  if (target === null) return refuse(call, fail('ENOTTY'));
+  if (target === null) return refuse(call, fail('ENOTTY', 'vfs_ioctl', 'the fd is not a vfio device cdev'));
   return structIoctl(call, S.VFIO_DEVICE_BIND_IOMMUFD, (cmd) => {
     const fd = big(cmd, 'iommufd');
-    if (fd < 0n || (big(cmd, 'flags') & ~VFIO_DEVICE_BIND_FLAG_TOKEN) !== 0n) return refuse(call, fail('EINVAL'));
-    if (target.device.bound?.fd === cdevOf(call)) return refuse(call, fail('EINVAL'));
-    if ((big(cmd, 'flags') & VFIO_DEVICE_BIND_FLAG_TOKEN) !== 0n) return refuse(call, fail('EINVAL'));
+    if (fd < 0n || (big(cmd, 'flags') & ~VFIO_DEVICE_BIND_FLAG_TOKEN) !== 0n) {
+      return refuse(call, fail('EINVAL', 'vfio_df_ioctl_bind_iommufd', 'negative iommufd or flags has unknown bits'));
+    }
+    if (target.device.bound?.fd === cdevOf(call)) return refuse(call, fail('EINVAL', 'vfio_df_ioctl_bind_iommufd', 'this cdev fd is already bound'));
+    if ((big(cmd, 'flags') & VFIO_DEVICE_BIND_FLAG_TOKEN) !== 0n) {
+      return refuse(call, fail('EINVAL', 'vfio_df_check_token', 'a token for a device that takes none'));
+    }
     const file = fileOf(call.world, call.process, Number(fd));
-    if (file === undefined) return refuse(call, fail('EBADF'));
-    if (file.kind !== 'iommufd') return refuse(call, fail('EBADFD'));
-    if (target.device.bound !== null) return refuse(call, fail('EINVAL'));
+    if (file === undefined) return refuse(call, fail('EBADF', 'iommufd_ctx_from_fd', 'the fd is not open'));
+    if (file.kind !== 'iommufd') return refuse(call, fail('EBADFD', 'iommufd_ctx_from_fd', 'the fd is not an iommufd'));
+    if (target.device.bound !== null) return refuse(call, fail('EINVAL', 'vfio_df_open', 'device opened through another cdev fd'));
     const owner = call.world.devices.find((d) => d.model.group === target.device.model.group && d.bound !== null);
-    if (owner !== undefined && owner.bound?.ctx !== file.ctx) return refuse(call, fail('EPERM'));
+    if (owner !== undefined && owner.bound?.ctx !== file.ctx) {
+      return refuse(call, fail('EPERM', 'iommu_device_claim_dma_owner', 'the group is owned by another context'));
+    }
     const ctx = call.world.contexts.get(file.ctx);
     if (ctx === undefined) throw new Error(`[iommufd-model] fd ${fd} holds a released context`);
     const bound = bindDevice(ctx, call.choices, 'out_devid', () => target.device.model);
@@ -78,7 +84,7 @@ export function bindIommufd(call: Call): Result {
       bound: { ctx: ctx.id, device: bound.device.id, fd: cdevOf(call) },
     });
     return ok(world, { out_devid: BigInt(bound.device.id) });
-  });
+  }, 'vfio_df_ioctl_bind_iommufd');
 }
 
 /**
@@ -86,20 +92,25 @@ export function bindIommufd(call: Call): Result {
  * before the argument is read), the fixed part copied (EFAULT) and large enough (EINVAL), flags known (EINVAL),
  * and with the PASID flag the `pasid` member present (EINVAL).
  */
-function ptArgs(call: Call, minsz: number, pasidFlag: bigint): { ctx: Ctx; devId: number; cmd: Fields; pasid: number | null } | Result {
+function ptArgs(
+  call: Call,
+  where: string,
+  minsz: number,
+  pasidFlag: bigint,
+): { ctx: Ctx; devId: number; cmd: Fields; pasid: number | null } | Result {
   const target = targetOf(call);
-  if (target === null) return refuse(call, fail('ENOTTY'));
+  if (target === null) return refuse(call, fail('ENOTTY', 'vfs_ioctl', 'the fd is not a vfio device cdev'));
   const bound = target.device.bound;
-  if (bound === null || bound.fd !== cdevOf(call)) return refuse(call, fail('EINVAL'));
+  if (bound === null || bound.fd !== cdevOf(call)) return refuse(call, fail('EINVAL', 'vfio_device_fops_unl_ioctl', 'the cdev fd is not bound'));
   const args = call.event.args;
-  if (args === null) return refuse(call, fail('EFAULT'));
-  if (args.size < minsz) return refuse(call, fail('EINVAL'));
+  if (args === null) return refuse(call, fail('EFAULT', where, 'copy_from_user of a NULL argument'));
+  if (args.size < minsz) return refuse(call, fail('EINVAL', where, 'argsz below minsz'));
   const cmd = args.fields;
   const flags = big(cmd, 'flags');
-  if ((flags & ~pasidFlag) !== 0n) return refuse(call, fail('EINVAL'));
+  if ((flags & ~pasidFlag) !== 0n) return refuse(call, fail('EINVAL', where, 'flags has unknown bits'));
   let pasid: number | null = null;
   if ((flags & pasidFlag) !== 0n) {
-    if (args.size < minsz + 4) return refuse(call, fail('EINVAL'));
+    if (args.size < minsz + 4) return refuse(call, fail('EINVAL', where, 'argsz too small for pasid'));
     pasid = num(cmd, 'pasid');
   }
   const ctx = call.world.contexts.get(bound.ctx);
@@ -113,12 +124,12 @@ function ptArgs(call: Call, minsz: number, pasidFlag: bigint): { ctx: Ctx; devId
  * as the HWPT attached. A PASID above INT_MAX cannot be tracked (ENOSPC).
  */
 export function attachPt(call: Call): Result {
-  const a = ptArgs(call, 12, VFIO_DEVICE_ATTACH_PASID);
+  const a = ptArgs(call, 'vfio_df_ioctl_attach_pt', 12, VFIO_DEVICE_ATTACH_PASID);
   if (!('devId' in a)) return a;
   const target = targetOf(call) as Target;
   const pasid = a.pasid ?? IOMMU_NO_PASID;
   const attached = a.pasid === null ? target.device.ridAttached : target.device.pasids.includes(pasid);
-  if (a.pasid !== null && !attached && BigInt(pasid) > INT_MAX) return refuse(call, fail('ENOSPC'));
+  if (a.pasid !== null && !attached && BigInt(pasid) > INT_MAX) return refuse(call, fail('ENOSPC', 'ida_alloc_range', 'pasid above INT_MAX'));
   const changed = changePt(ptRequest(call, 'pt_id'), a.ctx, a.devId, pasid, num(a.cmd, 'pt_id'), attached ? 'replace' : 'attach');
   if (isRefusal(changed)) return refusal(call, changed);
   const device: HeaderDevice =
@@ -130,7 +141,7 @@ export function attachPt(call: Call): Result {
 
 /** `vfio_df_ioctl_detach_pt()`: detaching what VFIO did not attach is a no-op; always 0. */
 export function detachPt(call: Call): Result {
-  const a = ptArgs(call, 8, VFIO_DEVICE_DETACH_PASID);
+  const a = ptArgs(call, 'vfio_df_ioctl_detach_pt', 8, VFIO_DEVICE_DETACH_PASID);
   if (!('devId' in a)) return a;
   const target = targetOf(call) as Target;
   if (a.pasid === null ? !target.device.ridAttached : !target.device.pasids.includes(a.pasid)) return ok(call.world);

@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { NAME_FAMILIES, VERSIONS } from '../../events/index.ts';
 import type { EnvArgSpec, FieldSpec, ScalarType, StructSpec } from '../../events/index.ts';
-import { MMAP_ARGS, OPS } from '../../events/ops.ts';
+import { MMAP_ARGS, OPS, type OpName } from '../../events/ops.ts';
 import { DATA_KEY, type Group, type OpPlan, PLANS, TRAILING_KEY, recordPlan } from '../../events/op-plan.ts';
 
 type Raw = { [key: string]: unknown };
@@ -171,7 +171,7 @@ const extraKeys = fc.dictionary(
   { maxKeys: 3 },
 );
 
-function eventOf(op: string): fc.Arbitrary<Raw> {
+function eventOf(op: OpName): fc.Arbitrary<Raw> {
   const plan = PLANS.get(op);
   const spec = OPS.get(op);
   if (plan === undefined || spec === undefined) throw new Error(op);

@@ -4,8 +4,9 @@ import { join } from 'node:path';
 import { afterAll, expect } from 'vitest';
 import { TraceError, openTrace, parseTraceText } from '../../events/index.ts';
 import type { TraceEvent, TraceHeader } from '../../events/index.ts';
+import { DEFAULT_HEADER_LINE as HEADER } from '../fixtures.ts';
 
-export const HEADER = '{"trace":"iommufd","version":1,"env":{}}';
+export { HEADER };
 
 /** A trace text from its lines. */
 export const lines = (...content: string[]): string => `${content.join('\n')}\n`;

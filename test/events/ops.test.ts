@@ -5,12 +5,20 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { NAME_FAMILIES, OPS } from '../../events/index.ts';
-import type { FieldSpec, StructSpec } from '../../events/index.ts';
+import type { FieldSpec, OpSpec, StructSpec } from '../../events/index.ts';
+import { isOpName } from '../../events/ops.ts';
 
+
+/** The spec of an op the tables below name; a name that is no op fails the test. */
+const specOf = (op: string): OpSpec => {
+  const spec = isOpName(op) ? OPS.get(op) : undefined;
+  if (spec === undefined) throw new Error(`${op} is not an op`);
+  return spec;
+};
 
 const structOf = (op: string): StructSpec => {
-  const layout = OPS.get(op)?.layout;
-  if (layout?.kind !== 'struct') throw new Error(`${op} is not a struct op`);
+  const layout = specOf(op).layout;
+  if (layout.kind !== 'struct') throw new Error(`${op} is not a struct op`);
   return layout.struct;
 };
 
@@ -62,7 +70,7 @@ describe('registry', () => {
     ['VFIO_DEVICE_ATTACH_IOMMUFD_PT', 0x3b77, 16, 12],
     ['VFIO_DEVICE_DETACH_IOMMUFD_PT', 0x3b78, 12, 8],
   ])('%s is ioctl %i with sizeof %i, min size %i', (op, ioctl, size, minSize) => {
-    expect(OPS.get(op)?.ioctl).toBe(ioctl);
+    expect(specOf(op).ioctl).toBe(ioctl);
     expect(structOf(op)).toMatchObject({ size, minSize });
   });
 
@@ -74,7 +82,7 @@ describe('registry', () => {
     ['VFIO_IOMMU_ENABLE', 0x3b73],
     ['VFIO_IOMMU_DISABLE', 0x3b74],
   ])('%s is ioctl %i with a plain argument', (op, ioctl) => {
-    expect(OPS.get(op)).toMatchObject({ ioctl, family: 'vfio-container', layout: { kind: 'plain' } });
+    expect(specOf(op)).toMatchObject({ ioctl, family: 'vfio-container', layout: { kind: 'plain' } });
   });
 
   // iommufd.md §7.3, in IOMMU_TEST_OP_* order from 1.
@@ -86,7 +94,7 @@ describe('registry', () => {
       'PASID_ATTACH', 'PASID_REPLACE', 'PASID_DETACH', 'PASID_CHECK_HWPT', 'DMABUF_GET', 'DMABUF_REVOKE',
     ];
     order.forEach((name, i) => {
-      const spec = OPS.get(`TEST_${name}`);
+      const spec = specOf(`TEST_${name}`);
       expect(spec).toMatchObject({ family: 'selftest', ioctl: 0x3ba0, testOp: i + 1 });
       expect(structOf(`TEST_${name}`)).toMatchObject({ size: 72, minSize: 68, sizeField: 'size' });
     });
@@ -94,8 +102,8 @@ describe('registry', () => {
 
   it('gives the environment ops their arguments and outputs', () => {
     const plain = (op: string) => {
-      const layout = OPS.get(op)?.layout;
-      if (layout?.kind !== 'plain') throw new Error(op);
+      const layout = specOf(op).layout;
+      if (layout.kind !== 'plain') throw new Error(op);
       return { args: layout.args.map((a) => a.name), outs: layout.outs.map((a) => a.name) };
     };
     expect(plain('OPEN')).toEqual({ args: ['path'], outs: ['fd'] });

@@ -4,23 +4,20 @@
  * so the CPU and the device keep seeing the same page; a forked child keeps the old one.
  */
 import { describe, expect, it } from 'vitest';
+import { traceHeader } from '../fixtures.ts';
 import { errnos, refused, runTrace } from '../harness.ts';
 
 const ANON = '0x7f0000000000';
 const FILE = '0x7f0000100000';
 const SHARED = '0x7f0000200000';
-const header = {
-  trace: 'iommufd',
-  version: 1,
-  env: {
-    memory: 'declared',
-    mappings: [
-      { addr: ANON, length: '0x4000', shared: false },
-      { addr: FILE, length: '0x2000', shared: false, file: '/proc/self/exe', prot: ['READ', 'WRITE'] },
-      { addr: SHARED, length: '0x2000', shared: true },
-    ],
-  },
-};
+const header = traceHeader({
+  memory: 'declared',
+  mappings: [
+    { addr: ANON, length: '0x4000', shared: false },
+    { addr: FILE, length: '0x2000', shared: false, file: '/proc/self/exe', prot: ['READ', 'WRITE'] },
+    { addr: SHARED, length: '0x2000', shared: true },
+  ],
+});
 const IOVA = '0x1000000';
 const RO = ['FIXED_IOVA', 'READABLE'];
 const map = (va: string, flags: readonly string[] = RO) => ({
@@ -91,6 +88,7 @@ describe('a read-only long-term pin unshares (gup_must_unshare)', () => {
       pages({ pid: 2 }),
     ], header);
     expect(errnos(ran)).toEqual(['ok', 'ok', 'ok', 'ok', 'ok', 'ok', 'ok', 'ok', 'EBADE']);
+    expect(ran[8]?.outcome.result?.check).toBe('EBADE iommufd_test_check_pages: pinned page is not the page at uptr');
   });
   it('a page that is already the process\'s own is pinned as it is', () => {
     const ran = runTrace([...prologue, touch(FILE), map(FILE)], header);
@@ -124,12 +122,20 @@ describe('fork (copy_present_pte)', () => {
   it('the child\'s write to a copy it shares gives it its own; the parent\'s pinned page does not move', () => {
     const ran = runTrace([...prologue, touch(ANON), { op: 'FORK' }, touch(ANON, child), map(ANON), checkMap(ANON), checkMap(ANON, child)], header);
     expect(errnos(ran)).toEqual(['ok', 'ok', 'ok', 'ok', 'ok', 'ok', 'ok', 'ok', 'EINVAL']);
+    expect(ran[8]?.outcome.result?.check).toBe('EINVAL iommufd_test_md_check_pa: iova maps another page');
   });
 });
 
 describe('TOUCH', () => {
   it('a write to a mapping without PROT_WRITE faults, shared or private', () => {
     const ro = { ...header, env: { ...header.env, mappings: [{ addr: SHARED, length: '0x1000', shared: true, prot: ['READ'] }] } };
-    expect(errnos(runTrace([touch(SHARED), { op: 'TOUCH', args: { addr: SHARED, length: '0x1000' } }], ro))).toEqual(['EFAULT', 'ok']);
+    const ran = runTrace([touch(SHARED), { op: 'TOUCH', args: { addr: SHARED, length: '0x1000' } }], ro);
+    expect(errnos(ran)).toEqual(['EFAULT', 'ok']);
+    expect(ran[0]?.outcome.result?.check).toBe('EFAULT access_error: write to a read-only mapping');
+  });
+  it('an address with no mapping faults', () => {
+    const [r] = runTrace([{ op: 'TOUCH', args: { addr: '0x10000', length: '0x1000' } }], header);
+    refused(r, 'EFAULT');
+    expect(r?.outcome.result?.check).toBe('EFAULT do_user_addr_fault: no mapping at the address');
   });
 });

@@ -1,5 +1,6 @@
 /** Environment events and the checks every event shares (a live pid, an open fd). */
 import { describe, expect, it } from 'vitest';
+import { traceHeader } from '../fixtures.ts';
 import { errnos, runTrace, withIoas } from '../harness.ts';
 
 describe('processes and fds', () => {
@@ -15,7 +16,7 @@ describe('processes and fds', () => {
   it('the first OPEN gets fd 3; CLOSE of an unknown fd → EBADF', () => {
     const ran = runTrace([{ op: 'OPEN' }, { op: 'CLOSE', args: { fd: 7 } }], undefined, false);
     expect(ran[0]?.out).toEqual({ fd: 3n });
-    expect(ran[1]?.errno).toBe('EBADF');
+    expect(ran[1]?.outcome.result?.check).toBe('EBADF file_close_fd: the fd is not open');
   });
   it('closing the last /dev/iommu fd destroys its context; a new OPEN starts empty', () => {
     const ran = runTrace([
@@ -51,7 +52,7 @@ describe('memory', () => {
   });
   describe('a huge page mapping goes by the header\'s hugepage_size', () => {
     const GIB = 0x40000000n;
-    const huge = { trace: 'iommufd', version: 1, env: { hugepage_size: '0x40000000', memory: 'declared' } };
+    const huge = traceHeader({ hugepage_size: '0x40000000', memory: 'declared' });
     const mmap = (args: object, expect?: object) => ({ op: 'MMAP', args: { length: '0x1000', ...args }, ...(expect ? { expect } : {}) });
     const lengthAt = (r: ReturnType<typeof runTrace>[number] | undefined, addr: bigint) => {
       const m = r?.outcome.world.processes.get(1)?.mm.get(addr);
@@ -75,12 +76,29 @@ describe('memory', () => {
       expect(ran.map((r) => r.outcome.rejected.map((x) => x.field))).toEqual([['addr'], []]);
     });
   });
-  it('MMAP: length 0 or an unaligned fixed address → EINVAL; a closed fd → EBADF', () => {
-    expect(errnos(runTrace([
+  it('MMAP: length 0 or an unaligned fixed address → EINVAL; a closed fd → EBADF; a file without mmap → ENODEV', () => {
+    const ran = runTrace([
       { op: 'MMAP', args: { length: 0 } },
       { op: 'MMAP', args: { addr: '0x7f0000000800', length: '0x1000' } },
       { op: 'MMAP', args: { length: '0x1000', fd: 9, offset: 0 } },
-    ]))).toEqual(['EINVAL', 'EINVAL', 'EBADF']);
+      { op: 'OPEN' },
+      { op: 'MMAP', args: { length: '0x1000', fd: 3, offset: 0 } },
+    ]);
+    expect(ran.map((r) => r.outcome.result?.check ?? r.errno)).toEqual([
+      'EINVAL do_mmap: length is 0',
+      'EINVAL __get_unmapped_area: addr not aligned to the mapping granule',
+      'EBADF ksys_mmap_pgoff: the fd is not open',
+      'ok',
+      'ENODEV do_mmap: the file has no mmap',
+    ]);
+  });
+  it('MUNMAP: length 0 or an unaligned address → EINVAL', () => {
+    const ran = runTrace([
+      { op: 'MUNMAP', args: { addr: '0x7f0000000000', length: 0 } },
+      { op: 'MUNMAP', args: { addr: '0x7f0000000800', length: '0x1000' } },
+    ]);
+    expect(errnos(ran)).toEqual(['EINVAL', 'EINVAL']);
+    expect(ran[1]?.outcome.result?.check).toBe('EINVAL do_vmi_munmap: length is 0 or addr not page aligned');
   });
   it('MUNMAP splits a mapping; the hole then faults', () => {
     const ran = withIoas([
@@ -90,24 +108,40 @@ describe('memory', () => {
       { op: 'TEST_MD_CHECK_REFS', args: { uptr: '0x7f0000002000', length: '0x1000', refs: 0 } },
     ]);
     expect(errnos(ran)).toEqual(['ok', 'ok', 'EFAULT', 'ok']);
+    expect(ran[2]?.outcome.result?.check).toBe('EFAULT get_user_pages_fast: no page at the address');
   });
-  it('FTRUNCATE: a non-memfd → EINVAL, a closed fd → EBADF', () => {
-    expect(errnos(runTrace([
+  it('FTRUNCATE: a non-memfd → EINVAL, a closed fd → EBADF; a hugetlb memfd takes whole huge pages', () => {
+    const ran = runTrace([
       { op: 'FTRUNCATE', args: { fd: 0, length: '0x1000' } },
       { op: 'FTRUNCATE', args: { fd: 9, length: '0x1000' } },
       { op: 'MEMFD_CREATE' },
       { op: 'FTRUNCATE', args: { fd: 3, length: '0x1000' } },
-    ]))).toEqual(['EINVAL', 'EBADF', 'ok', 'ok']);
+      { op: 'MEMFD_CREATE', args: { hugetlb: true } },
+      { op: 'FTRUNCATE', args: { fd: 4, length: '0x1000' } },
+    ]);
+    expect(ran.map((r) => r.outcome.result?.check ?? r.errno)).toEqual([
+      'EINVAL do_ftruncate: not a regular file',
+      'EBADF do_sys_ftruncate: the fd is not open',
+      'ok',
+      'ok',
+      'ok',
+      'EINVAL hugetlbfs_setattr: length not hugepage aligned',
+    ]);
   });
 });
 
 describe('selftest ops without a device', () => {
   it('ADD_RESERVED: length 0 → EINVAL, wrap → EOVERFLOW, then the IOAS lookup', () => {
-    expect(errnos(withIoas([
+    const ran = withIoas([
       { op: 'TEST_ADD_RESERVED', args: { id: 9, start: '0x1000', length: 0 } },
       { op: 'TEST_ADD_RESERVED', args: { id: 9, start: 'U64_MAX', length: 2 } },
       { op: 'TEST_ADD_RESERVED', args: { id: 9, start: '0x1000', length: '0x1000' } },
-    ]))).toEqual(['EINVAL', 'EOVERFLOW', 'ENOENT']);
+    ]);
+    expect(errnos(ran)).toEqual(['EINVAL', 'EOVERFLOW', 'ENOENT']);
+    expect(ran.slice(0, 2).map((r) => r.outcome.result?.check)).toEqual([
+      'EINVAL iommufd_test_add_reserved: length is 0',
+      'EOVERFLOW iommufd_test_add_reserved: start + length overflows',
+    ]);
   });
   it('ADD_RESERVED over an area → EADDRINUSE', () => {
     expect(errnos(withIoas([
@@ -116,17 +150,24 @@ describe('selftest ops without a device', () => {
     ]))).toEqual(['ok', 'EADDRINUSE']);
   });
   it('SET_TEMP_MEMORY_LIMIT below 12 → EINVAL', () => {
-    expect(errnos(withIoas([
+    const ran = withIoas([
       { op: 'TEST_SET_TEMP_MEMORY_LIMIT', args: { limit: 11 } },
       { op: 'TEST_SET_TEMP_MEMORY_LIMIT', args: { limit: 12 } },
-    ]))).toEqual(['EINVAL', 'ok']);
+    ]);
+    expect(errnos(ran)).toEqual(['EINVAL', 'ok']);
+    expect(ran[0]?.outcome.result?.check).toBe('EINVAL iommufd_test: limit below the batch element size');
   });
   it('MD_CHECK_REFS: unaligned → EINVAL; unmapped → EFAULT; a wrong count → EIO', () => {
-    expect(errnos(withIoas([
+    const ran = withIoas([
       { op: 'TEST_MD_CHECK_REFS', args: { uptr: '0x7f0000000800', length: '0x1000', refs: 0 } },
       { op: 'TEST_MD_CHECK_REFS', args: { uptr: '0x10000', length: '0x1000', refs: 0 } },
       { op: 'TEST_MD_CHECK_REFS', args: { uptr: '0x7f0000000000', length: '0x1000', refs: 1 } },
-    ]))).toEqual(['EINVAL', 'EFAULT', 'EIO']);
+    ]);
+    expect(ran.map((r) => r.outcome.result?.check)).toEqual([
+      'EINVAL iommufd_test_md_check_refs: range unaligned or overflows',
+      'EFAULT get_user_pages_fast: no page at the address',
+      'EIO iommufd_test_md_check_refs: pin count is not refs',
+    ]);
   });
 });
 
@@ -145,7 +186,7 @@ describe('IOMMU_OPTION (iommufd_option)', () => {
     expect(ran[1]?.out).toEqual({ val64: 0n });
   });
   it('RLIMIT_MODE SET: EPERM without CAP_SYS_RESOURCE, checked before emptiness; EINVAL for a value not 0/1', () => {
-    const header = { trace: 'iommufd', version: 1, env: { processes: [{ pid: 1, uid: 1000, caps: [] }] } };
+    const header = traceHeader({ processes: [{ pid: 1, uid: 1000, caps: [] }] });
     expect(errnos(runTrace([{ op: 'OPEN' }, { op: 'IOAS_ALLOC' }, opt({ option_id: 'RLIMIT_MODE', op: 'SET', val64: 1 })], header))).toEqual(['ok', 'ok', 'EPERM']);
     const ran = runTrace([{ op: 'OPEN' }, opt({ option_id: 'RLIMIT_MODE', op: 'SET', val64: 2 }), opt({ option_id: 'RLIMIT_MODE', op: 'SET', val64: 1 }), opt({ option_id: 'RLIMIT_MODE', op: 'GET' })]);
     expect(errnos(ran)).toEqual(['ok', 'EINVAL', 'ok', 'ok']);

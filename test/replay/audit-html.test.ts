@@ -10,12 +10,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditFile } from '../../replay/audit.ts';
 import { renderAuditHtml } from '../../replay/audit-html.ts';
 import { launchChromium, noBrowser } from '../browser.ts';
+import { traceHeader } from '../fixtures.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'iommufd-model-html-'));
 const HOSTILE = '</script><script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">';
 
 const trace = [
-  { trace: 'iommufd', version: 1, env: { memory: 'any', processes: [{ pid: 1, uid: 1000, caps: [] }] }, description: HOSTILE },
+  traceHeader({ memory: 'any', processes: [{ pid: 1, uid: 1000, caps: [] }] }, { description: HOSTILE }),
   { op: 'OPEN' },
   { op: 'IOAS_ALLOC' },
   { op: 'TEST_MOCK_DOMAIN', args: { id: 1 } },

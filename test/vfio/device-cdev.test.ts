@@ -4,7 +4,7 @@
  * device_cdev.c, vfio_iommufd_physical_*() of vfio/iommufd.c, iommufd_device_bind()).
  */
 import { describe, expect, it } from 'vitest';
-import { type Ran, HEADER, errnos, afterPrologue, refused } from '../harness.ts';
+import { type Ran, HEADER, errnos, afterPrologue, failedAt } from '../harness.ts';
 
 const DEVICES = {
   ...HEADER,
@@ -29,36 +29,36 @@ const PRE = [{ op: 'OPEN' }, { op: 'IOAS_ALLOC' }];
 
 describe('VFIO_DEVICE_BIND_IOMMUFD (vfio_df_ioctl_bind_iommufd)', () => {
   it('a name no header device has is no VFIO device → ENOTTY', () => {
-    refused(after([bind('nope')], PRE)[0], 'ENOTTY');
+    failedAt(after([bind('nope')], PRE)[0], 'ENOTTY vfs_ioctl: the fd is not a vfio device cdev');
   });
   it('argsz below offsetofend(out_devid) → EINVAL', () => {
-    refused(after([bind('vf0', { argsz: 15 })], PRE)[0], 'EINVAL');
+    failedAt(after([bind('vf0', { argsz: 15 })], PRE)[0], 'EINVAL vfio_df_ioctl_bind_iommufd: size is below the minimum');
   });
   it('non-zero bytes past the struct → E2BIG (copy_struct_from_user)', () => {
-    refused(after([bind('vf0', { argsz: 25, __trailing: '0x01' })], PRE)[0], 'E2BIG');
+    failedAt(after([bind('vf0', { argsz: 25, __trailing: '0x01' })], PRE)[0], 'E2BIG copy_struct_from_user: non-zero bytes past the kernel struct');
   });
   it('a negative iommufd or an unknown flag → EINVAL', () => {
-    refused(after([bind('vf0', { iommufd: -1 })], PRE)[0], 'EINVAL');
-    refused(after([bind('vf0', { flags: 2 })], PRE)[0], 'EINVAL');
+    failedAt(after([bind('vf0', { iommufd: -1 })], PRE)[0], 'EINVAL vfio_df_ioctl_bind_iommufd: negative iommufd or flags has unknown bits');
+    failedAt(after([bind('vf0', { flags: 2 })], PRE)[0], 'EINVAL vfio_df_ioctl_bind_iommufd: negative iommufd or flags has unknown bits');
   });
   it('a device already bound → EINVAL', () => {
-    refused(after([bind('vf0')])[0], 'EINVAL');
+    failedAt(after([bind('vf0')])[0], 'EINVAL vfio_df_ioctl_bind_iommufd: this cdev fd is already bound');
   });
   it('a VF token for a device that takes none → EINVAL (vfio_df_check_token)', () => {
-    refused(after([bind('vf0', { flags: ['TOKEN'] })], PRE)[0], 'EINVAL');
+    failedAt(after([bind('vf0', { flags: ['TOKEN'] })], PRE)[0], 'EINVAL vfio_df_check_token: a token for a device that takes none');
   });
   it('iommufd not an open fd → EBADF; not an iommufd → EBADFD (iommufd_ctx_from_fd)', () => {
-    refused(after([bind('vf0', { iommufd: 9 })], PRE)[0], 'EBADF');
-    refused(after([bind('vf0', { iommufd: 0 })], PRE)[0], 'EBADFD');
+    failedAt(after([bind('vf0', { iommufd: 9 })], PRE)[0], 'EBADF iommufd_ctx_from_fd: the fd is not open');
+    failedAt(after([bind('vf0', { iommufd: 0 })], PRE)[0], 'EBADFD iommufd_ctx_from_fd: the fd is not an iommufd');
   });
   it('the device bound through another cdev fd: the iommufd is looked up first, then EINVAL (vfio_df_open)', () => {
     const pre = [{ op: 'OPEN' }, { ...bind('vf0'), fd: 0 }];
-    refused(after([{ ...bind('vf0', { iommufd: 9 }), fd: 1 }], pre)[0], 'EBADF');
-    refused(after([{ ...bind('vf0'), fd: 1 }], pre)[0], 'EINVAL');
-    refused(after([{ ...attach({ pt_id: 1 }), fd: 1 }], pre)[0], 'EINVAL');
+    failedAt(after([{ ...bind('vf0', { iommufd: 9 }), fd: 1 }], pre)[0], 'EBADF iommufd_ctx_from_fd: the fd is not open');
+    failedAt(after([{ ...bind('vf0'), fd: 1 }], pre)[0], 'EINVAL vfio_df_open: device opened through another cdev fd');
+    failedAt(after([{ ...attach({ pt_id: 1 }), fd: 1 }], pre)[0], 'EINVAL vfio_device_fops_unl_ioctl: the cdev fd is not bound');
   });
   it('a group another context owns → EPERM (iommu_device_claim_dma_owner)', () => {
-    refused(after([{ op: 'OPEN' }, bind('vf1', { iommufd: 4 })])[1], 'EPERM');
+    failedAt(after([{ op: 'OPEN' }, bind('vf1', { iommufd: 4 })])[1], 'EPERM iommu_device_claim_dma_owner: the group is owned by another context');
   });
   it('binds: one DEVICE id; devices of one group share it in one context', () => {
     const ran = after([bind('vf1'), bind('mock0')]);
@@ -70,22 +70,22 @@ describe('VFIO_DEVICE_BIND_IOMMUFD (vfio_df_ioctl_bind_iommufd)', () => {
     expect(ran[0]?.outcome.world.contexts.size).toBe(1);
   });
   it('the DEVICE cannot be destroyed by IOMMU_DESTROY → EBUSY', () => {
-    expect(after([{ op: 'DESTROY', args: { id: 2 } }])[0]?.errno).toBe('EBUSY');
+    failedAt(after([{ op: 'DESTROY', args: { id: 2 } }])[0], 'EBUSY iommufd_object_remove: object still has users');
   });
 });
 
 describe('VFIO_DEVICE_ATTACH_IOMMUFD_PT (vfio_df_ioctl_attach_pt)', () => {
   it('a device not bound → EINVAL, before its argument is read', () => {
-    refused(after([attach({ argsz: 0 })], PRE)[0], 'EINVAL');
+    failedAt(after([attach({ argsz: 0 })], PRE)[0], 'EINVAL vfio_device_fops_unl_ioctl: the cdev fd is not bound');
   });
   it('argsz below offsetofend(pt_id) → EINVAL', () => {
-    refused(after([attach({ argsz: 11 })])[0], 'EINVAL');
+    failedAt(after([attach({ argsz: 11 })])[0], 'EINVAL vfio_df_ioctl_attach_pt: argsz below minsz');
   });
   it('an unknown flag → EINVAL', () => {
-    refused(after([attach({ pt_id: 1, flags: 2 })])[0], 'EINVAL');
+    failedAt(after([attach({ pt_id: 1, flags: 2 })])[0], 'EINVAL vfio_df_ioctl_attach_pt: flags has unknown bits');
   });
   it('PASID with argsz below offsetofend(pasid) → EINVAL', () => {
-    refused(after([attach({ pt_id: 1, flags: ['PASID'], argsz: 12, pasid: 5 })])[0], 'EINVAL');
+    failedAt(after([attach({ pt_id: 1, flags: ['PASID'], argsz: 12, pasid: 5 })])[0], 'EINVAL vfio_df_ioctl_attach_pt: argsz too small for pasid');
   });
   it('attaches the RID to an IOAS through an automatic HWPT, replacing it on a second attach', () => {
     const ran = after([attach({ pt_id: 1 }), { op: 'IOAS_ALLOC' }, attach({ pt_id: 4 }), { op: 'DESTROY', args: { id: 1 } }]);
@@ -96,10 +96,10 @@ describe('VFIO_DEVICE_ATTACH_IOMMUFD_PT (vfio_df_ioctl_attach_pt)', () => {
     expect(ran[3]?.errno).toBe('ok');
   });
   it('a PASID needs a HWPT allocated for PASIDs; an IOAS gives EINVAL', () => {
-    refused(after([attach({ pt_id: 1, flags: ['PASID'], pasid: 5 })])[0], 'EINVAL');
+    failedAt(after([attach({ pt_id: 1, flags: ['PASID'], pasid: 5 })])[0], 'EINVAL iommufd_hwpt_pasid_compat: hwpt not pasid compatible');
   });
   it('a PASID above INT_MAX cannot be recorded → ENOSPC (ida_alloc_range)', () => {
-    refused(after([attach({ pt_id: 1, flags: ['PASID'], pasid: '0x80000000' })])[0], 'ENOSPC');
+    failedAt(after([attach({ pt_id: 1, flags: ['PASID'], pasid: '0x80000000' })])[0], 'ENOSPC ida_alloc_range: pasid above INT_MAX');
   });
   it('attaches a PASID, and replaces it on the next attach', () => {
     const pasidHwpt = { op: 'HWPT_ALLOC', args: { dev_id: 2, pt_id: 1, flags: ['PASID'] } };
@@ -111,14 +111,14 @@ describe('VFIO_DEVICE_ATTACH_IOMMUFD_PT (vfio_df_ioctl_attach_pt)', () => {
 
 describe('VFIO_DEVICE_DETACH_IOMMUFD_PT (vfio_df_ioctl_detach_pt)', () => {
   it('a device not bound → EINVAL', () => {
-    refused(after([detach()], PRE)[0], 'EINVAL');
+    failedAt(after([detach()], PRE)[0], 'EINVAL vfio_device_fops_unl_ioctl: the cdev fd is not bound');
   });
   it('argsz below offsetofend(flags) → EINVAL; an unknown flag → EINVAL', () => {
-    refused(after([detach({ argsz: 7 })])[0], 'EINVAL');
-    refused(after([detach({ flags: 2 })])[0], 'EINVAL');
+    failedAt(after([detach({ argsz: 7 })])[0], 'EINVAL vfio_df_ioctl_detach_pt: argsz below minsz');
+    failedAt(after([detach({ flags: 2 })])[0], 'EINVAL vfio_df_ioctl_detach_pt: flags has unknown bits');
   });
   it('PASID with argsz below offsetofend(pasid) → EINVAL', () => {
-    refused(after([detach({ flags: ['PASID'], argsz: 8 })])[0], 'EINVAL');
+    failedAt(after([detach({ flags: ['PASID'], argsz: 8 })])[0], 'EINVAL vfio_df_ioctl_detach_pt: argsz too small for pasid');
   });
   it('detaching what is not attached is a no-op success', () => {
     const [r] = after([detach()]);

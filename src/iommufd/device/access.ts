@@ -9,7 +9,6 @@ import { ioasMachine } from '../../../machines/ioas.machine.ts';
 import { Fail, fail } from '../../model/fail.ts';
 import { alignmentOf } from '../hw-pagetable/hw-pagetable.ts';
 import { IOMMU_READ, IOMMU_WRITE, conformsTo, lastOf } from '../io-pagetable/io-pagetable.ts';
-import { mutated } from '../../model/mutants.ts';
 import { OrderedMap } from '../../model/ordered-map.ts';
 import { addHold, dropHolds } from '../pages/pages.ts';
 import { intersecting } from '../../model/ranges.ts';
@@ -113,12 +112,14 @@ export function changeIoas(world: World, ctx: Ctx, accessId: number, ioasId: num
   let next = ctx;
   if (ioasId !== null) {
     const ioas = ioasOf(next, ioasId);
-    if (ioas.accesses.length >= ACCESSES_PER_IOAS) return fail('EBUSY');
+    if (ioas.accesses.length >= ACCESSES_PER_IOAS) return fail('EBUSY', 'iopt_add_access', 'the access list is full');
     const joined = revise(ioas, (d) => {
       d.accesses.push(accessId);
     });
-    const alignment = mutated('access-skips-alignment') ? ioas.iopt.iovaAlignment : alignmentOf(world, put(next, access), joined);
-    if (alignment > ioas.iopt.iovaAlignment && !conformsTo(ioas.iopt, world.config, alignment)) return fail('EADDRINUSE');
+    const alignment = world.config.bugs.has('access-skips-alignment') ? ioas.iopt.iovaAlignment : alignmentOf(world, put(next, access), joined);
+    if (alignment > ioas.iopt.iovaAlignment && !conformsTo(ioas.iopt, world.config, alignment)) {
+      return fail('EADDRINUSE', 'iopt_check_iova_alignment', 'an area breaks the new alignment');
+    }
     next = put(
       next,
       revise(joined, (d) => {
@@ -152,12 +153,12 @@ export function changeIoas(world: World, ctx: Ctx, accessId: number, ioasId: num
 }
 
 /** The checks `iommufd_access_pin_pages()` and `iommufd_access_rw()` open with: a range, and an IOAS to find it in. */
-function accessRange(ctx: Ctx, accessId: number, iova: bigint, length: bigint): Fail | { access: Access; ioas: Ioas; last: bigint } {
-  if (length === 0n) return fail('EINVAL');
+function accessRange(ctx: Ctx, accessId: number, iova: bigint, length: bigint, where: string): Fail | { access: Access; ioas: Ioas; last: bigint } {
+  if (length === 0n) return fail('EINVAL', where, 'length is 0');
   const last = lastOf(iova, length);
-  if (last === null) return fail('EOVERFLOW');
+  if (last === null) return fail('EOVERFLOW', where, 'iova + length overflows');
   const access = accessOf(ctx, accessId);
-  if (access.ioas === null) return fail('ENOENT');
+  if (access.ioas === null) return fail('ENOENT', where, 'the access has no IOAS');
   return { access, ioas: ioasOf(ctx, access.ioas), last };
 }
 
@@ -183,7 +184,7 @@ export function pinPages(
   write: boolean,
 ): Fail | { ctx: Ctx; item: AccessItem } {
   const { pageSize } = world.config;
-  const range = accessRange(ctx, accessId, iova, length);
+  const range = accessRange(ctx, accessId, iova, length, 'iommufd_access_pin_pages');
   if (range instanceof Fail) return range;
   const { access, ioas, last } = range;
   const holds: AccessItem['holds'][number][] = [];
@@ -194,11 +195,11 @@ export function pinPages(
     if (area.start > cur) break;
     const end: bigint = area.last < last ? area.last : last;
     const done = end === last;
-    if (!contigAligned(area, cur, done, pageSize)) return fail('EINVAL');
-    if (!permits(area, write)) return fail('EPERM');
+    if (!contigAligned(area, cur, done, pageSize)) return fail('EINVAL', 'iommufd_access_pin_pages', 'a piece is not page aligned');
+    if (!permits(area, write)) return fail('EPERM', 'iommufd_access_pin_pages', 'the area lacks the permission');
     const key = `acc:${accessId}:${access.nextItem}:${area.start}`;
     const first = (area.startByte + (cur - area.start)) / pageSize;
-    const past = mutated('access-pin-past-end') && done ? 1n : 0n;
+    const past = world.config.bugs.has('access-pin-past-end') && done ? 1n : 0n;
     const held = addHold(world, next, area.pages, { key, first, last: (area.startByte + (end - area.start)) / pageSize + past });
     if (held instanceof Fail) return held;
     next = held;
@@ -209,7 +210,7 @@ export function pinPages(
     }
     cur = end + 1n;
   }
-  if (!covered) return fail('ENOENT');
+  if (!covered) return fail('ENOENT', 'iommufd_access_pin_pages', 'range not covered by contiguous areas');
   return { ctx: next, item: { id: access.nextItem, iova, length, holds } };
 }
 
@@ -230,7 +231,7 @@ export function addItem(ctx: Ctx, accessId: number, item: AccessItem): Ctx {
 export function destroyItem(world: World, ctx: Ctx, accessId: number, itemId: number): Fail | Ctx {
   const access = accessOf(ctx, accessId);
   const item = access.items.get(itemId);
-  if (item === undefined) return fail('ENOENT');
+  if (item === undefined) return fail('ENOENT', 'iommufd_test_access_item_destroy', 'no item with this id');
   return dropItem(world, ctx, access, item);
 }
 
@@ -239,20 +240,20 @@ export function destroyItem(world: World, ctx: Ctx, accessId: number, itemId: nu
  * covered by contiguous areas is ENOENT (`iopt_area_contig_done()`).
  */
 export function accessRw(world: World, ctx: Ctx, accessId: number, iova: bigint, length: bigint, write: boolean): Fail | null {
-  const range = accessRange(ctx, accessId, iova, length);
+  const range = accessRange(ctx, accessId, iova, length, 'iommufd_access_rw');
   if (range instanceof Fail) return range;
   const { ioas, last } = range;
   let cur = iova;
   for (const area of intersecting(ioas.iopt.areas, iova, last)) {
     if (area.start > cur) break;
-    if (!permits(area, write)) return fail('EPERM');
+    if (!permits(area, write)) return fail('EPERM', 'iommufd_access_rw', 'the area lacks the permission');
     const end: bigint = area.last < last ? area.last : last;
     const copied = copyThrough(world, ctx, area, cur, end, write);
     if (copied !== null) return copied;
     if (end === last) return null;
     cur = end + 1n;
   }
-  return fail('ENOENT');
+  return fail('ENOENT', 'iommufd_access_rw', 'range not covered by contiguous areas');
 }
 
 /**
@@ -261,8 +262,8 @@ export function accessRw(world: World, ctx: Ctx, accessId: number, iova: bigint,
  */
 function copyThrough(world: World, ctx: Ctx, area: Area, cur: bigint, end: bigint, write: boolean): Fail | null {
   const pages = ctx.pages.get(area.pages);
-  if (pages === undefined) return fail('ENOENT');
-  if (write && !pages.writable) return fail('EPERM');
+  if (pages === undefined) return fail('ENOENT', 'iommufd_access_rw', 'range not covered by contiguous areas');
+  if (write && !pages.writable) return fail('EPERM', 'iopt_pages_rw_access', 'write to read-only pages');
   const { pageSize } = world.config;
   const from = area.startByte + (cur - area.start);
   const to = area.startByte + (end - area.start);
@@ -270,7 +271,8 @@ function copyThrough(world: World, ctx: Ctx, area: Area, cur: bigint, end: bigin
   const owner = world.processes.get(pages.owner);
   const base = pages.start - (pages.start % pageSize);
   const accessible = write ? userMemoryWritable : userMemoryReadable;
-  return owner !== undefined && accessible(world, owner, base + from, to - from + 1n) ? null : fail('EFAULT');
+  const reachable = owner !== undefined && accessible(world, owner, base + from, to - from + 1n);
+  return reachable ? null : fail('EFAULT', 'iopt_pages_rw_access', 'the owner memory is not accessible');
 }
 
 function isPinned(pages: Pages, first: bigint, last: bigint): boolean {

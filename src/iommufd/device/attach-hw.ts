@@ -9,11 +9,10 @@ import { autoRespond } from '../eventq/fault.ts';
 import { IOMMU_TEST_PASID_RESERVED, MOCK_FLAGS_DEVICE_NO_DIRTY } from '../selftest/mock.ts';
 import { mustGet, putObject } from '../main/object-refs.ts';
 import { revise } from '../../model/revise.ts';
-import type { Ctx, Device, HwptNested, HwptPaging } from '../../model/world.ts';
+import { type Hwpt, groupHwpt, handleOf, hwptOf } from './group.ts';
+import type { Ctx, Device, HwptPaging } from '../../model/world.ts';
 
 export const IOMMU_NO_PASID = 0;
-
-export type Hwpt = HwptPaging | HwptNested;
 
 /** A driver failure that leaves state behind: the mock's PASID 1024 latch is cleared as it fails. */
 export class DriverFault {
@@ -21,12 +20,6 @@ export class DriverFault {
     readonly fail: Fail,
     readonly ctx: Ctx,
   ) {}
-}
-
-export function hwptOf(ctx: Ctx, id: number): Hwpt {
-  const h = ctx.objects.get(id);
-  if (h?.type !== 'hwpt_paging' && h?.type !== 'hwpt_nested') throw new Error(`[iommufd-model] no HWPT ${id}`);
-  return h;
 }
 
 /** The driver that owns the HWPT's domain (`domain->owner`). */
@@ -43,24 +36,15 @@ export function maxPasids(dev: Device): bigint {
   return 0n;
 }
 
-/** The HWPT the group has attached at `pasid`, if any. */
-export function groupHwpt(group: readonly Device[], pasid: number): number | undefined {
-  for (const d of group) {
-    const h = d.attached.get(pasid);
-    if (h !== undefined) return h;
-  }
-  return undefined;
-}
-
 /** `iommufd_hwpt_pasid_compat()`. */
 function pasidCompat(ctx: Ctx, group: readonly Device[], hwpt: Hwpt, pasid: number): Fail | null {
   if (pasid === IOMMU_NO_PASID) {
     const others = group.some((d) => [...d.attached.keys()].some((p) => p !== IOMMU_NO_PASID));
-    return !hwpt.pasidCompat && others ? fail('EINVAL') : null;
+    return !hwpt.pasidCompat && others ? fail('EINVAL', 'iommufd_hwpt_pasid_compat', 'hwpt not pasid compatible and pasids attached') : null;
   }
-  if (!hwpt.pasidCompat) return fail('EINVAL');
+  if (!hwpt.pasidCompat) return fail('EINVAL', 'iommufd_hwpt_pasid_compat', 'hwpt not pasid compatible');
   const rid = groupHwpt(group, IOMMU_NO_PASID);
-  return rid !== undefined && !hwptOf(ctx, rid).pasidCompat ? fail('EINVAL') : null;
+  return rid !== undefined && !hwptOf(ctx, rid).pasidCompat ? fail('EINVAL', 'iommufd_hwpt_pasid_compat', 'rid hwpt not pasid compatible') : null;
 }
 
 /**
@@ -73,12 +57,14 @@ function attachDev(ctx: Ctx, group: readonly Device[], hwpt: Hwpt | null): Fail 
   for (const dev of group) {
     if (dev.model.kind !== 'mock') continue;
     if (hwpt?.type === 'hwpt_paging' && hwpt.domain.dirtyTracking && (dev.model.mockFlags & MOCK_FLAGS_DEVICE_NO_DIRTY) !== 0n) {
-      return fail('EINVAL');
+      return fail('EINVAL', 'mock_domain_nop_attach', 'dirty tracking domain on a no-dirty device');
     }
     let mockViommu: Device['mockViommu'] = null;
     if (hwpt?.type === 'hwpt_nested' && hwpt.viommu !== null) {
       const vdev = dev.vdevice === null ? undefined : ctx.objects.get(dev.vdevice);
-      if (vdev?.type !== 'vdevice' || vdev.viommu !== hwpt.viommu) return fail('ENOENT');
+      if (vdev?.type !== 'vdevice' || vdev.viommu !== hwpt.viommu) {
+        return fail('ENOENT', 'iommufd_viommu_get_vdev_id', 'no vdevice of the device on the viommu');
+      }
       mockViommu = { viommu: hwpt.viommu, virtId: vdev.virtId };
     }
     const current = mustGet(next, dev.id, 'device');
@@ -109,20 +95,23 @@ function setDevPasid(ctx: Ctx, group: readonly Device[], pasid: number, hwpt: Hw
         d.pasid1024Armed = armed;
       }),
     );
-    if (hwpt !== null && current.pasid1024Armed) return new DriverFault(fail('ENOMEM'), next);
+    if (hwpt !== null && current.pasid1024Armed) {
+      return new DriverFault(fail('ENOMEM', 'mock_domain_set_dev_pasid_nop', 'fake error on a second set of pasid 1024'), next);
+    }
   }
   return next;
 }
 
 /** The domain must be the device driver's (`domain_iommu_ops_compatible()`). */
 const foreign = (dev: Device, hwpt: Hwpt): boolean => hwptIommu(hwpt) !== dev.model.iommu;
+const FOREIGN_DOMAIN = fail('EINVAL', 'domain_iommu_ops_compatible', 'domain of another iommu driver');
 
 /** `iommu_attach_device_pasid()`'s checks before the driver: ops and the PASID range. */
 function pasidRange(group: readonly Device[], dev: Device, hwpt: Hwpt, pasid: number): Fail | null {
-  if (foreign(dev, hwpt)) return fail('EINVAL');
+  if (foreign(dev, hwpt)) return FOREIGN_DOMAIN;
   for (const d of group) {
     const max = maxPasids(d);
-    if (max > 0n && BigInt(pasid) >= max) return fail('EINVAL');
+    if (max > 0n && BigInt(pasid) >= max) return fail('EINVAL', 'iommu_attach_device_pasid', 'pasid not below a device max_pasids');
   }
   return null;
 }
@@ -139,15 +128,6 @@ function newHandle(ctx: Ctx, group: readonly Device[], devId: number, pasid: num
     }),
   );
   return next;
-}
-
-/** The group's attach handle at `pasid` (`iommu_attach_handle_get()`), as faults name it. */
-export function handleOf(group: readonly Device[], pasid: number): { key: string; device: number } | null {
-  for (const d of group) {
-    const serial = d.handles.get(pasid);
-    if (serial !== undefined) return { key: `${d.id}:${serial}`, device: d.id };
-  }
-  return null;
 }
 
 function dropHandle(ctx: Ctx, group: readonly Device[], pasid: number): Ctx {
@@ -193,7 +173,7 @@ function setDomain(
 ): Fail | DriverFault | Ctx {
   const compat = pasidCompat(ctx, group, hwpt, pasid);
   if (compat !== null) return compat;
-  if (pasid === IOMMU_NO_PASID) return foreign(dev, hwpt) ? fail('EINVAL') : attachDev(ctx, group, hwpt);
+  if (pasid === IOMMU_NO_PASID) return foreign(dev, hwpt) ? FOREIGN_DOMAIN : attachDev(ctx, group, hwpt);
   return pasidLimit ?? setDevPasid(ctx, group, pasid, hwpt);
 }
 
@@ -209,7 +189,7 @@ export function replaceHardware(
   hwpt: Hwpt,
 ): Fail | DriverFault | Ctx {
   const old = handleOf(group, pasid);
-  let next = setDomain(ctx, group, dev, pasid, hwpt, foreign(dev, hwpt) ? fail('EINVAL') : null);
+  let next = setDomain(ctx, group, dev, pasid, hwpt, foreign(dev, hwpt) ? FOREIGN_DOMAIN : null);
   if (next instanceof Fail || next instanceof DriverFault) return next;
   if (old !== null) next = autoRespond(next, hwpt.fault, old.key);
   return newHandle(next, group, dev.id, pasid);

@@ -12,16 +12,14 @@ import {
   IOMMU_NO_PASID,
   attachHardware,
   detachHardware,
-  groupHwpt,
-  hwptOf,
   pagingOf,
   replaceHardware,
 } from './attach-hw.ts';
+import { groupHwpt, groupOf, hwptOf } from './group.ts';
 import { type Call, type Choices, type Result, partial, refuse } from '../../model/command.ts';
 import { Fail, fail } from '../../model/fail.ts';
 import { addDomain, destroyHwptPaging, newHwptPaging } from '../hw-pagetable/hw-pagetable.ts';
 import { reserve, unreserve } from '../io-pagetable/io-pagetable.ts';
-import { mutated } from '../../model/mutants.ts';
 import { allocId } from '../main/object-table.ts';
 import { adjustUsers, dropObject, liveObject, mustGet, putObject } from '../main/object-refs.ts';
 import { OrderedMap } from '../../model/ordered-map.ts';
@@ -69,13 +67,6 @@ export function bindDevice(
   return { ctx: putObject(ctx, device), device };
 }
 
-/** The devices of `dev`'s group bound in this context. */
-export function groupOf(ctx: Ctx, dev: Device): Device[] {
-  const out: Device[] = [];
-  for (const obj of ctx.objects.values()) if (obj.type === 'device' && obj.model.group === dev.model.group) out.push(obj);
-  return out;
-}
-
 function withIopt(ctx: Ctx, ioas: Ioas, iopt: Ioas['iopt']): Ctx {
   if (iopt === ioas.iopt) return ctx;
   return putObject(
@@ -116,9 +107,9 @@ function doAttach(ctx: Ctx, devId: number, pasid: number, hwptId: number): Refus
   const dev = mustGet(ctx, devId, 'device');
   const hwpt = hwptOf(ctx, hwptId);
   const group = groupOf(ctx, dev);
-  if (dev.attached.has(pasid)) return fail('EBUSY');
+  if (dev.attached.has(pasid)) return fail('EBUSY', 'iommufd_hw_pagetable_attach', 'device already attached at this pasid');
   const current = groupHwpt(group, pasid);
-  if (current !== undefined && current !== hwptId) return fail('EINVAL');
+  if (current !== undefined && current !== hwptId) return fail('EINVAL', 'iommufd_hw_pagetable_attach', 'group attached to another hwpt');
   let next = ctx;
   if (pasid === IOMMU_NO_PASID) {
     const reserved = reserveRegions(next, [dev], pagingOf(ctx, hwpt).ioas);
@@ -146,7 +137,8 @@ function doReplace(ctx: Ctx, devId: number, pasid: number, hwptId: number): Refu
   const dev = mustGet(ctx, devId, 'device');
   const group = groupOf(ctx, dev);
   const old = groupHwpt(group, pasid);
-  if (old === undefined || !dev.attached.has(pasid)) return fail('EINVAL');
+  if (old === undefined) return fail('EINVAL', 'iommufd_device_do_replace', 'nothing attached at this pasid');
+  if (!dev.attached.has(pasid)) return fail('EINVAL', 'iommufd_device_do_replace', 'device not attached at this pasid');
   if (old === hwptId) return { ctx, old: null };
   const hwpt = hwptOf(ctx, hwptId);
   const moving = group.filter((d) => d.attached.get(pasid) === old);
@@ -265,7 +257,7 @@ export function changePt(
   mode: 'attach' | 'replace',
 ): Refusal | { ctx: Ctx; hwpt: number } {
   const pt = liveObject(ctx, ptId);
-  if (pt === undefined) return fail('ENOENT');
+  if (pt === undefined) return fail('ENOENT', 'iommufd_get_object', 'no object with this id');
   let r: Refusal | Changed;
   if (pt.type === 'hwpt_paging' || pt.type === 'hwpt_nested') {
     if (mode === 'attach') {
@@ -278,7 +270,7 @@ export function changePt(
   } else if (pt.type === 'ioas') {
     r = autoDomain(req, ctx, devId, pasid, pt, mode);
   } else {
-    return fail('EINVAL');
+    return fail('EINVAL', 'iommufd_device_change_pt', 'pt_id is neither a hwpt nor an IOAS');
   }
   if (r instanceof DriverFault) return keepDriverState(ctx, r);
   if (r instanceof Fail) return r;
@@ -302,7 +294,7 @@ export function detach(world: World, ctx: Ctx, devId: number, pasid: number): Ct
   const group = groupOf(next, dev);
   if (groupHwpt(group, pasid) === undefined) next = detachHardware(next, group, pasid, hwpt);
   if (pasid === IOMMU_NO_PASID) next = unreserveRegions(next, [dev], ioasId);
-  return releaseIfAuto(world, mutated('detach-keeps-hwpt-user') ? next : adjustUsers(next, hwptId, 'USER_PUT'), hwptId);
+  return releaseIfAuto(world, world.config.bugs.has('detach-keeps-hwpt-user') ? next : adjustUsers(next, hwptId, 'USER_PUT'), hwptId);
 }
 
 /**

@@ -19,20 +19,20 @@ const MOCK_HW_INFO_LENGTH = 8n;
 
 export function getHwInfo(call: Call, ctx: Ctx, cmd: Fields): Result {
   const flags = big(cmd, 'flags');
-  if ((flags & ~IOMMU_HW_INFO_FLAG_INPUT_TYPE) !== 0n) return refuse(call, fail('EOPNOTSUPP'));
-  if (big(cmd, '__reserved') !== 0n) return refuse(call, fail('EOPNOTSUPP'));
+  if ((flags & ~IOMMU_HW_INFO_FLAG_INPUT_TYPE) !== 0n) return refuse(call, fail('EOPNOTSUPP', 'iommufd_get_hw_info', 'flags has unknown bits'));
+  if (big(cmd, '__reserved') !== 0n) return refuse(call, fail('EOPNOTSUPP', 'iommufd_get_hw_info', '__reserved is not zero'));
   const wanted = (flags & IOMMU_HW_INFO_FLAG_INPUT_TYPE) !== 0n ? big(cmd, 'in_data_type') : IOMMU_HW_INFO_TYPE_DEFAULT;
   const dev = ctx.objects.get(num(cmd, 'dev_id'));
-  if (dev?.type !== 'device') return refuse(call, fail('ENOENT'));
+  if (dev?.type !== 'device') return refuse(call, fail('ENOENT', 'iommufd_get_object', 'no device with this id'));
   const mock = dev.model.kind === 'mock';
   // The mock's hw_info op serves only the default and its own type.
   if (mock && wanted !== IOMMU_HW_INFO_TYPE_DEFAULT && wanted !== IOMMU_HW_INFO_TYPE_SELFTEST) {
-    return refuse(call, fail('EOPNOTSUPP'));
+    return refuse(call, fail('EOPNOTSUPP', 'mock_domain_hw_info', 'in_data_type is neither default nor selftest'));
   }
   const length = big(cmd, 'data_len');
   const buffer = cmd['data_uptr'];
   if (length > 0n && !userMemoryWritable(call.world, call.process, typeof buffer === 'bigint' ? buffer : 0n, length)) {
-    return refuse(call, fail('EFAULT'));
+    return refuse(call, fail('EFAULT', 'iommufd_get_hw_info', 'copy_to_user of data_uptr faults'));
   }
   return ok(call.world, {
     data_len: mock ? MOCK_HW_INFO_LENGTH : 0n,

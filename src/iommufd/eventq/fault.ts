@@ -9,8 +9,7 @@ import type { Fields, Value } from '../../../events/types.ts';
 import { initialRecord } from '../../../machines/adapter.ts';
 import { objectMachine } from '../../../machines/object.machine.ts';
 import { type Call, type Result, big, num, ok, refuse } from '../../model/command.ts';
-import { groupHwpt, handleOf, hwptOf } from '../device/attach-hw.ts';
-import { groupOf } from '../device/device.ts';
+import { groupHwpt, groupOf, handleOf, hwptOf } from '../device/group.ts';
 import { openEventqFile } from './eventq.ts';
 import { Fail, fail } from '../../model/fail.ts';
 import { allocId } from '../main/object-table.ts';
@@ -28,7 +27,7 @@ const IOMMUFD_PAGE_RESP_INVALID = 1n;
 
 /** `iommufd_fault_alloc()`: the object id first, then the fd. */
 export function faultAlloc(call: Call, ctx: Ctx, cmd: Fields): Result {
-  if (big(cmd, 'flags') !== 0n) return refuse(call, fail('EOPNOTSUPP'));
+  if (big(cmd, 'flags') !== 0n) return refuse(call, fail('EOPNOTSUPP', 'iommufd_fault_alloc', 'flags is not zero'));
   const id = allocId(ctx.objects, call.choices, 'out_fault_id');
   if (id instanceof Fail) return refuse(call, id);
   const fault: Fault = {
@@ -110,7 +109,7 @@ function freeCookie(response: OrderedMap<number, FaultGroup>): number {
  */
 export function readFault(fault: Fault, count: bigint | null): Fail | { fault: Fault; records: Fields[] } {
   const want = count ?? BigInt(fault.deliver.length) * FAULT_RECORD_SIZE;
-  if (want % FAULT_RECORD_SIZE !== 0n) return fail('ESPIPE');
+  if (want % FAULT_RECORD_SIZE !== 0n) return fail('ESPIPE', 'iommufd_fault_fops_read', 'count not a multiple of the record size');
   let done = 0n;
   let response = fault.response;
   const records: Fields[] = [];
@@ -147,12 +146,12 @@ export function writeFault(fault: Fault, records: readonly Value[]): Fail | Faul
     const rec = (r ?? {}) as Fields;
     const code = big(rec, 'code');
     if (code !== IOMMUFD_PAGE_RESP_SUCCESS && code !== IOMMUFD_PAGE_RESP_INVALID) {
-      error = fail('EINVAL');
+      error = fail('EINVAL', 'iommufd_fault_fops_write', 'code is not SUCCESS or INVALID');
       break;
     }
     const cookie = num(rec, 'cookie');
     if (!response.has(cookie)) {
-      error = fail('EINVAL');
+      error = fail('EINVAL', 'iommufd_fault_fops_write', 'no fault group with this cookie');
       break;
     }
     response = response.delete(cookie);

@@ -15,18 +15,19 @@ import type { Ctx, OpenFile } from '../../model/world.ts';
 
 type Queue = { file: Extract<OpenFile, { kind: 'fault' | 'veventq' }>; ctx: Ctx };
 
-function queueOf(call: Call): Fail | Queue {
+/** The queue behind the fd; `vfs` is `vfs_read()` or `vfs_write()`, which refuse a file without the method. */
+function queueOf(call: Call, vfs: 'vfs_read' | 'vfs_write'): Fail | Queue {
   const args = call.event.args?.fields ?? {};
   const file = fileOf(call.world, call.process, Number(big(args, 'fd')));
-  if (file === undefined) return fail('EBADF');
-  if (file.kind !== 'fault' && file.kind !== 'veventq') return fail('EINVAL');
+  if (file === undefined) return fail('EBADF', 'fdget_pos', 'the fd is not open in the process');
+  if (file.kind !== 'fault' && file.kind !== 'veventq') return fail('EINVAL', vfs, 'not a FAULT or vEVENTQ fd');
   const ctx = call.world.contexts.get(file.ctx);
   if (ctx === undefined) throw new Error(`[iommufd-model] an event fd holds a released context`);
   return { file, ctx };
 }
 
 export function fdRead(call: Call): Result {
-  const q = queueOf(call);
+  const q = queueOf(call, 'vfs_read');
   if (q instanceof Fail) return refuse(call, q);
   const args = call.event.args?.fields ?? {};
   const count = typeof args['count'] === 'bigint' ? args['count'] : null;
@@ -40,9 +41,9 @@ export function fdRead(call: Call): Result {
 }
 
 export function fdWrite(call: Call): Result {
-  const q = queueOf(call);
+  const q = queueOf(call, 'vfs_write');
   if (q instanceof Fail) return refuse(call, q);
-  if (q.file.kind !== 'fault') return refuse(call, fail('EINVAL'));
+  if (q.file.kind !== 'fault') return refuse(call, fail('EINVAL', 'vfs_write', 'a vEVENTQ fd has no write'));
   const records = call.event.args?.fields['records'];
   const list: readonly Value[] = Array.isArray(records) ? records : [];
   // Every record is a whole `struct iommu_hwpt_page_response`: the count is never ESPIPE.

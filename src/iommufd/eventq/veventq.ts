@@ -32,12 +32,16 @@ function veventqOf(ctx: Ctx, viommu: number, type: bigint): Veventq | undefined 
 /** `iommufd_veventq_alloc()`: one queue per type per vIOMMU; the object id first, then the fd. */
 export function veventqAlloc(call: Call, ctx: Ctx, cmd: Fields): Result {
   const type = big(cmd, 'type');
-  if (big(cmd, 'flags') !== 0n || big(cmd, '__reserved') !== 0n || type === 0n) return refuse(call, fail('EOPNOTSUPP'));
+  if (big(cmd, 'flags') !== 0n || big(cmd, '__reserved') !== 0n || type === 0n) {
+    return refuse(call, fail('EOPNOTSUPP', 'iommufd_veventq_alloc', 'flags or __reserved set, or default type'));
+  }
   const depth = big(cmd, 'veventq_depth');
-  if (depth === 0n) return refuse(call, fail('EINVAL'));
+  if (depth === 0n) return refuse(call, fail('EINVAL', 'iommufd_veventq_alloc', 'veventq_depth is 0'));
   const viommu = lookup(ctx, num(cmd, 'viommu_id'), 'viommu');
   if (viommu instanceof Fail) return refuse(call, viommu);
-  if (veventqOf(ctx, viommu.id, type) !== undefined) return refuse(call, fail('EEXIST'));
+  if (veventqOf(ctx, viommu.id, type) !== undefined) {
+    return refuse(call, fail('EEXIST', 'iommufd_veventq_alloc', 'the vIOMMU has a queue of this type'));
+  }
   const id = allocId(ctx.objects, call.choices, 'out_veventq_id');
   if (id instanceof Fail) return refuse(call, id);
   const veventq: Veventq = {
@@ -84,9 +88,11 @@ function report(veventq: Veventq, virtId: bigint): Veventq {
 export function triggerVevent(call: Call, ctx: Ctx, cmd: Fields): Result {
   const dev = lookup(ctx, num(cmd, 'dev_id'), 'device');
   if (dev instanceof Fail) return refuse(call, dev);
-  if (dev.mockViommu === null || dev.mockViommu.virtId === 0n) return refuse(call, fail('ENOENT'));
+  if (dev.mockViommu === null || dev.mockViommu.virtId === 0n) {
+    return refuse(call, fail('ENOENT', 'iommufd_test_trigger_vevent', 'the device has no vIOMMU or virtual id'));
+  }
   const veventq = veventqOf(ctx, dev.mockViommu.viommu, IOMMU_VEVENTQ_TYPE_SELFTEST);
-  if (veventq === undefined) return refuse(call, fail('EOPNOTSUPP'));
+  if (veventq === undefined) return refuse(call, fail('EOPNOTSUPP', 'iommufd_viommu_report_event', 'no vEVENTQ of this type'));
   return ok(putContext(call.world, putObject(ctx, report(veventq, dev.mockViommu.virtId))));
 }
 

@@ -50,10 +50,12 @@ const live = (mark: DirtyMark, area: Area): boolean => mark.area === area.start 
 /** `iommufd_hwpt_set_dirty_tracking()` → `iopt_set_dirty_tracking()`; enabling clears every dirty bit first. */
 export function setDirtyTracking(call: Call, ctx: Ctx, cmd: Fields): Result {
   const flags = big(cmd, 'flags');
-  if ((flags & ~IOMMU_HWPT_DIRTY_TRACKING_ENABLE) !== 0n) return refuse(call, fail('EOPNOTSUPP'));
+  if ((flags & ~IOMMU_HWPT_DIRTY_TRACKING_ENABLE) !== 0n) {
+    return refuse(call, fail('EOPNOTSUPP', 'iommufd_hwpt_set_dirty_tracking', 'flags has unknown bits'));
+  }
   const hwpt = lookup(ctx, num(cmd, 'hwpt_id'), 'hwpt_paging');
   if (hwpt instanceof Fail) return refuse(call, hwpt);
-  if (!hwpt.domain.dirtyTracking) return refuse(call, fail('EOPNOTSUPP'));
+  if (!hwpt.domain.dirtyTracking) return refuse(call, fail('EOPNOTSUPP', 'iopt_set_dirty_tracking', 'the domain has no dirty ops'));
   const enable = flags !== 0n;
   const next = { ...hwpt, dirtyEnabled: enable, dirty: enable ? [] : hwpt.dirty };
   return ok(putContext(call.world, putObject(ctx, next)));
@@ -62,12 +64,14 @@ export function setDirtyTracking(call: Call, ctx: Ctx, cmd: Fields): Result {
 /** `iommufd_check_iova_range()`: 64-bit arithmetic, `last + 1` wrapping to 0 at the top. */
 function checkRange(ioas: Ioas, iova: bigint, length: bigint, pageSize: bigint): Fail | bigint {
   const last = iova + ((length - 1n) & U64_MAX);
-  if (last > U64_MAX) return fail('EOVERFLOW');
+  if (last > U64_MAX) return fail('EOVERFLOW', 'iommufd_check_iova_range', 'iova + length - 1 overflows');
   const end = (last + 1n) & U64_MAX;
   const mask = ioas.iopt.iovaAlignment - 1n;
-  if ((iova & mask) !== 0n || (end & mask) !== 0n) return fail('EINVAL');
-  if (pageSize === 0n) return fail('EINVAL');
-  if ((iova & (pageSize - 1n)) !== 0n || (end & (pageSize - 1n)) !== 0n) return fail('EINVAL');
+  if ((iova & mask) !== 0n || (end & mask) !== 0n) return fail('EINVAL', 'iommufd_check_iova_range', 'range unaligned to the IOAS');
+  if (pageSize === 0n) return fail('EINVAL', 'iommufd_check_iova_range', 'page_size is 0');
+  if ((iova & (pageSize - 1n)) !== 0n || (end & (pageSize - 1n)) !== 0n) {
+    return fail('EINVAL', 'iommufd_check_iova_range', 'range unaligned to page_size');
+  }
   return last;
 }
 
@@ -80,7 +84,7 @@ function checkRange(ioas: Ioas, iova: bigint, length: bigint, pageSize: bigint):
 export function getDirtyBitmap(call: Call, ctx: Ctx, cmd: Fields): Result {
   const flags = big(cmd, 'flags');
   if ((flags & ~IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR) !== 0n || big(cmd, '__reserved') !== 0n) {
-    return refuse(call, fail('EOPNOTSUPP'));
+    return refuse(call, fail('EOPNOTSUPP', 'iommufd_hwpt_get_dirty_bitmap', 'flags has unknown bits or __reserved set'));
   }
   const hwpt = lookup(ctx, num(cmd, 'hwpt_id'), 'hwpt_paging');
   if (hwpt instanceof Fail) return refuse(call, hwpt);
@@ -89,7 +93,7 @@ export function getDirtyBitmap(call: Call, ctx: Ctx, cmd: Fields): Result {
   const pageSize = big(cmd, 'page_size');
   const last = checkRange(ioas, iova, big(cmd, 'length'), pageSize);
   if (last instanceof Fail) return refuse(call, last);
-  if (!hwpt.domain.dirtyTracking) return refuse(call, fail('EOPNOTSUPP'));
+  if (!hwpt.domain.dirtyTracking) return refuse(call, fail('EOPNOTSUPP', 'iommu_read_and_clear_dirty', 'the domain has no dirty ops'));
   const nbytes = ((last - iova) / pageSize + 8n) / 8n;
   const data = cmd['data'];
   if (typeof data !== 'bigint' || !userMemoryWritable(call.world, call.process, data, nbytes)) return ok(call.world);
@@ -140,11 +144,12 @@ export function testDirty(call: Call, ctx: Ctx, cmd: Fields): Result {
   const iova = big(cmd, 'iova');
   const bitmap = (cmd['data'] !== undefined && cmd['data'] !== null) || typeof cmd['uptr'] === 'bigint';
   if (pageSize === 0n || length === 0n || iova % pageSize !== 0n || length % pageSize !== 0n || !bitmap) {
-    return refuse(call, fail('EINVAL'));
+    return refuse(call, fail('EINVAL', 'iommufd_test_dirty', 'bad page_size, length or bitmap'));
   }
   const hwpt = lookup(ctx, num(cmd, 'id'), 'hwpt_paging');
   if (hwpt instanceof Fail) return refuse(call, hwpt);
-  if (hwpt.domain.iommu !== 'mock' || !hwpt.dirtyEnabled) return refuse(call, fail('EINVAL'));
+  if (hwpt.domain.iommu !== 'mock') return refuse(call, fail('EINVAL', 'get_md_pagetable', 'not a mock domain'));
+  if (!hwpt.dirtyEnabled) return refuse(call, fail('EINVAL', 'iommufd_test_dirty', 'dirty tracking is off'));
   const max = length / pageSize;
   const set = userBuffer(call, cmd, 'uptr', BYTES).nonZero(0n, (max + 7n) / 8n);
   if (set instanceof Fail) return refuse(call, set);

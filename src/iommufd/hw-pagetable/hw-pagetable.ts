@@ -9,7 +9,6 @@ import { ioasMachine } from '../../../machines/ioas.machine.ts';
 import { objectMachine } from '../../../machines/object.machine.ts';
 import { Fail, fail } from '../../model/fail.ts';
 import { conformsTo, reserve, unreserve } from '../io-pagetable/io-pagetable.ts';
-import { mutated } from '../../model/mutants.ts';
 import { adjustUsers } from '../main/object-refs.ts';
 import { U64_MAX } from '../../model/ranges.ts';
 import { addHold, areaHoldKey, areaIndexes, dropHolds } from '../pages/pages.ts';
@@ -80,13 +79,13 @@ export function addDomain(world: World, ctx: Ctx, hwptId: number): Fail | Ctx {
   const current = ioas.iopt.iovaAlignment;
   const page = domainPage(hwpt.domain);
   const alignment = page > current ? page : current;
-  if (alignment > pageSize) return fail('EINVAL');
-  if (alignment !== current && !mutated('domain-skips-alignment-check') && !conformsTo(ioas.iopt, world.config, alignment)) {
-    return fail('EADDRINUSE');
+  if (alignment > pageSize) return fail('EINVAL', 'iopt_table_add_domain', 'smallest domain page over PAGE_SIZE');
+  if (alignment !== current && !world.config.bugs.has('domain-skips-alignment-check') && !conformsTo(ioas.iopt, world.config, alignment)) {
+    return fail('EADDRINUSE', 'iopt_check_iova_alignment', 'an area breaks the new alignment');
   }
   let iopt = ioas.iopt;
   const { aperture } = hwpt.domain;
-  const reserves = !mutated('domain-skips-aperture');
+  const reserves = !world.config.bugs.has('domain-skips-aperture');
   if (aperture.start !== 0n && reserves) {
     const r = reserve(iopt, { start: 0n, last: aperture.start - 1n, owner: domainOwner(hwpt.id) });
     if (r instanceof Fail) return r;
@@ -102,8 +101,8 @@ export function addDomain(world: World, ctx: Ctx, hwptId: number): Fail | Ctx {
   const joined = revise(ioas, (d) => {
     d.iopt = castDraft({ ...iopt, iovaAlignment: alignment });
     d.domains.push(hwpt.id);
-    if (mutated('domain-added-twice')) d.domains.push(hwpt.id);
-    if (!mutated('hwpt-skips-ioas-reference')) d.lifecycle = nextRecord(ioasMachine, ioas.lifecycle, { type: 'USER_GET' });
+    if (world.config.bugs.has('domain-added-twice')) d.domains.push(hwpt.id);
+    if (!world.config.bugs.has('hwpt-skips-ioas-reference')) d.lifecycle = nextRecord(ioasMachine, ioas.lifecycle, { type: 'USER_GET' });
   });
   return revise(filled, (d) => {
     d.objects = filled.objects.set(joined.id, joined);
@@ -136,7 +135,7 @@ export function destroyHwptPaging(world: World, base: Ctx, hwpt: HwptPaging): Ct
   const ctx = hwpt.fault === null ? base : adjustUsers(base, hwpt.fault, 'USER_PUT');
   const ioas = ioasOf(ctx, hwpt.ioas);
   const domains = ioas.domains.filter((id) => id !== hwpt.id);
-  const unfilled = domains.length === 0 && !mutated('last-domain-keeps-pins') ? releaseAreas(world, ctx, ioas) : ctx;
+  const unfilled = domains.length === 0 && !world.config.bugs.has('last-domain-keeps-pins') ? releaseAreas(world, ctx, ioas) : ctx;
   const without = revise(ioas, (d) => {
     d.domains = domains;
     d.iopt = castDraft(unreserve(ioas.iopt, domainOwner(hwpt.id)));

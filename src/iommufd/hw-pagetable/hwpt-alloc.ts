@@ -33,19 +33,23 @@ function pagingDomain(call: Call, cmd: Fields, dev: Device, flags: bigint): Fail
   const { pageSize } = call.world.config;
   const length = big(cmd, 'data_len');
   if (dev.model.kind !== 'mock') {
-    if (length !== 0n) return fail('EOPNOTSUPP');
-    if ((flags & IOMMU_HWPT_ALLOC_NEST_PARENT) !== 0n && !dev.model.nesting) return fail('EOPNOTSUPP');
+    if (length !== 0n) return fail('EOPNOTSUPP', 'domain_alloc_paging_flags', 'the driver takes no user data');
+    if ((flags & IOMMU_HWPT_ALLOC_NEST_PARENT) !== 0n && !dev.model.nesting) {
+      return fail('EOPNOTSUPP', 'domain_alloc_paging_flags', 'the driver cannot nest');
+    }
     return domainFor(dev.model, dirty, MOCK_IOMMUPT_DEFAULT, pageSize);
   }
   let pagetableType = MOCK_IOMMUPT_DEFAULT;
   if (length !== 0n) {
     const type = big(cmd, 'data_type');
-    if (type !== IOMMU_HWPT_DATA_SELFTEST) return fail('EOPNOTSUPP');
+    if (type !== IOMMU_HWPT_DATA_SELFTEST) return fail('EOPNOTSUPP', 'mock_domain_alloc_paging_flags', 'data_type is not selftest');
     const cfg = copyDriverStruct(userBuffer(call, cmd, 'data_uptr', HWPT_SELFTEST), 0n, type, IOMMU_HWPT_DATA_SELFTEST, length, HWPT_SELFTEST, 4);
     if (cfg instanceof Fail) return cfg;
     pagetableType = fieldOf(cfg, HWPT_SELFTEST, 'pagetable_type');
   }
-  if (pagetableType !== MOCK_IOMMUPT_DEFAULT && pagetableType !== MOCK_IOMMUPT_HUGE) return fail('EOPNOTSUPP');
+  if (pagetableType !== MOCK_IOMMUPT_DEFAULT && pagetableType !== MOCK_IOMMUPT_HUGE) {
+    return fail('EOPNOTSUPP', 'mock_domain_alloc_pgtable', 'unknown pagetable_type');
+  }
   return domainFor(dev.model, dirty, pagetableType, pageSize);
 }
 
@@ -55,10 +59,12 @@ function pagingDomain(call: Call, cmd: Fields, dev: Device, flags: bigint): Fail
  * domain, and the domain joins the IOAS (EINVAL, EADDRINUSE, pinning errors).
  */
 function allocPaging(call: Call, ctx: Ctx, dev: Device, ioas: Ioas, flags: bigint, cmd: Fields): Fail | { ctx: Ctx; id: number } {
-  if ((flags & ~PAGING_FLAGS) !== 0n) return fail('EOPNOTSUPP');
-  if ((flags & IOMMU_HWPT_ALLOC_DIRTY_TRACKING) !== 0n && !dev.model.dirty) return fail('EOPNOTSUPP');
+  if ((flags & ~PAGING_FLAGS) !== 0n) return fail('EOPNOTSUPP', 'iommufd_hwpt_paging_alloc', 'flags has unknown bits');
+  if ((flags & IOMMU_HWPT_ALLOC_DIRTY_TRACKING) !== 0n && !dev.model.dirty) {
+    return fail('EOPNOTSUPP', 'iommufd_hwpt_paging_alloc', 'the device cannot track dirty pages');
+  }
   if ((flags & IOMMU_HWPT_FAULT_ID_VALID) !== 0n && (flags & IOMMU_HWPT_ALLOC_NEST_PARENT) !== 0n) {
-    return fail('EOPNOTSUPP');
+    return fail('EOPNOTSUPP', 'iommufd_hwpt_paging_alloc', 'FAULT_ID_VALID with NEST_PARENT');
   }
   const id = allocId(ctx.objects, call.choices, 'out_hwpt_id');
   if (id instanceof Fail) return id;
@@ -76,21 +82,23 @@ function allocPaging(call: Call, ctx: Ctx, dev: Device, ioas: Ioas, flags: bigin
 
 /** `iommufd_hwpt_alloc()`. */
 export function hwptAlloc(call: Call, ctx: Ctx, cmd: Fields): Result {
-  if (big(cmd, '__reserved') !== 0n) return refuse(call, fail('EOPNOTSUPP'));
+  if (big(cmd, '__reserved') !== 0n) return refuse(call, fail('EOPNOTSUPP', 'iommufd_hwpt_alloc', '__reserved is not zero'));
   const noData = big(cmd, 'data_type') === IOMMU_HWPT_DATA_NONE;
   const length = big(cmd, 'data_len');
-  if ((noData && length !== 0n) || (!noData && length === 0n)) return refuse(call, fail('EINVAL'));
+  if ((noData && length !== 0n) || (!noData && length === 0n)) {
+    return refuse(call, fail('EINVAL', 'iommufd_hwpt_alloc', 'data_len disagrees with data_type'));
+  }
   const dev = lookup(ctx, num(cmd, 'dev_id'), 'device');
   if (dev instanceof Fail) return refuse(call, dev);
   // Any type is looked up; an absent pt_id is EINVAL here, not ENOENT.
   const pt = liveObject(ctx, num(cmd, 'pt_id'));
-  if (pt === undefined) return refuse(call, fail('EINVAL'));
+  if (pt === undefined) return refuse(call, fail('EINVAL', 'iommufd_hwpt_alloc', 'no object with pt_id'));
   const flags = big(cmd, 'flags');
   let made: Fail | { ctx: Ctx; id: number };
   if (pt.type === 'ioas') made = allocPaging(call, ctx, dev, pt, flags, cmd);
   else if (pt.type === 'hwpt_paging') made = allocNestedOnParent(call, ctx, dev, pt, flags, cmd);
   else if (pt.type === 'viommu') made = allocNestedOnViommu(call, ctx, dev, pt, flags, cmd);
-  else return refuse(call, fail('EINVAL'));
+  else return refuse(call, fail('EINVAL', 'iommufd_hwpt_alloc', 'pt_id is not an IOAS, HWPT_PAGING or vIOMMU'));
   if (made instanceof Fail) return refuse(call, made);
   let next = made.ctx;
   if ((flags & IOMMU_HWPT_FAULT_ID_VALID) !== 0n) {

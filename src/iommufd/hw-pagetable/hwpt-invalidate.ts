@@ -17,16 +17,16 @@ const hasData = (cmd: Fields): boolean => (cmd['data'] !== undefined && cmd['dat
 
 export function hwptInvalidate(call: Call, ctx: Ctx, cmd: Fields): Result {
   const none = { entry_num: 0n };
-  if (big(cmd, '__reserved') !== 0n) return refuse(call, fail('EOPNOTSUPP'), none);
+  if (big(cmd, '__reserved') !== 0n) return refuse(call, fail('EOPNOTSUPP', 'iommufd_hwpt_invalidate', '__reserved is not zero'), none);
   if (big(cmd, 'entry_num') !== 0n && (!hasData(cmd) || big(cmd, 'entry_len') === 0n)) {
-    return refuse(call, fail('EINVAL'), none);
+    return refuse(call, fail('EINVAL', 'iommufd_hwpt_invalidate', 'entries without data_uptr or entry_len'), none);
   }
   const target = liveObject(ctx, num(cmd, 'hwpt_id'));
-  if (target === undefined) return refuse(call, fail('ENOENT'), none);
+  if (target === undefined) return refuse(call, fail('ENOENT', 'iommufd_get_object', 'no object with this id'), none);
   let done: Invalidated;
   if (target.type === 'hwpt_nested') done = nestedInvalidate(call, ctx, target, cmd);
   else if (target.type === 'viommu') done = viommuInvalidate(call, ctx, target, cmd);
-  else return refuse(call, fail('EINVAL'), none);
+  else return refuse(call, fail('EINVAL', 'iommufd_hwpt_invalidate', 'not a nested HWPT or vIOMMU'), none);
   const out = { entry_num: done.handled };
   const world = done.ctx === ctx ? call.world : putContext(call.world, done.ctx);
   return done.error === null ? ok(world, out) : partial(world, done.error, out);

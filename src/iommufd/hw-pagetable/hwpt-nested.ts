@@ -43,7 +43,7 @@ const nests = (dev: Device): boolean => dev.model.kind === 'mock' || dev.model.n
 function nestedDomain(call: Call, cmd: Fields, dev: Device): Fail | readonly bigint[] {
   if (dev.model.kind !== 'mock') return [];
   const type = big(cmd, 'data_type');
-  if (type !== IOMMU_HWPT_DATA_SELFTEST) return fail('EOPNOTSUPP');
+  if (type !== IOMMU_HWPT_DATA_SELFTEST) return fail('EOPNOTSUPP', '__mock_domain_alloc_nested', 'data_type is not selftest');
   const buf = userBuffer(call, cmd, 'data_uptr', HWPT_SELFTEST);
   const cfg = copyDriverStruct(buf, 0n, type, IOMMU_HWPT_DATA_SELFTEST, big(cmd, 'data_len'), HWPT_SELFTEST, 4);
   if (cfg instanceof Fail) return cfg;
@@ -79,8 +79,12 @@ export function allocNestedOnParent(
   flags: bigint,
   cmd: Fields,
 ): Fail | { ctx: Ctx; id: number } {
-  if ((flags & ~NESTED_FLAGS) !== 0n || big(cmd, 'data_len') === 0n || !nests(dev)) return fail('EOPNOTSUPP');
-  if (parent.auto || !parent.nestParent || parent.domain.iommu !== dev.model.iommu) return fail('EINVAL');
+  if ((flags & ~NESTED_FLAGS) !== 0n || big(cmd, 'data_len') === 0n || !nests(dev)) {
+    return fail('EOPNOTSUPP', 'iommufd_hwpt_nested_alloc', 'bad flags, no data or the driver cannot nest');
+  }
+  if (parent.auto || !parent.nestParent || parent.domain.iommu !== dev.model.iommu) {
+    return fail('EINVAL', 'iommufd_hwpt_nested_alloc', 'parent automatic, not NEST_PARENT or foreign');
+  }
   const id = allocId(ctx.objects, call.choices, 'out_hwpt_id');
   if (id instanceof Fail) return id;
   const iotlb = nestedDomain(call, cmd, dev);
@@ -102,8 +106,10 @@ export function allocNestedOnViommu(
   flags: bigint,
   cmd: Fields,
 ): Fail | { ctx: Ctx; id: number } {
-  if (viommu.iommu !== dev.model.iommu) return fail('EINVAL');
-  if ((flags & ~NESTED_FLAGS) !== 0n || big(cmd, 'data_len') === 0n) return fail('EOPNOTSUPP');
+  if (viommu.iommu !== dev.model.iommu) return fail('EINVAL', 'iommufd_hwpt_alloc', 'device behind another IOMMU than the vIOMMU');
+  if ((flags & ~NESTED_FLAGS) !== 0n || big(cmd, 'data_len') === 0n) {
+    return fail('EOPNOTSUPP', 'iommufd_viommu_alloc_hwpt_nested', 'bad flags or no data');
+  }
   const id = allocId(ctx.objects, call.choices, 'out_hwpt_id');
   if (id instanceof Fail) return id;
   const iotlb = nestedDomain(call, cmd, dev);
@@ -128,7 +134,9 @@ export function nestedInvalidate(call: Call, ctx: Ctx, hwpt: HwptNested, cmd: Fi
   const type = big(cmd, 'data_type');
   const count = big(cmd, 'entry_num');
   if (hwpt.iommu !== 'mock') return { ctx, handled: count, error: null };
-  if (type !== IOMMU_HWPT_INVALIDATE_DATA_SELFTEST) return { ctx, handled: 0n, error: fail('EINVAL') };
+  if (type !== IOMMU_HWPT_INVALIDATE_DATA_SELFTEST) {
+    return { ctx, handled: 0n, error: fail('EINVAL', 'mock_domain_cache_invalidate_user', 'data_type is not selftest') };
+  }
   const entryLen = big(cmd, 'entry_len');
   const buf = userBuffer(call, cmd, 'data_uptr', HWPT_INVALIDATE_SELFTEST, entryLen);
   const { distinct, rest } = distinctEntries(buf, count, entryLen);
@@ -144,11 +152,11 @@ export function nestedInvalidate(call: Call, ctx: Ctx, hwpt: HwptNested, cmd: Fi
     const flags = fieldOf(e, HWPT_INVALIDATE_SELFTEST, 'flags');
     const id = fieldOf(e, HWPT_INVALIDATE_SELFTEST, 'iotlb_id');
     if ((flags & ~IOMMU_TEST_INVALIDATE_FLAG_ALL) !== 0n) {
-      error = fail('EOPNOTSUPP');
+      error = fail('EOPNOTSUPP', 'mock_domain_cache_invalidate_user', 'flags has unknown bits');
       break;
     }
     if (id > MOCK_NESTED_DOMAIN_IOTLB_ID_MAX) {
-      error = fail('EINVAL');
+      error = fail('EINVAL', 'mock_domain_cache_invalidate_user', 'iotlb_id over max');
       break;
     }
     const all = (flags & IOMMU_TEST_INVALIDATE_FLAG_ALL) !== 0n;
@@ -163,11 +171,11 @@ export function nestedInvalidate(call: Call, ctx: Ctx, hwpt: HwptNested, cmd: Fi
 export function mdCheckIotlb(call: Call, ctx: Ctx, cmd: Fields): Result {
   const hwpt = lookup(ctx, Number(big(cmd, 'id')), 'hwpt_nested');
   if (hwpt instanceof Fail) return refuse(call, hwpt);
-  if (hwpt.iommu !== 'mock') return refuse(call, fail('EINVAL'));
+  if (hwpt.iommu !== 'mock') return refuse(call, fail('EINVAL', 'get_md_pagetable_nested', 'not a mock nested domain'));
   const check = (cmd['check_iotlb'] ?? {}) as Fields;
   const index = big(check, 'id');
   if (index > MOCK_NESTED_DOMAIN_IOTLB_ID_MAX || hwpt.iotlb[Number(index)] !== big(check, 'iotlb')) {
-    return refuse(call, fail('EINVAL'));
+    return refuse(call, fail('EINVAL', 'iommufd_test_md_check_iotlb', 'iotlb id over max or entry differs'));
   }
   return ok(call.world);
 }

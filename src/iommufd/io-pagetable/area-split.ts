@@ -6,7 +6,7 @@
 import { areaHasAccesses } from '../device/access.ts';
 import { Fail, fail } from '../../model/fail.ts';
 import { ioasIn, putIoas, withIopt } from '../ioas.ts';
-import { addHold, areaHoldKey, areaIndexes, dropHolds } from '../pages/pages.ts';
+import { addAreaRefs, addHold, areaHoldKey, areaIndexes, dropHolds } from '../pages/pages.ts';
 import { firstIntersecting } from '../../model/ranges.ts';
 import { castDraft, revise } from '../../model/revise.ts';
 import type { Area, Ctx, Ioas, World } from '../../model/world.ts';
@@ -42,20 +42,17 @@ function splitArea(world: World, ctx: Ctx, ioas: Ioas, area: Area, iova: bigint)
   const newStart = iova + 1n;
   const startByte = area.startByte + (newStart - area.start);
   const mask = ioas.iopt.iovaAlignment - 1n;
-  if ((newStart & mask) !== 0n || (startByte & mask) !== 0n) return fail('EINVAL');
+  if ((newStart & mask) !== 0n || (startByte & mask) !== 0n) return fail('EINVAL', 'iopt_area_split', 'split point unaligned');
   // An access's pinned items are not tracked finely enough to be split with the area.
-  if (areaHasAccesses(ctx, ioas, area)) return fail('EINVAL');
+  if (areaHasAccesses(ctx, ioas, area)) return fail('EINVAL', 'iopt_area_split', 'area has accesses');
   const lhs: Area = { ...area, last: iova };
   const rhs: Area = { ...area, start: newStart, startByte };
   const iopt = revise(ioas.iopt, (d) => {
     d.areas = castDraft(ioas.iopt.areas.set(lhs.start, lhs).set(rhs.start, rhs));
   });
-  const pages = ctx.pages.get(area.pages);
-  if (pages === undefined) throw new Error(`[iommufd-model] area at ${area.start} has no pages object`);
+  if (!ctx.pages.has(area.pages)) throw new Error(`[iommufd-model] area at ${area.start} has no pages object`);
   // The right half takes a new reference on the shared pages object.
-  const referenced = revise(ctx, (d) => {
-    d.pages = ctx.pages.set(pages.id, { ...pages, areaRefs: pages.areaRefs + 1 });
-  });
+  const referenced = addAreaRefs(ctx, [rhs], null);
   const held = ioas.domains.length > 0 ? splitHold(world, referenced, ioas.id, area, [lhs, rhs]) : referenced;
   return putIoas(held, withIopt(ioas, iopt));
 }

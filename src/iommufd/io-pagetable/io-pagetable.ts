@@ -5,7 +5,6 @@
  */
 import { Fail, fail } from '../../model/fail.ts';
 import { injected } from '../../model/fault-injection.ts';
-import { mutated } from '../../model/mutants.ts';
 import { allocIova } from './iova-alloc.ts';
 import { OrderedMap } from '../../model/ordered-map.ts';
 import { U64_MAX, firstIntersecting, spansOf } from '../../model/ranges.ts';
@@ -31,15 +30,15 @@ export function lastOf(start: bigint, length: bigint): bigint | null {
 }
 
 /** `iopt_check_iova()`: may a FIXED_IOVA range be placed at `iova`? */
-export function checkIova(iopt: IoPagetable, iova: bigint, length: bigint): Fail | bigint {
-  if ((iova & (iopt.iovaAlignment - 1n)) !== 0n) return fail('EINVAL');
+export function checkIova(iopt: IoPagetable, config: ModelConfig, iova: bigint, length: bigint): Fail | bigint {
+  if ((iova & (iopt.iovaAlignment - 1n)) !== 0n) return fail('EINVAL', 'iopt_check_iova', 'iova unaligned');
   const last = lastOf(iova, length);
-  if (last === null) return fail('EOVERFLOW');
-  if (!mutated('fixed-map-ignores-reserved') && firstIntersecting(iopt.reservedSpans, iova, last) !== undefined) {
-    return fail('EINVAL');
+  if (last === null) return fail('EOVERFLOW', 'iopt_check_iova', 'iova + length overflows');
+  if (!config.bugs.has('fixed-map-ignores-reserved') && firstIntersecting(iopt.reservedSpans, iova, last) !== undefined) {
+    return fail('EINVAL', 'iopt_check_iova', 'range meets a reserved range');
   }
-  const probe = mutated('overlap-off-by-one') ? last - 1n : last;
-  if (firstIntersecting(iopt.areas, iova, probe) !== undefined) return fail('EEXIST');
+  const probe = config.bugs.has('overlap-off-by-one') ? last - 1n : last;
+  if (firstIntersecting(iopt.areas, iova, probe) !== undefined) return fail('EEXIST', 'iopt_check_iova', 'range meets an area');
   return last;
 }
 
@@ -69,17 +68,17 @@ export function insertAreas(
   prot: number,
 ): Fail | { readonly iopt: IoPagetable; readonly iova: bigint; readonly areas: readonly Area[] } {
   const align = iopt.iovaAlignment;
-  if ((length & (align - 1n)) !== 0n || length === 0n) return fail('EINVAL');
+  if ((length & (align - 1n)) !== 0n || length === 0n) return fail('EINVAL', 'iopt_alloc_area_pages', 'length unaligned or 0');
   let dst: bigint;
   if (iova === null) {
     // The first piece's source address guesses the ideal alignment.
     const first = pieces[0];
-    if (first === undefined) return fail('EINVAL');
+    if (first === undefined) return fail('EINVAL', 'iopt_alloc_area_pages', 'no pages to map');
     const chosen = allocIova(iopt, config, pagesBase(first.pages, config.pageSize) + first.startByte, length);
     if (chosen instanceof Fail) return chosen;
     dst = chosen;
   } else {
-    const checked = checkIova(iopt, iova, length);
+    const checked = checkIova(iopt, config, iova, length);
     if (checked instanceof Fail) return checked;
     dst = iova;
   }
@@ -90,11 +89,11 @@ export function insertAreas(
     // iopt_area_alloc() for each piece.
     const nomem = injected();
     if (nomem !== null) return nomem;
-    if ((prot & IOMMU_WRITE) !== 0 && !piece.pages.writable && !mutated('copy-ignores-readonly')) return fail('EPERM');
+    if ((prot & IOMMU_WRITE) !== 0 && !piece.pages.writable && !config.bugs.has('copy-ignores-readonly')) return fail('EPERM', 'iopt_insert_area', 'write to read-only pages');
     const pageOffset = piece.startByte % config.pageSize;
-    if ((pageOffset & (align - 1n)) !== 0n) return fail('EINVAL');
+    if ((pageOffset & (align - 1n)) !== 0n) return fail('EINVAL', 'iopt_insert_area', 'page offset unaligned');
     const last = lastOf(at, piece.length);
-    if (last === null || lastOf(piece.startByte, piece.length) === null) return fail('EOVERFLOW');
+    if (last === null || lastOf(piece.startByte, piece.length) === null) return fail('EOVERFLOW', 'iopt_insert_area', 'iova or start byte + length overflows');
     const area: Area = { start: at, last, pages: piece.pages.id, startByte: piece.startByte, prot };
     areas = areas.set(at, area);
     added.push(area);
@@ -119,7 +118,7 @@ export function reserve(iopt: IoPagetable, range: ReservedRange): Fail | IoPaget
     firstIntersecting(iopt.areas, range.start, range.last) !== undefined ||
     firstIntersecting(iopt.allowed, range.start, range.last) !== undefined
   ) {
-    return fail('EADDRINUSE');
+    return fail('EADDRINUSE', 'iopt_reserve_iova', 'range meets an area or an allowed range');
   }
   const reserved = [...iopt.reserved, range];
   return { ...iopt, reserved, reservedSpans: spansOf(reserved) };
@@ -138,7 +137,9 @@ export function unreserve(iopt: IoPagetable, owner: string): IoPagetable {
  */
 export function setAllowed(iopt: IoPagetable, ranges: readonly Range[]): Fail | IoPagetable {
   for (const r of ranges) {
-    if (firstIntersecting(iopt.reservedSpans, r.start, r.last) !== undefined) return fail('EADDRINUSE');
+    if (firstIntersecting(iopt.reservedSpans, r.start, r.last) !== undefined) {
+      return fail('EADDRINUSE', 'iopt_set_allow_iova', 'an allowed range meets a reserved range');
+    }
   }
   return { ...iopt, allowed: OrderedMap.of(ranges.map((r) => [r.start, r] as const)) };
 }

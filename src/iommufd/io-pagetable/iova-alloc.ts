@@ -4,7 +4,6 @@
  * depend on getting the very IOVA the kernel chose.
  */
 import { Fail, fail } from '../../model/fail.ts';
-import { mutated } from '../../model/mutants.ts';
 import type { OrderedMap } from '../../model/ordered-map.ts';
 import { U64_MAX, holes } from '../../model/ranges.ts';
 import type { IoPagetable, ModelConfig, Range } from '../../model/world.ts';
@@ -26,10 +25,10 @@ function lowestSetBit(addr: bigint): bigint {
  * `__alloc_iova_check_range()`: the aligned start inside `[start, last]`, with the page offset
  * OR-ed in as the kernel does (not added), or null when the length does not fit.
  */
-function fit(start: bigint, last: bigint, length: bigint, alignment: bigint, pageOffset: bigint): bigint | null {
+function fit(config: ModelConfig, start: bigint, last: bigint, length: bigint, alignment: bigint, pageOffset: bigint): bigint | null {
   let aligned = start + alignment - 1n;
   if (aligned > U64_MAX) {
-    if (!mutated('alloc-align-overflow')) return null;
+    if (!config.bugs.has('alloc-align-overflow')) return null;
     aligned &= U64_MAX;
   }
   aligned &= ~(alignment - 1n);
@@ -46,7 +45,7 @@ function fit(start: bigint, last: bigint, length: bigint, alignment: bigint, pag
 export function allocIova(iopt: IoPagetable, config: ModelConfig, addr: bigint, length: bigint): Fail | bigint {
   const pageOffset = addr % config.pageSize;
   // Protects roundup_pow_of_two() from overflow.
-  if (length === 0n || length >= ULONG_MAX / 2n) return fail('EOVERFLOW');
+  if (length === 0n || length >= ULONG_MAX / 2n) return fail('EOVERFLOW', 'iopt_alloc_iova', 'length is 0 or too large');
   let alignment = roundUpPowerOfTwo(length);
   if (addr !== 0n) {
     const natural = lowestSetBit(addr);
@@ -54,22 +53,22 @@ export function allocIova(iopt: IoPagetable, config: ModelConfig, addr: bigint, 
   }
   // CONFIG_TRANSPARENT_HUGEPAGE: max_alignment = HPAGE_SIZE; also protects ALIGN() from overflow.
   const maxAlignment = config.hugepageSize;
-  if (alignment >= maxAlignment && !mutated('alloc-align-overflow')) alignment = maxAlignment;
-  if (alignment < iopt.iovaAlignment) return fail('EINVAL');
+  if (alignment >= maxAlignment && !config.bugs.has('alloc-align-overflow')) alignment = maxAlignment;
+  if (alignment < iopt.iovaAlignment) return fail('EINVAL', 'iopt_alloc_iova', 'alignment below iova_alignment');
 
   const lo = config.pageSize;
   const hi = ULONG_MAX - config.pageSize;
   const windows: Iterable<Range> =
-    iopt.allowed.size === 0 || mutated('alloc-ignores-allowed') ? [{ start: lo, last: hi }] : allowedSpans(iopt.allowed, lo, hi);
+    iopt.allowed.size === 0 || config.bugs.has('alloc-ignores-allowed') ? [{ start: lo, last: hi }] : allowedSpans(iopt.allowed, lo, hi);
   for (const window of windows) {
-    const from = fit(window.start, window.last, length, alignment, pageOffset);
+    const from = fit(config, window.start, window.last, length, alignment, pageOffset);
     if (from === null) continue;
     for (const hole of holes([iopt.reservedSpans, iopt.areas], from, window.last)) {
-      const at = fit(hole.start, hole.last, length, alignment, pageOffset);
+      const at = fit(config, hole.start, hole.last, length, alignment, pageOffset);
       if (at !== null) return at;
     }
   }
-  return fail('ENOSPC');
+  return fail('ENOSPC', 'iopt_alloc_iova', 'no hole fits');
 }
 
 /**

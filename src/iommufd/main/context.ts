@@ -3,9 +3,8 @@
  * the last file holding one goes (`iommufd_fops_release()`).
  */
 import { OrderedMap } from '../../model/ordered-map.ts';
-import { settle, unchargeAll } from '../pages/accounting.ts';
+import { NOTHING_UNSETTLED, settle, unchargeAll } from '../pages/pages.ts';
 import { storeCowBreaks } from '../../mm/cow.ts';
-import { mutated } from '../../model/mutants.ts';
 import { revise } from '../../model/revise.ts';
 import type { Ctx, World } from '../../model/world.ts';
 
@@ -17,7 +16,7 @@ export function newContext(id: number): Ctx {
     pages: OrderedMap.empty(),
     nextPagesId: 1,
     accountMode: 'default',
-    unsettled: [],
+    unsettled: NOTHING_UNSETTLED,
     cowBroken: [],
     vfioIoas: null,
   };
@@ -36,7 +35,7 @@ export function releaseContext(world: World, ctxId: number): World {
       d.contexts = world.contexts.set(ctxId, { ...ctx, holders: ctx.holders - 1 });
     });
   }
-  const uncharged = mutated('release-skips-uncharge') ? world : unchargeAll(world, ctx);
+  const uncharged = world.config.bugs.has('release-skips-uncharge') ? world : unchargeAll(world, ctx);
   return revise(uncharged, (d) => {
     d.contexts = uncharged.contexts.delete(ctxId);
   });

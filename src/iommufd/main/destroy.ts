@@ -18,7 +18,7 @@ import { destroyHwptNested } from '../hw-pagetable/hwpt-nested.ts';
 import { liveObject } from './object-refs.ts';
 import { destroyVeventq } from '../eventq/veventq.ts';
 import { destroyViommu, removeVdevice } from '../viommu/viommu.ts';
-import { dropAreaRefs } from '../ioas.ts';
+import { dropAreaRefs } from '../pages/pages.ts';
 import { revise } from '../../model/revise.ts';
 import { destroySelftestDev } from '../selftest/selftest-device.ts';
 import type { Ctx, Ioas, IommuObject, World } from '../../model/world.ts';
@@ -80,8 +80,8 @@ export function destroyObject(world: World, ctx: Ctx, obj: IommuObject): Ctx {
 export function destroy(call: Call, ctx: Ctx, cmd: Fields): Result {
   // A tombstone is absent to lookups: ENOENT, like an id never used.
   const obj = liveObject(ctx, num(cmd, 'id'));
-  if (obj === undefined) return refuse(call, fail('ENOENT'));
-  if (!destroyable(obj)) return refuse(call, fail('EBUSY'));
+  if (obj === undefined) return refuse(call, fail('ENOENT', 'iommufd_object_remove', 'no object with this id'));
+  if (!destroyable(obj)) return refuse(call, fail('EBUSY', 'iommufd_object_remove', 'object still has users'));
   return ok(putContext(call.world, destroyObject(call.world, ctx, obj)));
 }
 

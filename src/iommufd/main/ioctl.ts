@@ -4,7 +4,8 @@
  * the kernel's struct must be zero; a shorter struct reads as zero-filled, and only
  * `min(size, sizeof)` bytes are written back.
  */
-import type { EventArgs, FieldSpec, Fields, StructSpec, Value } from '../../../events/types.ts';
+import type { FieldSpec, StructSpec } from '../../../events/spec-types.ts';
+import type { EventArgs, Fields, Value } from '../../../events/types.ts';
 import { type Call, type Result, refuse } from '../../model/command.ts';
 import { fail } from '../../model/fail.ts';
 
@@ -32,13 +33,14 @@ function clip(struct: StructSpec, fields: Fields, size: number): Fields {
 
 /**
  * Runs a struct ioctl under the common rules. `handler` sees the struct as the kernel's
- * zero-filled copy; the result's outputs are cut to what the kernel writes back.
+ * zero-filled copy; the result's outputs are cut to what the kernel writes back. `where` is the
+ * kernel function that reads the size: VFIO's extensible structs check theirs in the ioctl itself.
  */
-export function structIoctl(call: Call, struct: StructSpec, handler: (cmd: Fields) => Result): Result {
+export function structIoctl(call: Call, struct: StructSpec, handler: (cmd: Fields) => Result, where = 'iommufd_fops_ioctl'): Result {
   const args: EventArgs | null = call.event.args;
-  if (args === null) return refuse(call, fail('EFAULT'));
-  if (args.size < struct.minSize) return refuse(call, fail('EINVAL'));
-  if (args.trailing.some((b) => b !== 0)) return refuse(call, fail('E2BIG'));
+  if (args === null) return refuse(call, fail('EFAULT', where, 'get_user(size) of a NULL argument'));
+  if (args.size < struct.minSize) return refuse(call, fail('EINVAL', where, 'size is below the minimum'));
+  if (args.trailing.some((b) => b !== 0)) return refuse(call, fail('E2BIG', 'copy_struct_from_user', 'non-zero bytes past the kernel struct'));
   const result = handler(clip(struct, args.fields, args.size));
   if (args.size >= struct.size) return result;
   return { ...result, out: clip(struct, result.out, args.size) };

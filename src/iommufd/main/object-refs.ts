@@ -37,7 +37,7 @@ export function liveObject(ctx: Ctx, id: number): IommuObject | undefined {
 /** `iommufd_get_object(ictx, id, type)`: ENOENT when absent or of another type. */
 export function lookup<T extends ObjectType>(ctx: Ctx, id: number, type: T): ObjectOf<T> | Fail {
   const obj = ctx.objects.get(id);
-  return obj !== undefined && obj.type === type ? (obj as ObjectOf<T>) : fail('ENOENT');
+  return obj !== undefined && obj.type === type ? (obj as ObjectOf<T>) : fail('ENOENT', 'iommufd_get_object', `no ${type} with this id`);
 }
 
 /** An object the model's own bookkeeping names: its absence is a model bug. */

@@ -53,14 +53,14 @@ export function userBuffer(call: Call, cmd: Fields, pointer: string, layout: Lay
     read: (offset, length) => {
       if (length === 0) return new Uint8Array(0);
       if (typeof addr !== 'bigint' || !userMemoryReadable(call.world, call.process, addr + offset, BigInt(length))) {
-        return fail('EFAULT');
+        return fail('EFAULT', 'copy_from_user', 'the user buffer is not readable');
       }
       return new Uint8Array(length);
     },
     zeroed: (offset, length) => {
       if (length === 0n) return true;
       if (typeof addr !== 'bigint' || !userMemoryReadable(call.world, call.process, addr + offset, length)) {
-        return fail('EFAULT');
+        return fail('EFAULT', 'check_zeroed_user', 'the user buffer is not readable');
       }
       return true;
     },
@@ -128,7 +128,7 @@ export function copyStruct(buf: UserBuffer, offset: bigint, ksize: number, usize
   if (usize > BigInt(ksize)) {
     const zero = buf.zeroed(offset + BigInt(ksize), usize - BigInt(ksize));
     if (zero instanceof Fail) return zero;
-    if (!zero) return fail('E2BIG');
+    if (!zero) return fail('E2BIG', 'copy_struct_from_user', 'non-zero bytes past the kernel struct');
   }
   const n = usize < BigInt(ksize) ? Number(usize) : ksize;
   const got = buf.read(offset, n);
@@ -151,8 +151,8 @@ export function copyDriverStruct(
   layout: Layout,
   minLen: number,
 ): Fail | Uint8Array {
-  if (type !== expected) return fail('EINVAL');
-  if (length < BigInt(minLen) || BigInt(layout.size) < length) return fail('EINVAL');
+  if (type !== expected) return fail('EINVAL', '__iommu_copy_struct_from_user', 'data type is not the driver type');
+  if (length < BigInt(minLen) || BigInt(layout.size) < length) return fail('EINVAL', '__iommu_copy_struct_from_user', 'data length out of range');
   return copyStruct(buf, offset, layout.size, length);
 }
 

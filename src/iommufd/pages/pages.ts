@@ -1,16 +1,23 @@
 /**
- * Pinning (`drivers/iommu/iommufd/pages.c`, spec §5.2). A pages object is pinned wherever
- * something holds it: each area of an IOAS that has a domain holds its index range, each
- * access item holds the indexes it pinned. The pinned set is the union of the holds, pinned
- * once however many hold an index; new indexes are pinned from the owner's memory (GUP, which
- * fails with EFAULT on memory that is not there), indexes nothing holds any more are unpinned.
+ * The pages objects of a context (`struct iopt_pages`, spec §5): memory backing one or more
+ * areas, one per IOAS_MAP, shared by IOAS_COPY and by the halves of a split area. This module
+ * is the only one that changes them: it makes them (`iopt_alloc_pages()`), counts the areas
+ * that use them, pins and unpins what holds them (checking the charge against
+ * RLIMIT_MEMLOCK), re-owns them (IOAS_CHANGE_PROCESS), and settles their charges when a
+ * command stores its context back (`putContext()`), freeing those no area uses any more.
+ *
+ * Within a command, a pages object whose pins or area references changed is recorded in
+ * `ctx.unsettled` with what it owes its counter; the counters move only when it settles.
  */
-import { checkCharge, pinnedOf } from './accounting.ts';
+import { accountModeFor, charge, checkTransfer, NOTHING_UNSETTLED, pinnedOf, reown, unsettle } from './accounting.ts';
+import { rehold } from './pinning.ts';
 import { injected } from '../../model/fault-injection.ts';
 import { Fail, fail } from '../../model/fail.ts';
-import { pinUser } from '../../mm/physical.ts';
+import { U64_MAX } from '../../model/ranges.ts';
 import { castDraft, revise } from '../../model/revise.ts';
-import type { Area, CowBreak, Ctx, Hold, Pages, PinRun, World } from '../../model/world.ts';
+import type { Area, CowBreak, Ctx, Hold, Pages, Process, Unsettled, World } from '../../model/world.ts';
+
+export { NOTHING_UNSETTLED, pinnedOf, unchargeAll } from './accounting.ts';
 
 /** The index range of its pages object that an area covers. */
 export function areaIndexes(area: Area, pageSize: bigint): { first: bigint; last: bigint } {
@@ -22,121 +29,107 @@ export function areaHoldKey(ioasId: number, area: Area): string {
   return `area:${ioasId}:${area.start}:${area.last}`;
 }
 
-/** Merged, sorted index ranges of a set of holds. */
-function unionOf(holds: readonly Hold[]): { first: bigint; last: bigint }[] {
-  const sorted = [...holds].sort((a, b) => (a.first < b.first ? -1 : a.first > b.first ? 1 : 0));
-  const out: { first: bigint; last: bigint }[] = [];
-  for (const h of sorted) {
-    const prev = out[out.length - 1];
-    if (prev !== undefined && h.first <= prev.last + 1n) {
-      if (h.last > prev.last) prev.last = h.last;
-    } else {
-      out.push({ first: h.first, last: h.last });
-    }
-  }
-  return out;
+/** `iopt_alloc_pages()`: the length must be nonzero and at most `SIZE_MAX - PAGE_SIZE`. */
+function checkLength(world: World, length: bigint): Fail | null {
+  if (length > U64_MAX - world.config.pageSize || length === 0n) return fail('EINVAL', 'iopt_alloc_pages', 'length is 0 or too large');
+  return null;
 }
 
-/** The pins of `runs` that lie inside `[first, last]`, cut to it. */
-function pinsWithin(runs: readonly PinRun[], first: bigint, last: bigint): PinRun[] {
-  const out: PinRun[] = [];
-  for (const r of runs) {
-    if (r.last < first || r.first > last) continue;
-    const from = r.first > first ? r.first : first;
-    const to = r.last < last ? r.last : last;
-    out.push({ ...r, first: from, last: to, index: r.index + (from - r.first) });
-  }
-  return out;
-}
-
-/** What pinning a range gives: the pins, and the copy-on-write GUP broke to make them. */
-interface Pinned {
-  readonly pins: PinRun[];
-  readonly breaks: CowBreak[];
-}
-
-/** Pins `[first, last]` of `pages` from its owner's memory (or its file). */
-function pinRange(world: World, pages: Pages, first: bigint, last: bigint): Fail | Pinned {
-  const { pageSize } = world.config;
-  const base = pages.start - (pages.start % pageSize);
-  if (pages.kind === 'file') {
-    const file = pages.file === null ? undefined : world.files.get(pages.file);
-    if (file === undefined || file.kind !== 'memfd') return fail('EINVAL');
-    // Pinning file folios finds none past the end of the file.
-    if ((base / pageSize + last + 1n) * pageSize > file.size) return fail('EINVAL');
-    return { pins: [{ first, last, obj: `memfd:${file.id}`, index: base / pageSize + first, compound: file.hugetlb }], breaks: [] };
-  }
-  // pfn_reader_user_pin() is an iommufd_should_fail() site (EFAULT).
-  const injectedFail = injected('EFAULT');
-  if (injectedFail !== null) return injectedFail;
-  const owner = world.processes.get(pages.owner);
-  if (owner === undefined) return fail('EFAULT');
-  const pinned = pinUser(world, owner, base + first * pageSize, last - first + 1n, pages.writable);
-  if (pinned === null) return fail('EFAULT');
-  const pins: PinRun[] = [];
-  let at = first;
-  for (const r of pinned.runs) {
-    pins.push({ first: at, last: at + r.count - 1n, obj: r.obj, index: r.index, compound: r.compound });
-    at += r.count;
-  }
-  return { pins, breaks: pinned.breaks };
-}
-
-/**
- * The pages object with a new set of holds, pinning what they newly cover (GUP, then the
- * RLIMIT_MEMLOCK check of its charge) and unpinning what they left.
- */
-function rehold(world: World, ctx: Ctx, pages: Pages, holds: readonly Hold[]): Fail | { pages: Pages; breaks: CowBreak[] } {
-  const pins: PinRun[] = [];
-  let breaks: CowBreak[] = [];
-  const pinFresh = (first: bigint, last: bigint): Fail | null => {
-    const fresh = pinRange(world, pages, first, last);
-    if (fresh instanceof Fail) return fresh;
-    pins.push(...fresh.pins);
-    breaks = breaks.concat(fresh.breaks);
-    return null;
+/** A new pages object of `process`, numbered next in `ctx` but not yet in it: `addAreaRefs()` puts it there. */
+function newPages(process: Process, ctx: Ctx, start: bigint, length: bigint, writable: boolean, file: number | null): Pages {
+  return {
+    id: ctx.nextPagesId,
+    kind: file === null ? 'user' : 'file',
+    start,
+    length,
+    writable,
+    file,
+    areaRefs: 0,
+    owner: process.pid,
+    ownerUid: process.uid,
+    account: accountModeFor(process, ctx),
+    charged: 0n,
+    holds: [],
+    pins: [],
   };
-  for (const range of unionOf(holds)) {
-    let at = range.first;
-    for (const kept of pinsWithin(pages.pins, range.first, range.last)) {
-      if (kept.first > at) {
-        const failed = pinFresh(at, kept.first - 1n);
-        if (failed !== null) return failed;
-      }
-      pins.push(kept);
-      at = kept.last + 1n;
-    }
-    if (at <= range.last) {
-      const failed = pinFresh(at, range.last);
-      if (failed !== null) return failed;
-    }
-  }
-  const next = revise(pages, (d) => {
-    d.holds = [...holds];
-    d.pins = pins;
-  });
-  // update_pinned() is an iommufd_should_fail() site (ENOMEM) when the charge grows.
-  const grows = pinnedOf(next) > pinnedOf(pages);
-  const refused = (grows ? injected('ENOMEM') : null) ?? checkCharge(world, ctx, pages, pinnedOf(next));
-  return refused ?? { pages: next, breaks };
 }
 
-/** The context with a pages object whose pins changed, left for `settle()` to charge, and the copy-on-write its pins broke. */
-function withPages(ctx: Ctx, pages: Pages, breaks: readonly CowBreak[]): Ctx {
+/** `iopt_alloc_user_pages()`: pages of `process`'s memory at `uptr`. */
+export function allocUserPages(world: World, process: Process, ctx: Ctx, uptr: bigint, length: bigint, writable: boolean): Fail | Pages {
+  if (uptr + length > U64_MAX && !world.config.bugs.has('uptr-overflow-accepted')) {
+    return fail('EOVERFLOW', 'iopt_alloc_user_pages', 'uptr + length overflows');
+  }
+  // The kzalloc() of iopt_alloc_pages() is a failure injection point.
+  return checkLength(world, length) ?? injected('ENOMEM', 'iopt_alloc_pages') ?? newPages(process, ctx, uptr, length, writable, null);
+}
+
+/** `iopt_alloc_file_pages()`: pages of open file `file` from byte `start`. */
+export function allocFilePages(world: World, process: Process, ctx: Ctx, file: number, start: bigint, length: bigint, writable: boolean): Fail | Pages {
+  return checkLength(world, length) ?? newPages(process, ctx, start, length, writable, file);
+}
+
+/** A pages object the command reached through an area; its absence is a model bug. */
+function pagesIn(ctx: Ctx, id: number): Pages {
+  const pages = ctx.pages.get(id);
+  if (pages === undefined) throw new Error(`[iommufd-model] pages object ${id} vanished mid-command`);
+  return pages;
+}
+
+/** The pages table of a context and what its changes left unsettled, as they are being changed. */
+interface Table {
+  readonly pages: Ctx['pages'];
+  readonly unsettled: Unsettled;
+}
+
+const tableOf = (ctx: Ctx): Table => ({ pages: ctx.pages, unsettled: ctx.unsettled });
+
+/** `before` replaced by `after`; `changed` (pins or the last area reference) leaves it for `settle()`. */
+function replaced(table: Table, before: Pages, after: Pages, changed: boolean): Table {
+  return { pages: table.pages.set(after.id, after), unsettled: unsettle(table.unsettled, before, after, changed) };
+}
+
+function stored(ctx: Ctx, table: Table, breaks: readonly CowBreak[] = []): Ctx {
   return revise(ctx, (d) => {
-    d.pages = ctx.pages.set(pages.id, pages);
-    d.unsettled.push(pages.id);
+    d.pages = table.pages;
+    d.unsettled = castDraft(table.unsettled);
     if (breaks.length > 0) d.cowBroken = castDraft(ctx.cowBroken.concat(breaks));
   });
 }
 
+/**
+ * New areas take a reference each on their pages objects (`iopt_map_pages()`, and the right
+ * half in `iopt_area_split()`); the map's new pages object, `created`, joins the context with them.
+ */
+export function addAreaRefs(ctx: Ctx, areas: readonly Area[], created: Pages | null): Ctx {
+  let table = created === null ? tableOf(ctx) : { ...tableOf(ctx), pages: ctx.pages.set(created.id, created) };
+  for (const area of areas) {
+    const p = table.pages.get(area.pages);
+    if (p !== undefined) table = replaced(table, p, { ...p, areaRefs: p.areaRefs + 1 }, false);
+  }
+  return revise(stored(ctx, table), (d) => {
+    if (created !== null) d.nextPagesId = created.id + 1;
+  });
+}
+
+/**
+ * Removed areas drop their pages references; a pages object with none left is freed when the
+ * command settles, after what it still has charged is given back.
+ */
+export function dropAreaRefs(ctx: Ctx, areas: readonly Area[]): Ctx {
+  let table = tableOf(ctx);
+  for (const area of areas) {
+    const p = table.pages.get(area.pages);
+    if (p !== undefined) table = replaced(table, p, { ...p, areaRefs: p.areaRefs - 1 }, p.areaRefs === 1);
+  }
+  return stored(ctx, table);
+}
+
 /** Adds a hold on `pages` (by id) in the context, pinning as needed. */
 export function addHold(world: World, ctx: Ctx, pagesId: number, hold: Hold): Fail | Ctx {
-  const pages = ctx.pages.get(pagesId);
-  if (pages === undefined) return fail('ENOENT');
+  const pages = pagesIn(ctx, pagesId);
   const next = rehold(world, ctx, pages, [...pages.holds, hold]);
   if (next instanceof Fail) return next;
-  return withPages(ctx, next.pages, next.breaks);
+  return stored(ctx, replaced(tableOf(ctx), pages, next.pages, true), next.breaks);
 }
 
 /** Drops every hold whose key is in `keys` from `pages` (by id); unpinning cannot fail. */
@@ -147,7 +140,46 @@ export function dropHolds(world: World, ctx: Ctx, pagesId: number, keys: Readonl
   if (holds.length === pages.holds.length) return ctx;
   const next = rehold(world, ctx, pages, holds);
   if (next instanceof Fail) throw new Error('[iommufd-model] unpinning asked to pin');
-  return withPages(ctx, next.pages, next.breaks);
+  return stored(ctx, replaced(tableOf(ctx), pages, next.pages, true), next.breaks);
+}
+
+/**
+ * `iommufd_ioas_change_process()` once every area is known to be file backed: what other
+ * processes have charged moves to `to`, checked against its RLIMIT_MEMLOCK first
+ * (`charge_current()`: ENOMEM, nothing moved), then every pages object is re-owned.
+ */
+export function changeProcess(world: World, ctx: Ctx, to: Process): Fail | { world: World; ctx: Ctx } {
+  const moving = [...ctx.pages.values()].filter((p) => p.owner !== to.pid || p.ownerUid !== to.uid);
+  const refused = checkTransfer(world, to, moving);
+  if (refused !== null) return refused;
+  let next = world;
+  let table = tableOf(ctx);
+  for (const p of moving) {
+    // NONE pages charge no locked_vm, but their pinned_vm moves with them.
+    const moved = reown(next, p, next.processes.get(to.pid) as Process);
+    next = moved.world;
+    table = replaced(table, p, moved.pages, false);
+  }
+  return { world: next, ctx: moving.length === 0 ? ctx : stored(ctx, table) };
+}
+
+/**
+ * Charges and uncharges what the command's pin changes left owed, and frees the pages objects
+ * no area uses any more; the context comes back settled.
+ */
+export function settle(world: World, ctx: Ctx): { world: World; ctx: Ctx } {
+  if (ctx.unsettled.pages.size === 0) return { world, ctx };
+  let next = world;
+  let pages = ctx.pages;
+  for (const id of ctx.unsettled.pages.keys()) {
+    const p = pages.get(id);
+    if (p === undefined) continue;
+    const pinned = p.areaRefs === 0 ? 0n : pinnedOf(p);
+    const delta = pinned - p.charged;
+    next = charge(next, p, world.config.bugs.has('double-charge') && delta > 0n ? 2n * delta : delta);
+    pages = p.areaRefs === 0 ? pages.delete(id) : pages.set(id, { ...p, charged: pinned });
+  }
+  return { world: next, ctx: stored(ctx, { pages, unsettled: NOTHING_UNSETTLED }) };
 }
 
 /** The physical page the pages object has pinned at `index`, if pinned. */

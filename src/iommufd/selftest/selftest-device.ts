@@ -40,7 +40,7 @@ export function mockDomain(call: Call, ctx: Ctx, cmd: Fields): Result {
     d.objects = ctx.objects.set(stdevId, placeholder);
   });
   const flags = call.event.op === 'TEST_MOCK_DOMAIN_FLAGS' ? big(cmd, 'dev_flags') : 0n;
-  if (!validMockFlags(flags)) return refuse(call, fail('EINVAL'));
+  if (!validMockFlags(flags)) return refuse(call, fail('EINVAL', 'mock_dev_create', 'dev_flags has unknown bits'));
   const bound = bindDevice(reserved, call.choices, 'out_idev_id', (id) => ({ ...mockDeviceModel(flags), group: `mock:${id}` }));
   if (bound instanceof Fail) return refuse(call, bound);
   const attached = changePt(ptRequest(call, 'out_hwpt_id'), bound.ctx, bound.device.id, 0, num(cmd, 'id'), 'attach');
@@ -61,7 +61,7 @@ export function mockDomain(call: Call, ctx: Ctx, cmd: Fields): Result {
 
 export function selftestDev(ctx: Ctx, id: number): SelftestDev | Fail {
   const obj = ctx.objects.get(id);
-  return obj?.type === 'selftest' ? obj : fail('ENOENT');
+  return obj?.type === 'selftest' ? obj : fail('ENOENT', 'iommufd_get_object', 'no selftest with this id');
 }
 
 /** `iommufd_test_mock_domain_replace()`: replace the RID attachment of a mock device. */
@@ -87,28 +87,28 @@ export function destroySelftestDev(world: World, ctx: Ctx, stdev: SelftestDev): 
  */
 export function mdCheckMap(call: Call, ctx: Ctx, cmd: Fields): Result {
   const hwpt = ctx.objects.get(num(cmd, 'id'));
-  if (hwpt?.type !== 'hwpt_paging') return refuse(call, fail('ENOENT'));
-  if (hwpt.domain.iommu !== 'mock') return refuse(call, fail('EINVAL'));
+  if (hwpt?.type !== 'hwpt_paging') return refuse(call, fail('ENOENT', 'iommufd_get_object', 'no hwpt_paging with this id'));
+  if (hwpt.domain.iommu !== 'mock') return refuse(call, fail('EINVAL', 'get_md_pagetable', 'not a mock domain'));
   const step = hwpt.domain.pgsizeBitmap & -hwpt.domain.pgsizeBitmap;
   let iova = big(cmd, 'iova');
   let length = big(cmd, 'length');
   let uptr = big(cmd, 'uptr');
   if (iova % step !== 0n || length % step !== 0n || uptr % step !== 0n || uptr + length > U64_MAX) {
-    return refuse(call, fail('EINVAL'));
+    return refuse(call, fail('EINVAL', 'iommufd_test_md_check_pa', 'range unaligned or overflows'));
   }
   const ioas = ctx.objects.get(hwpt.ioas);
-  if (ioas?.type !== 'ioas') return refuse(call, fail('EINVAL'));
+  if (ioas?.type !== 'ioas') return refuse(call, fail('EINVAL', 'iommufd_test_md_check_pa', 'the HWPT has no IOAS'));
   const { pageSize } = call.world.config;
   for (; length > 0n; length -= step, iova += step, uptr += step) {
     const page = pageAt(call.world, call.process, uptr);
-    if (page === null) return refuse(call, fail('EFAULT'));
+    if (page === null) return refuse(call, fail('EFAULT', 'get_user_pages_fast', 'no page at the address'));
     const area = atOrAfter(ioas.iopt.areas, iova);
-    if (area === undefined || area.start > iova) return refuse(call, fail('EINVAL'));
+    if (area === undefined || area.start > iova) return refuse(call, fail('EINVAL', 'iommufd_test_md_check_pa', 'iova not mapped'));
     const byte = area.startByte + (iova - area.start);
     const pages = ctx.pages.get(area.pages);
     const mapped = pages === undefined ? null : pinnedAt(pages, byte / pageSize);
     if (mapped === null || mapped.obj !== page.obj || mapped.index !== page.index || byte % pageSize !== uptr % pageSize) {
-      return refuse(call, fail('EINVAL'));
+      return refuse(call, fail('EINVAL', 'iommufd_test_md_check_pa', 'iova maps another page'));
     }
   }
   return ok(call.world);
@@ -117,10 +117,12 @@ export function mdCheckMap(call: Call, ctx: Ctx, cmd: Fields): Result {
 /** `iommufd_test_dev_check_cache()`. */
 export function devCheckCache(call: Call, ctx: Ctx, cmd: Fields): Result {
   const dev = ctx.objects.get(num(cmd, 'id'));
-  if (dev?.type !== 'device') return refuse(call, fail('ENOENT'));
+  if (dev?.type !== 'device') return refuse(call, fail('ENOENT', 'iommufd_get_object', 'no device with this id'));
   const check = cmd['check_dev_cache'] as Fields | undefined;
   const index = big(check ?? {}, 'id');
   const value = big(check ?? {}, 'cache');
-  if (index > MOCK_DEV_CACHE_ID_MAX || dev.cache[Number(index)] !== value) return refuse(call, fail('EINVAL'));
+  if (index > MOCK_DEV_CACHE_ID_MAX || dev.cache[Number(index)] !== value) {
+    return refuse(call, fail('EINVAL', 'iommufd_test_dev_check_cache', 'cache id over max or entry differs'));
+  }
   return ok(call.world);
 }

@@ -3,9 +3,9 @@
  * attach, replace and detach a PASID of a selftest object's device, and check what is there.
  */
 import type { Fields } from '../../../events/types.ts';
-import { groupHwpt } from '../device/attach-hw.ts';
+import { groupHwpt, groupOf } from '../device/group.ts';
 import { type Call, type Result, big, num, ok, refuse } from '../../model/command.ts';
-import { changePt, detach, groupOf, isRefusal, refusal } from '../device/device.ts';
+import { changePt, detach, isRefusal, refusal } from '../device/device.ts';
 import { Fail, fail } from '../../model/fail.ts';
 import { commit, liveObject, mustGet } from '../main/object-refs.ts';
 import { ptRequest, selftestDev } from './selftest-device.ts';
@@ -41,9 +41,15 @@ export function pasidCheckHwpt(call: Call, ctx: Ctx, cmd: Fields): Result {
   if (stdev instanceof Fail) return refuse(call, stdev);
   const attached = groupHwpt(groupOf(ctx, mustGet(ctx, stdev.device, 'device')), num(cmd, 'pasid'));
   const hwptId = big(cmd, 'hwpt_id');
-  if (hwptId === 0n) return attached === undefined ? ok(call.world) : refuse(call, fail('EINVAL'));
+  if (hwptId === 0n) {
+    if (attached === undefined) return ok(call.world);
+    return refuse(call, fail('EINVAL', 'iommufd_test_pasid_check_hwpt', 'pasid is not detached'));
+  }
   const hwpt = liveObject(ctx, Number(hwptId));
-  if (hwpt === undefined) return refuse(call, fail('ENOENT'));
-  if (hwpt.type !== 'hwpt_paging' && hwpt.type !== 'hwpt_nested') return refuse(call, fail('EINVAL'));
-  return attached === hwpt.id ? ok(call.world) : refuse(call, fail('EINVAL'));
+  if (hwpt === undefined) return refuse(call, fail('ENOENT', 'iommufd_get_object', 'no object with this id'));
+  if (hwpt.type !== 'hwpt_paging' && hwpt.type !== 'hwpt_nested') {
+    return refuse(call, fail('EINVAL', 'iommufd_test_pasid_check_hwpt', 'not a HWPT'));
+  }
+  if (attached !== hwpt.id) return refuse(call, fail('EINVAL', 'iommufd_test_pasid_check_hwpt', 'another domain at pasid'));
+  return ok(call.world);
 }

@@ -20,9 +20,9 @@ export const GUP_PIN_COUNTING_BIAS = 1024n;
 export function addReserved(call: Call, ctx: Ctx, cmd: Fields): Result {
   const start = big(cmd, 'start');
   const length = big(cmd, 'length');
-  if (length === 0n) return refuse(call, fail('EINVAL'));
+  if (length === 0n) return refuse(call, fail('EINVAL', 'iommufd_test_add_reserved', 'length is 0'));
   const last = lastOf(start, length);
-  if (last === null) return refuse(call, fail('EOVERFLOW'));
+  if (last === null) return refuse(call, fail('EOVERFLOW', 'iommufd_test_add_reserved', 'start + length overflows'));
   const ioas = getIoas(ctx, num(cmd, 'id'));
   if (ioas instanceof Fail) return refuse(call, ioas);
   const iopt = reserve(ioas.iopt, { start, last, owner: null });
@@ -33,7 +33,7 @@ export function addReserved(call: Call, ctx: Ctx, cmd: Fields): Result {
 /** `iommufd_test_memory_limit()`: below `sizeof(unsigned long) + sizeof(u32)` is refused. */
 export function setTempMemoryLimit(call: Call, _ctx: Ctx, cmd: Fields): Result {
   const limit = big(cmd, 'limit');
-  if (limit < 12n) return refuse(call, fail('EINVAL'));
+  if (limit < 12n) return refuse(call, fail('EINVAL', 'iommufd_test', 'limit below the batch element size'));
   return ok({ ...call.world, tempMemoryLimit: limit });
 }
 
@@ -48,13 +48,15 @@ export function mdCheckRefs(call: Call, _ctx: Ctx, cmd: Fields): Result {
   const length = big(cmd, 'length');
   const refs = big(cmd, 'refs');
   if (length % pageSize !== 0n || uptr % pageSize !== 0n || uptr + length > U64_MAX) {
-    return refuse(call, fail('EINVAL'));
+    return refuse(call, fail('EINVAL', 'iommufd_test_md_check_refs', 'range unaligned or overflows'));
   }
   for (let va = uptr; va < uptr + length; va += pageSize) {
     const page = pageAt(call.world, call.process, va);
-    if (page === null) return refuse(call, fail('EFAULT'));
+    if (page === null) return refuse(call, fail('EFAULT', 'get_user_pages_fast', 'no page at the address'));
     if (page.compound) continue;
-    if (pinsOn(call.world, page.obj, page.index) !== refs) return refuse(call, fail('EIO'));
+    if (pinsOn(call.world, page.obj, page.index) !== refs) {
+      return refuse(call, fail('EIO', 'iommufd_test_md_check_refs', 'pin count is not refs'));
+    }
   }
   return ok(call.world);
 }

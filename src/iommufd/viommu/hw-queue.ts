@@ -43,28 +43,34 @@ function pinQueue(world: World, ctx: Ctx, ioasId: number, iova: bigint, length: 
   const { pageSize } = world.config;
   const aligned = iova - (iova % pageSize);
   const span = iova - aligned + length;
-  if (span > U64_MAX || span + pageSize - 1n > U64_MAX) return fail('ERANGE');
+  if (span > U64_MAX || span + pageSize - 1n > U64_MAX) return fail('ERANGE', 'iommufd_hw_queue_alloc_phys', 'page span overflows');
   const bytes = ((span + pageSize - 1n) / pageSize) * pageSize;
   const id = lowestFreeId(ctx.objects);
   const attached = changeIoas(world, putObject(ctx, newAccess(id, true, true)), id, ioasId);
   if (attached instanceof Fail) return attached;
   const pinned = pinPages(world, attached, id, aligned, bytes, false);
   if (pinned instanceof Fail) return pinned;
-  if (!contiguous(pinned.ctx, pinned.item)) return fail('EFAULT');
+  if (!contiguous(pinned.ctx, pinned.item)) return fail('EFAULT', 'iommufd_hw_queue_alloc_phys', 'pages not physically contiguous');
   return { ctx: addItem(pinned.ctx, id, pinned.item), access: id };
 }
 
 export function hwQueueAlloc(call: Call, ctx: Ctx, cmd: Fields): Result {
   const type = big(cmd, 'type');
-  if (big(cmd, 'flags') !== 0n || type === 0n) return refuse(call, fail('EOPNOTSUPP'));
+  if (big(cmd, 'flags') !== 0n || type === 0n) {
+    return refuse(call, fail('EOPNOTSUPP', 'iommufd_hw_queue_alloc_ioctl', 'flags set or default type'));
+  }
   const length = big(cmd, 'length');
-  if (length === 0n) return refuse(call, fail('EINVAL'));
+  if (length === 0n) return refuse(call, fail('EINVAL', 'iommufd_hw_queue_alloc_ioctl', 'length is 0'));
   const iova = big(cmd, 'nesting_parent_iova');
-  if (iova + length - 1n > U64_MAX) return refuse(call, fail('EOVERFLOW'));
+  if (iova + length - 1n > U64_MAX) {
+    return refuse(call, fail('EOVERFLOW', 'iommufd_hw_queue_alloc_ioctl', 'iova + length - 1 overflows'));
+  }
   const viommu = lookup(ctx, num(cmd, 'viommu_id'), 'viommu');
   if (viommu instanceof Fail) return refuse(call, viommu);
   // `get_hw_queue_size()`: the mock vIOMMU serves its own type only.
-  if (type !== IOMMU_HW_QUEUE_TYPE_SELFTEST) return refuse(call, fail('EOPNOTSUPP'));
+  if (type !== IOMMU_HW_QUEUE_TYPE_SELFTEST) {
+    return refuse(call, fail('EOPNOTSUPP', 'iommufd_hw_queue_alloc_ioctl', 'no HW queue of this type'));
+  }
   const id = allocId(ctx.objects, call.choices, 'out_hw_queue_id');
   if (id instanceof Fail) return refuse(call, id);
   const reserved = putObject(ctx, { type: 'tombstone', id });
@@ -73,10 +79,10 @@ export function hwQueueAlloc(call: Call, ctx: Ctx, cmd: Fields): Result {
   if (pinned instanceof Fail) return refuse(call, pinned);
   // `mock_hw_queue_init_phys()`.
   const index = num(cmd, 'index');
-  if (index >= IOMMU_TEST_HW_QUEUE_MAX) return refuse(call, fail('EINVAL'));
-  if (viommu.hwQueues.has(index)) return refuse(call, fail('EEXIST'));
+  if (index >= IOMMU_TEST_HW_QUEUE_MAX) return refuse(call, fail('EINVAL', 'mock_hw_queue_init_phys', 'index over max'));
+  if (viommu.hwQueues.has(index)) return refuse(call, fail('EEXIST', 'mock_hw_queue_init_phys', 'index taken'));
   const prev = index > 0 ? viommu.hwQueues.get(index - 1) : undefined;
-  if (index > 0 && prev === undefined) return refuse(call, fail('EIO'));
+  if (index > 0 && prev === undefined) return refuse(call, fail('EIO', 'mock_hw_queue_init_phys', 'previous index not allocated'));
   const queue: HwQueue = {
     type: 'hw_queue',
     id,

@@ -63,7 +63,7 @@ function mockViommuData(call: Call, ctx: Ctx, cmd: Fields): Fail | { mmap: Range
   const start = mmapOffset(ctx, 2n * pageSize, pageSize);
   const addr = cmd['data_uptr'];
   if (cmd['data'] === undefined && (typeof addr !== 'bigint' || !userMemoryWritable(call.world, call.process, addr, length))) {
-    return fail('EFAULT');
+    return fail('EFAULT', 'iommu_copy_struct_to_user', 'data_uptr not writable');
   }
   const inData = fieldOf(bytes, VIOMMU_SELFTEST, 'in_data');
   const written: [string, bigint, number][] = [
@@ -80,14 +80,18 @@ function mockViommuData(call: Call, ctx: Ctx, cmd: Fields): Fail | { mmap: Range
 /** `iommufd_viommu_alloc_ioctl()`. */
 export function viommuAlloc(call: Call, ctx: Ctx, cmd: Fields): Result {
   const type = big(cmd, 'type');
-  if (big(cmd, 'flags') !== 0n || type === IOMMU_VIOMMU_TYPE_DEFAULT) return refuse(call, fail('EOPNOTSUPP'));
+  if (big(cmd, 'flags') !== 0n || type === IOMMU_VIOMMU_TYPE_DEFAULT) {
+    return refuse(call, fail('EOPNOTSUPP', 'iommufd_viommu_alloc_ioctl', 'flags set or default type'));
+  }
   const dev = lookup(ctx, num(cmd, 'dev_id'), 'device');
   if (dev instanceof Fail) return refuse(call, dev);
   // Only the mock driver's vIOMMU is modelled (`get_viommu_size()` is 0 for any other type).
-  if (dev.model.kind !== 'mock' || type !== IOMMU_VIOMMU_TYPE_SELFTEST) return refuse(call, fail('EOPNOTSUPP'));
+  if (dev.model.kind !== 'mock' || type !== IOMMU_VIOMMU_TYPE_SELFTEST) {
+    return refuse(call, fail('EOPNOTSUPP', 'iommufd_viommu_alloc_ioctl', 'no vIOMMU of this type for the device'));
+  }
   const hwpt = lookup(ctx, num(cmd, 'hwpt_id'), 'hwpt_paging');
   if (hwpt instanceof Fail) return refuse(call, hwpt);
-  if (!hwpt.nestParent) return refuse(call, fail('EINVAL'));
+  if (!hwpt.nestParent) return refuse(call, fail('EINVAL', 'iommufd_viommu_alloc_ioctl', 'hwpt is not a nesting parent'));
   const id = allocId(ctx.objects, call.choices, 'out_viommu_id');
   if (id instanceof Fail) return refuse(call, id);
   let mmap: Range | null = null;
@@ -125,11 +129,11 @@ export function vdeviceAlloc(call: Call, ctx: Ctx, cmd: Fields): Result {
   if (viommu instanceof Fail) return refuse(call, viommu);
   const dev = lookup(ctx, num(cmd, 'dev_id'), 'device');
   if (dev instanceof Fail) return refuse(call, dev);
-  if (viommu.iommu !== dev.model.iommu) return refuse(call, fail('EINVAL'));
-  if (dev.vdevice !== null) return refuse(call, fail('EEXIST'));
+  if (viommu.iommu !== dev.model.iommu) return refuse(call, fail('EINVAL', 'iommufd_vdevice_alloc_ioctl', 'device behind another IOMMU'));
+  if (dev.vdevice !== null) return refuse(call, fail('EEXIST', 'iommufd_vdevice_alloc_ioctl', 'device already has a vdevice'));
   const id = allocId(ctx.objects, call.choices, 'out_vdevice_id');
   if (id instanceof Fail) return refuse(call, id);
-  if (viommu.vdevs.has(virtId)) return refuse(call, fail('EEXIST'));
+  if (viommu.vdevs.has(virtId)) return refuse(call, fail('EEXIST', 'iommufd_vdevice_alloc_ioctl', 'virt_id taken'));
   const vdev: Vdevice = { type: 'vdevice', id, lifecycle: initialRecord(objectMachine), viommu: viommu.id, device: dev.id, virtId };
   let next = putObject(ctx, vdev);
   next = putObject(
@@ -173,6 +177,10 @@ export function removeVdevice(ctx: Ctx, vdev: Vdevice, tombstone: boolean): Ctx 
   return tombstone ? putObject(next, { type: 'tombstone', id: vdev.id }) : dropObject(next, vdev.id);
 }
 
+const INVALIDATE_FLAGS = fail('EOPNOTSUPP', 'mock_viommu_cache_invalidate', 'flags has unknown bits');
+const INVALIDATE_CACHE_ID = fail('EINVAL', 'mock_viommu_cache_invalidate', 'cache_id over max');
+const INVALIDATE_VDEV_ID = fail('EINVAL', 'mock_viommu_cache_invalidate', 'no vdevice with this vdev_id');
+
 /** What an invalidation did: the context after the entries handled, their number, and the error that stopped it. */
 export interface Invalidated {
   readonly ctx: Ctx;
@@ -191,10 +199,12 @@ export function viommuInvalidate(call: Call, ctx: Ctx, viommu: Viommu, cmd: Fiel
   const count = big(cmd, 'entry_num');
   const entryLen = big(cmd, 'entry_len');
   if (count === 0n && type === IOMMU_VIOMMU_INVALIDATE_DATA_SELFTEST) return { ctx, handled: 0n, error: null };
-  if (type !== IOMMU_VIOMMU_INVALIDATE_DATA_SELFTEST || count === 0n) return { ctx, handled: 0n, error: fail('EINVAL') };
+  if (type !== IOMMU_VIOMMU_INVALIDATE_DATA_SELFTEST || count === 0n) {
+    return { ctx, handled: 0n, error: fail('EINVAL', 'iommu_copy_struct_from_full_user_array', 'data_type is not selftest') };
+  }
   // kzalloc_objs() of the whole array: above the largest allocation, ENOMEM.
   if (count * BigInt(VIOMMU_INVALIDATE_SELFTEST.size) > call.world.config.pageSize << KMALLOC_MAX_ORDER) {
-    return { ctx, handled: 0n, error: fail('ENOMEM') };
+    return { ctx, handled: 0n, error: fail('ENOMEM', 'mock_viommu_cache_invalidate', 'array over the largest kmalloc') };
   }
   const buf = userBuffer(call, cmd, 'data_uptr', VIOMMU_INVALIDATE_SELFTEST, entryLen);
   const { distinct, rest } = distinctEntries(buf, count, entryLen);
@@ -209,10 +219,10 @@ export function viommuInvalidate(call: Call, ctx: Ctx, viommu: Viommu, cmd: Fiel
   for (const e of entries) {
     const flags = fieldOf(e, VIOMMU_INVALIDATE_SELFTEST, 'flags');
     const cacheId = fieldOf(e, VIOMMU_INVALIDATE_SELFTEST, 'cache_id');
-    if ((flags & ~IOMMU_TEST_INVALIDATE_FLAG_ALL) !== 0n) return { ctx: next, handled, error: fail('EOPNOTSUPP') };
-    if (cacheId > MOCK_DEV_CACHE_ID_MAX) return { ctx: next, handled, error: fail('EINVAL') };
+    if ((flags & ~IOMMU_TEST_INVALIDATE_FLAG_ALL) !== 0n) return { ctx: next, handled, error: INVALIDATE_FLAGS };
+    if (cacheId > MOCK_DEV_CACHE_ID_MAX) return { ctx: next, handled, error: INVALIDATE_CACHE_ID };
     const vdevId = viommu.vdevs.get(fieldOf(e, VIOMMU_INVALIDATE_SELFTEST, 'vdev_id'));
-    if (vdevId === undefined) return { ctx: next, handled, error: fail('EINVAL') };
+    if (vdevId === undefined) return { ctx: next, handled, error: INVALIDATE_VDEV_ID };
     const dev = mustGet(next, mustGet(next, vdevId, 'vdevice').device, 'device');
     const all = (flags & IOMMU_TEST_INVALIDATE_FLAG_ALL) !== 0n;
     next = putObject(next, { ...dev, cache: dev.cache.map((v, i) => (all || BigInt(i) === cacheId ? 0n : v)) });

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Ioas } from '../../../src/model/world.ts';
-import { type Ran, HEADER, errnos, afterPrologue, refused } from '../../harness.ts';
+import { type Ran, HEADER, errnos, afterPrologue, failedAt, refused } from '../../harness.ts';
 
 /**
  * fd 3, IOAS 1, mock device (stdev 2, device 3, HWPT 4), PASID-capable HWPT 5, a PASID mock
@@ -33,35 +33,35 @@ describe('IOMMU_TEST_OP_PASID_ATTACH (iommufd_device_attach at a PASID)', () => 
     refused(after([attach(100, 5, 3)])[0], 'ENOENT');
   });
   it('pt_id that does not exist → ENOENT', () => {
-    refused(after([attach(100, 99)])[0], 'ENOENT');
+    failedAt(after([attach(100, 99)])[0], 'ENOENT iommufd_get_object: no object with this id');
   });
   it('an IOAS → EINVAL: automatic HWPTs are never allocated with IOMMU_HWPT_ALLOC_PASID', () => {
-    refused(after([attach(100, 1)])[0], 'EINVAL');
+    failedAt(after([attach(100, 1)])[0], 'EINVAL iommufd_hwpt_pasid_compat: hwpt not pasid compatible');
   });
   it('a HWPT not allocated with IOMMU_HWPT_ALLOC_PASID → EINVAL (iommufd_hwpt_pasid_compat)', () => {
-    refused(after([{ op: 'HWPT_ALLOC', args: { dev_id: 3, pt_id: 1 } }, attach(100, 9)])[1], 'EINVAL');
+    failedAt(after([{ op: 'HWPT_ALLOC', args: { dev_id: 3, pt_id: 1 } }, attach(100, 9)])[1], 'EINVAL iommufd_hwpt_pasid_compat: hwpt not pasid compatible');
   });
   it('the RID attached to a HWPT without PASID support → EINVAL', () => {
-    refused(after([attach(100, 5, 2)])[0], 'EINVAL');
+    failedAt(after([attach(100, 5, 2)])[0], 'EINVAL iommufd_hwpt_pasid_compat: rid hwpt not pasid compatible');
   });
   it('a PASID at or above the device max_pasids → EINVAL (iommu_attach_device_pasid)', () => {
-    refused(after([attach(1 << 20, 5)])[0], 'EINVAL');
+    failedAt(after([attach(1 << 20, 5)])[0], 'EINVAL iommu_attach_device_pasid: pasid not below a device max_pasids');
   });
   it('attaches, holds the HWPT; a second attach at the same PASID → EBUSY', () => {
     const ran = after([attach(100, 5), attach(100, 8), check(100, 5), { op: 'DESTROY', args: { id: 8 } }]);
     expect(ran[0]?.out).toEqual({ pt_id: 5n });
-    refused(ran[1], 'EBUSY');
+    failedAt(ran[1], 'EBUSY iommufd_hw_pagetable_attach: device already attached at this pasid');
     expect(errnos(ran.slice(2))).toEqual(['ok', 'ok']);
   });
   it('a RID replace to a HWPT without PASID support while a PASID is attached → EINVAL', () => {
     const ran = after([attach(100, 5), { op: 'TEST_MOCK_DOMAIN_REPLACE', args: { id: 6, pt_id: 1 } }]);
-    refused(ran[1], 'EINVAL');
+    failedAt(ran[1], 'EINVAL iommufd_hwpt_pasid_compat: hwpt not pasid compatible and pasids attached');
   });
 });
 
 describe('IOMMU_TEST_OP_PASID_REPLACE (iommufd_device_replace at a PASID)', () => {
   it('nothing attached at the PASID → EINVAL', () => {
-    refused(after([replace(100, 8)])[0], 'EINVAL');
+    failedAt(after([replace(100, 8)])[0], 'EINVAL iommufd_device_do_replace: nothing attached at this pasid');
   });
   it('the same HWPT is a success that changes nothing', () => {
     const ran = after([attach(100, 5), replace(100, 5)]);
@@ -75,6 +75,7 @@ describe('IOMMU_TEST_OP_PASID_REPLACE (iommufd_device_replace at a PASID)', () =
   it('PASID 1024: the mock fails every second set (ENOMEM), keeping the old HWPT and clearing its latch', () => {
     const ran = after([attach(1024, 5), replace(1024, 8), check(1024, 5), replace(1024, 8), check(1024, 8)]);
     expect(errnos(ran)).toEqual(['ok', 'ENOMEM', 'ok', 'ok', 'ok']);
+    expect(ran[1]?.outcome.result?.check).toBe('ENOMEM mock_domain_set_dev_pasid_nop: fake error on a second set of pasid 1024');
     // The latch is driver state the failure keeps; the attachment did not move.
     expect(ran[1]?.outcome.world).not.toBe(ran[1]?.before);
   });
@@ -145,6 +146,7 @@ describe('attaching to a nested HWPT (find_hwpt_paging)', () => {
       op: 'IOAS_MAP',
       args: { ioas_id: 1, flags: ['FIXED_IOVA', 'READABLE'], user_va: '0x7f0000000000', length: '0x1000', iova: '0x8000000' },
     };
-    refused(after([map, { op: 'VFIO_DEVICE_ATTACH_IOMMUFD_PT', args: { dev: 'vf0', pt_id: 4 } }], NESTED, header)[1], 'EADDRINUSE');
+    const ran = after([map, { op: 'VFIO_DEVICE_ATTACH_IOMMUFD_PT', args: { dev: 'vf0', pt_id: 4 } }], NESTED, header);
+    failedAt(ran[1], 'EADDRINUSE iopt_reserve_iova: range meets an area or an allowed range');
   });
 });

@@ -4,7 +4,7 @@
  * find_fault_handler()), with FD_READ / FD_WRITE on the fds.
  */
 import { describe, expect, it } from 'vitest';
-import { type Ran, errnos, afterPrologue, refused, VIOMMU_PROLOGUE } from '../../harness.ts';
+import { type Ran, errnos, afterPrologue, failedAt, refused, VIOMMU_PROLOGUE } from '../../harness.ts';
 
 /**
  * fd 3, IOAS 1, mock device (stdev 2, device 3, HWPT 4), FAULT 5 on fd 4, HWPT 6 reporting
@@ -38,7 +38,7 @@ const after = (events: readonly object[], prologue: readonly object[] = FAULTY):
 describe('IOMMU_FAULT_QUEUE_ALLOC (iommufd_fault_alloc)', () => {
   const PRE = [{ op: 'OPEN' }];
   it('flags → EOPNOTSUPP', () => {
-    refused(after([{ op: 'FAULT_QUEUE_ALLOC', args: { flags: 1 } }], PRE)[0], 'EOPNOTSUPP');
+    failedAt(after([{ op: 'FAULT_QUEUE_ALLOC', args: { flags: 1 } }], PRE)[0], 'EOPNOTSUPP iommufd_fault_alloc: flags is not zero');
   });
   it('takes the object id, then the fd; the fd holds the object (DESTROY EBUSY until it closes)', () => {
     const ran = after([{ op: 'FAULT_QUEUE_ALLOC' }, { op: 'DESTROY', args: { id: 1 } }, { op: 'CLOSE', args: { fd: 4 } }, { op: 'DESTROY', args: { id: 1 } }], PRE);
@@ -67,13 +67,14 @@ describe('IOMMU_TEST_OP_TRIGGER_IOPF and the fault fd (iommufd_fault_fops_read/_
     expect(ran[1]?.out).toEqual({ records: [record(1)] });
     expect(ran[2]?.out).toEqual({ records: [] });
     expect(errnos(ran.slice(3))).toEqual(['ok', 'EINVAL']);
+    expect(ran[4]?.outcome.result?.check).toBe('EINVAL iommufd_fault_fops_write: no fault group with this cookie');
   });
   it('a PASID request with no attachment at that PASID and a paging RID goes to the core', () => {
     const ran = after([iopf({ pasid: 5 }), read(4)]);
     expect(ran[1]?.out).toEqual({ records: [] });
   });
   it('a read count not a multiple of the record size → ESPIPE', () => {
-    refused(after([iopf(), read(4, 41)])[1], 'ESPIPE');
+    failedAt(after([iopf(), read(4, 41)])[1], 'ESPIPE iommufd_fault_fops_read: count not a multiple of the record size');
   });
   it('reads only whole records that fit; the rest stays queued; cookies are the lowest free', () => {
     const ran = after([iopf(), iopf({ grpid: 8 }), read(4, 40), respond(1), read(4, 80)]);
@@ -81,7 +82,7 @@ describe('IOMMU_TEST_OP_TRIGGER_IOPF and the fault fd (iommufd_fault_fops_read/_
     expect(ran[4]?.out).toEqual({ records: [record(1, { grpid: 8n })] });
   });
   it('a response code other than SUCCESS or INVALID → EINVAL', () => {
-    refused(after([iopf(), read(4), respond(1, 2)])[2], 'EINVAL');
+    failedAt(after([iopf(), read(4), respond(1, 2)])[2], 'EINVAL iommufd_fault_fops_write: code is not SUCCESS or INVALID');
   });
   it('a write stops at a bad record but succeeds for what it consumed before it', () => {
     const ran = after([iopf(), read(4), { op: 'FD_WRITE', args: { fd: 4, records: [{ cookie: 1, code: 0 }, { cookie: 9, code: 0 }] } }, respond(1)]);
@@ -93,7 +94,10 @@ describe('IOMMU_TEST_OP_TRIGGER_IOPF and the fault fd (iommufd_fault_fops_read/_
     expect(ran[5]?.errno).toBe('EINVAL');
   });
   it('a /dev/iommu fd has no read → EINVAL', () => {
-    refused(after([{ op: 'FD_READ', args: { fd: 3 } }])[0], 'EINVAL');
+    failedAt(after([{ op: 'FD_READ', args: { fd: 3 } }])[0], 'EINVAL vfs_read: not a FAULT or vEVENTQ fd');
+  });
+  it('an fd that is not open → EBADF', () => {
+    failedAt(after([{ op: 'FD_WRITE', args: { fd: 9, records: [] } }])[0], 'EBADF fdget_pos: the fd is not open in the process');
   });
 });
 
@@ -110,12 +114,12 @@ const event = (sequence: number) => ({ flags: 0n, sequence: BigInt(sequence), vi
 
 describe('IOMMU_VEVENTQ_ALLOC (iommufd_veventq_alloc)', () => {
   it('flags, __reserved or type DEFAULT → EOPNOTSUPP', () => {
-    refused(after([veventq({ flags: 1 })], VIOMMU)[0], 'EOPNOTSUPP');
+    failedAt(after([veventq({ flags: 1 })], VIOMMU)[0], 'EOPNOTSUPP iommufd_veventq_alloc: flags or __reserved set, or default type');
     refused(after([veventq({ __reserved: 1 })], VIOMMU)[0], 'EOPNOTSUPP');
     refused(after([veventq({ type: 'DEFAULT' })], VIOMMU)[0], 'EOPNOTSUPP');
   });
   it('veventq_depth 0 → EINVAL', () => {
-    refused(after([veventq({ veventq_depth: 0 })], VIOMMU)[0], 'EINVAL');
+    failedAt(after([veventq({ veventq_depth: 0 })], VIOMMU)[0], 'EINVAL iommufd_veventq_alloc: veventq_depth is 0');
   });
   it('viommu_id not a vIOMMU → ENOENT', () => {
     refused(after([veventq({ viommu_id: 5 })], VIOMMU)[0], 'ENOENT');
@@ -123,7 +127,7 @@ describe('IOMMU_VEVENTQ_ALLOC (iommufd_veventq_alloc)', () => {
   it('a second queue of the same type on the vIOMMU → EEXIST', () => {
     const ran = after([veventq(), veventq()], VIOMMU);
     expect(ran[0]?.out).toEqual({ out_veventq_id: 9n, out_veventq_fd: 4n });
-    refused(ran[1], 'EEXIST');
+    failedAt(ran[1], 'EEXIST iommufd_veventq_alloc: the vIOMMU has a queue of this type');
   });
   it('holds its vIOMMU; its fd holds it', () => {
     const ran = after([veventq(), { op: 'DESTROY', args: { id: 9 } }, { op: 'CLOSE', args: { fd: 4 } }, { op: 'DESTROY', args: { id: 9 } }], VIOMMU);
@@ -136,10 +140,10 @@ describe('IOMMU_TEST_OP_TRIGGER_VEVENT and the vEVENTQ fd (iommufd_veventq_fops_
     refused(after([veventq(), { op: 'TEST_TRIGGER_VEVENT', args: { dev_id: 1 } }], VIOMMU)[1], 'ENOENT');
   });
   it('a device not on a vIOMMU-owned nested domain → ENOENT', () => {
-    refused(after([veventq(), trigger], VIOMMU)[1], 'ENOENT');
+    failedAt(after([veventq(), trigger], VIOMMU)[1], 'ENOENT iommufd_test_trigger_vevent: the device has no vIOMMU or virtual id');
   });
   it('no queue of the mock type on the vIOMMU → EOPNOTSUPP', () => {
-    refused(after([ON_NESTED, trigger], VIOMMU)[1], 'EOPNOTSUPP');
+    failedAt(after([ON_NESTED, trigger], VIOMMU)[1], 'EOPNOTSUPP iommufd_viommu_report_event: no vEVENTQ of this type');
   });
   it('reports the virtual id with sequence numbers from 0', () => {
     const ran = after([veventq(), ON_NESTED, trigger, trigger, { op: 'FD_READ', args: { fd: 4 } }], VIOMMU);
@@ -158,6 +162,6 @@ describe('IOMMU_TEST_OP_TRIGGER_VEVENT and the vEVENTQ fd (iommufd_veventq_fops_
     expect(ran[4]?.out).toEqual({ records: [event(0), { flags: 1n, sequence: 1n }] });
   });
   it('a vEVENTQ fd has no write → EINVAL', () => {
-    refused(after([veventq(), { op: 'FD_WRITE', args: { fd: 4, records: [] } }], VIOMMU)[1], 'EINVAL');
+    failedAt(after([veventq(), { op: 'FD_WRITE', args: { fd: 4, records: [] } }], VIOMMU)[1], 'EINVAL vfs_write: a vEVENTQ fd has no write');
   });
 });

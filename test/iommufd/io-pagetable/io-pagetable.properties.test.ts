@@ -69,6 +69,12 @@ function checkAtomic(r: Ran): void {
   expect(r.outcome.world, `${r.event.op} failed with ${r.errno} but changed the state`).toBe(r.before);
 }
 
+/** A failure names the kernel function and the condition that fired, after its errno. */
+function checkNamed(r: Ran): void {
+  if (r.errno === 'ok') return;
+  expect(r.outcome.result?.check, `${r.event.op} failed with ${r.errno}`).toMatch(new RegExp(`^${r.errno} [a-z_][a-z0-9_]*: [^ ].*[^.]$`));
+}
+
 /** An automatic IOVA lands inside the allowed ranges when there are any. */
 function checkAutoIova(r: Ran): void {
   if (r.errno !== 'ok' || r.event.op !== 'IOAS_MAP') return;
@@ -85,12 +91,13 @@ function checkAutoIova(r: Ran): void {
 }
 
 describe('IOAS model properties', () => {
-  it('invariants hold and failures are atomic after every command', () => {
+  it('invariants hold and failures are atomic and name their check after every command', () => {
     fc.assert(
       fc.property(program, (events) => {
         for (const r of runTrace(events, undefined, false)) {
           checkIopts(r.outcome.world);
           checkAtomic(r);
+          checkNamed(r);
           checkAutoIova(r);
         }
       }),
@@ -102,7 +109,7 @@ describe('IOAS model properties', () => {
     fc.assert(
       fc.property(program, (events) => {
         const summary = (rs: Ran[]) => ({
-          results: rs.map((r) => [r.errno, JSON.stringify(r.out, (_k, v) => (typeof v === 'bigint' ? hex(v) : v))]),
+          results: rs.map((r) => [r.outcome.result?.check ?? r.errno, JSON.stringify(r.out, (_k, v) => (typeof v === 'bigint' ? hex(v) : v))]),
           last: JSON.stringify(worldToJson(rs[rs.length - 1]?.outcome.world as World)),
         });
         expect(summary(runTrace(events, undefined, false))).toEqual(summary(runTrace(events, undefined, false)));

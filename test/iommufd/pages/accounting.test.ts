@@ -4,13 +4,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { checkWorld } from '../../../src/invariants/invariants.ts';
+import { traceHeader } from '../../fixtures.ts';
 import { errnos, runTrace } from '../../harness.ts';
 
-const header = (proc: object, mappings: object[] = [{ addr: '0x7f0000000000', length: '0x10000', shared: false }]) => ({
-  trace: 'iommufd',
-  version: 1,
-  env: { memory: 'declared', mappings, processes: [{ pid: 1, uid: 1000, caps: [], ...proc }] },
-});
+const header = (proc: object, mappings: object[] = [{ addr: '0x7f0000000000', length: '0x10000', shared: false }]) =>
+  traceHeader({ memory: 'declared', mappings, processes: [{ pid: 1, uid: 1000, caps: [], ...proc }] });
 const map = (va: string, length: string, iova: string, extra: object = {}) => ({
   op: 'IOAS_MAP',
   args: { ioas_id: 1, flags: ['FIXED_IOVA', 'READABLE', 'WRITEABLE'], user_va: va, length, iova, ...extra },
@@ -80,17 +78,13 @@ describe('RLIMIT_MEMLOCK (incr_user_locked_vm, __account_locked_vm)', () => {
     expect(ran[3]?.outcome.world).toBe(ran[3]?.before);
   });
   it('USER mode: every process of a uid shares one locked_vm', () => {
-    const h = {
-      trace: 'iommufd',
-      version: 1,
-      env: {
-        memory: 'any',
-        processes: [
-          { pid: 1, uid: 1000, rlimit_memlock: '0x4000', caps: [] },
-          { pid: 2, uid: 1000, rlimit_memlock: '0x4000', caps: [] },
-        ],
-      },
-    };
+    const h = traceHeader({
+      memory: 'any',
+      processes: [
+        { pid: 1, uid: 1000, rlimit_memlock: '0x4000', caps: [] },
+        { pid: 2, uid: 1000, rlimit_memlock: '0x4000', caps: [] },
+      ],
+    });
     const ran = runTrace(
       [
         { op: 'OPEN' },
@@ -126,11 +120,7 @@ describe('IOMMU_IOAS_CHANGE_PROCESS (iommufd_ioas_change_process)', () => {
     expect(errnos(ran).slice(3)).toEqual(['EOPNOTSUPP', 'EINVAL']);
   });
   it('moves the charge to the calling process; ENOMEM past its limit, nothing moved', () => {
-    const h = {
-      trace: 'iommufd',
-      version: 1,
-      env: { memory: 'declared', processes: [{ pid: 1, uid: 0, caps: ['CAP_SYS_RESOURCE'] }] },
-    };
+    const h = traceHeader({ memory: 'declared', processes: [{ pid: 1, uid: 0, caps: ['CAP_SYS_RESOURCE'] }] });
     const ran = runTrace(
       [
         ...memfd,

@@ -1,0 +1,54 @@
+/**
+ * Closing fds and dropping references on open files. The last reference releases the file
+ * through its kind's release, as `fput()` calls `file->f_op->release`: an iommufd releases its
+ * context, an access fd destroys its access, a FAULT or VEVENTQ fd drops its object. The table
+ * of releases lives here, above the modules of the kinds, so that files.ts, which they use to
+ * install their fds, needs none of them.
+ */
+import { releaseEventqFile } from '../iommufd/eventq/eventq.ts';
+import { releaseContext } from '../iommufd/main/context.ts';
+import { releaseAccessFile } from '../iommufd/selftest/selftest-access.ts';
+import { revise } from '../model/revise.ts';
+import type { OpenFile, World } from '../model/world.ts';
+import { withFds } from './files.ts';
+
+/** The kinds whose last reference releases the file: a memfd's record outlives its fds. */
+type ReleasedKind = Exclude<OpenFile['kind'], 'memfd'>;
+type FileOf<K extends ReleasedKind> = OpenFile & { readonly kind: K };
+
+const RELEASE: { readonly [K in ReleasedKind]: (world: World, file: FileOf<K>) => World } = {
+  iommufd: (world, file) => releaseContext(world, file.ctx),
+  access: (world, file) => releaseAccessFile(world, file.ctx, file.access),
+  fault: (world, file) => releaseEventqFile(world, file.ctx, file.object),
+  veventq: (world, file) => releaseEventqFile(world, file.ctx, file.object),
+  other: (world) => world,
+};
+
+const release = <K extends ReleasedKind>(world: World, kind: K, file: FileOf<K>): World => RELEASE[kind](world, file);
+
+/** `close(fd)`: drops the fd-table entry and the reference it held. */
+export function closeFd(world: World, pid: number, fd: number): World {
+  const process = world.processes.get(pid);
+  const id = process?.fds.get(fd);
+  if (process === undefined || id === undefined) return world;
+  const next = revise(world, (d) => {
+    d.processes = world.processes.set(pid, withFds(process, process.fds.delete(fd)));
+  });
+  return putFile(next, id);
+}
+
+/** Drops one reference on an open file; the last one releases it. */
+function putFile(world: World, id: number): World {
+  const file = world.files.get(id);
+  if (file === undefined) return world;
+  // A memfd's pages outlive its fds while a mapping uses them; its record stays (it is tiny).
+  if (file.refs > 1 || file.kind === 'memfd') {
+    return revise(world, (d) => {
+      d.files = world.files.set(id, { ...file, refs: file.refs - 1 });
+    });
+  }
+  const released = revise(world, (d) => {
+    d.files = world.files.delete(id);
+  });
+  return release(released, file.kind, file);
+}

@@ -1,0 +1,68 @@
+/**
+ * The dispatcher's handler tables against the op registry: every op is in exactly one table or
+ * listed as unsupported. The types enforce it (`npm run typecheck` fails on the lines marked
+ * `@ts-expect-error` if a table could miss an op); the runtime checks below see the same.
+ */
+import { describe, expect, it } from 'vitest';
+import { OPS, type OpName } from '../../events/ops.ts';
+import type { Fields, TraceEvent } from '../../events/types.ts';
+import { IOCTLS, PLAIN_OPS, UNSUPPORTED, VFIO_COMPAT, isSupported } from '../../src/model/dispatch.ts';
+
+const compatOps = (table: typeof VFIO_COMPAT): string[] => Object.keys(table);
+
+const event = (op: OpName, fields: Fields = {}): TraceEvent => ({
+  line: 2,
+  seq: null,
+  op,
+  args: { size: 0, fields, trailing: new Uint8Array(0) },
+  unsure: false,
+  extra: {},
+});
+
+describe('op registry and handler tables', () => {
+  it('does not compile a handler table that misses an op', () => {
+    const { VFIO_GET_API_VERSION, VFIO_CHECK_EXTENSION, VFIO_SET_IOMMU, VFIO_IOMMU_GET_INFO, VFIO_IOMMU_MAP_DMA } = VFIO_COMPAT;
+    // @ts-expect-error VFIO_IOMMU_UNMAP_DMA has no handler and is not listed as unsupported
+    const missing = compatOps({ VFIO_GET_API_VERSION, VFIO_CHECK_EXTENSION, VFIO_SET_IOMMU, VFIO_IOMMU_GET_INFO, VFIO_IOMMU_MAP_DMA });
+    expect(missing).toHaveLength(5);
+  });
+
+  it('does not compile a handler table with a misspelled, unsupported or foreign op', () => {
+    const tables = [
+      compatOps({
+        ...VFIO_COMPAT,
+        // @ts-expect-error no op is named so
+        VFIO_IOMMU_UNMAP_DAM: VFIO_COMPAT.VFIO_IOMMU_UNMAP_DMA,
+      }),
+      compatOps({
+        ...VFIO_COMPAT,
+        // @ts-expect-error listed as unsupported
+        VFIO_IOMMU_ENABLE: VFIO_COMPAT.VFIO_IOMMU_GET_INFO,
+      }),
+      compatOps({
+        ...VFIO_COMPAT,
+        // @ts-expect-error a struct ioctl on an iommufd, not a container ioctl
+        IOAS_MAP: VFIO_COMPAT.VFIO_IOMMU_MAP_DMA,
+      }),
+    ];
+    // @ts-expect-error the unsupported list names ops too
+    const misspelled = ['VFIO_IOMMU_ENABEL'] satisfies readonly OpName[];
+    expect(tables.map((t) => t.length)).toEqual([7, 7, 7]);
+    expect(misspelled).toHaveLength(1);
+  });
+
+  it('partitions the registry: each op is in one handler table or unsupported, once', () => {
+    const named = [...Object.keys(IOCTLS), ...Object.keys(VFIO_COMPAT), ...Object.keys(PLAIN_OPS), ...UNSUPPORTED];
+    expect(named.toSorted()).toEqual([...OPS.keys()].toSorted());
+  });
+
+  it('gives every struct ioctl a struct layout', () => {
+    for (const [op, spec] of OPS) if (Object.hasOwn(IOCTLS, op)) expect([op, spec.layout.kind]).toEqual([op, 'struct']);
+  });
+
+  it('supports exactly the handled ops and the variants they model', () => {
+    for (const op of OPS.keys()) expect([op, isSupported(event(op))]).toEqual([op, !UNSUPPORTED.some((u) => u === op)]);
+    expect(isSupported(event('OPEN', { path: '/dev/vfio/vfio' }))).toBe(true);
+    expect(isSupported(event('OPEN', { path: '/dev/vfio/1' }))).toBe(false);
+  });
+});
