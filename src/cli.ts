@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { Presets, SingleBar } from 'cli-progress';
 import { fuzz } from './fuzz/fuzz.ts';
 import { packageVersion } from './package-version.ts';
+import { BUG_NAMES, type BugName, bugSet } from './model/mutants.ts';
 import { auditFile } from '../replay/audit.ts';
 import { renderAuditHtml } from '../replay/audit-html.ts';
 import { formatAuditText } from '../replay/audit-text.ts';
@@ -27,6 +28,16 @@ function positiveInt(value: string): number {
   return n;
 }
 
+/** `--bugs a,b`: deliberate bugs of the model to switch on (`BUGS` in src/model/mutants.ts). */
+function bugList(value: string): ReadonlySet<BugName> {
+  const names = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const unknown = names.filter((n) => !(BUG_NAMES as readonly string[]).includes(n));
+  if (unknown.length > 0) throw new InvalidArgumentError(`no bug named ${unknown.join(', ')}; known: ${BUG_NAMES.join(', ')}`);
+  return bugSet(names);
+}
+
+const BUGS_HELP = 'comma-separated deliberate bugs to switch on in the model (for measuring a checker; default none)';
+
 const program = new Command()
   .name('iommufd-model')
   .description('A reference model of the Linux iommufd user API')
@@ -44,11 +55,13 @@ program
   .option('--own-choices', 'adopt no recorded free choice (ids, fds, IOVAs, addresses); compare them all')
   .option('--invariants', "check the model's invariants after every event")
   .option('--max-line-bytes <n>', 'longest accepted line, in bytes', positiveInt, 1048576)
+  .option('--bugs <list>', BUGS_HELP, bugList)
   .action(async (files, opts) => {
     const report = await replayFiles(files, {
       ownChoices: opts.ownChoices === true,
       invariants: opts.invariants === true,
       maxLineBytes: opts.maxLineBytes,
+      ...(opts.bugs === undefined ? {} : { bugs: opts.bugs }),
     });
     if (opts.json === true) process.stdout.write(`${JSON.stringify(report)}\n`);
     else process.stdout.write(`${formatTextReport(report)}\n`);
@@ -64,10 +77,17 @@ program
   .option('--html <file>', 'also write a self-contained HTML report (one trace: that file; several: one per trace, numbered)')
   .option('--own-choices', 'adopt no recorded free choice; compare them all')
   .option('--max-line-bytes <n>', 'longest accepted line, in bytes', positiveInt, 1048576)
+  .option('--bugs <list>', BUGS_HELP, bugList)
   .action(async (files, opts) => {
     const audits = [];
     for (const file of files) {
-      audits.push(await auditFile(file, { ownChoices: opts.ownChoices === true, maxLineBytes: opts.maxLineBytes }));
+      audits.push(
+        await auditFile(file, {
+          ownChoices: opts.ownChoices === true,
+          maxLineBytes: opts.maxLineBytes,
+          ...(opts.bugs === undefined ? {} : { bugs: opts.bugs }),
+        }),
+      );
     }
     if (opts.html !== undefined) {
       audits.forEach((a, i) => writeFileSync(audits.length === 1 ? (opts.html as string) : numbered(opts.html as string, i + 1), renderAuditHtml(a)));
@@ -99,6 +119,7 @@ program
   .option('--ops <list>', 'comma-separated ops to generate (default: all)')
   .option('--path <path>', "replay one failure: fast-check's path printed with it")
   .option('--no-faults', 'skip the fail_nth injection reruns')
+  .option('--bugs <list>', BUGS_HELP, bugList)
   .action((opts) => {
     const seed = opts.seed ?? Date.now() % 2 ** 31;
     const ops = opts.ops?.split(',').map((s) => s.trim()).filter((s) => s !== '');
@@ -113,6 +134,7 @@ program
       faultInjection: opts.faults !== false,
       ...(ops === undefined ? {} : { ops }),
       ...(opts.path === undefined ? {} : { path: opts.path }),
+      ...(opts.bugs === undefined ? {} : { bugs: opts.bugs }),
       onRun: () => bar?.increment(),
     });
     bar?.stop();
@@ -129,7 +151,7 @@ program
     process.stdout.write(
       `fuzz: ${found.message}\n` +
         `fuzz: shrunk to ${found.shrunkSteps} commands; seed ${found.seed}, path ${found.path}\n` +
-        `fuzz: wrote ${file}; replay it with: iommufd-model replay --invariants ${file}\n`,
+        `fuzz: wrote ${file}; replay it with: iommufd-model replay --invariants${found.bugs.length === 0 ? '' : ` --bugs ${found.bugs.join(',')}`} ${file}\n`,
     );
     process.exitCode = 1;
   });

@@ -53,6 +53,19 @@ describe('iommufd-model replay', () => {
     expect(readFileSync(html, 'utf8')).toContain('<script type="application/json" id="audit-data">');
   });
 
+  it('--bugs: the fuzzer finds a switched-on bug, and the trace it writes replays only with that bug', () => {
+    const out = join(dir, 'bugs');
+    const r = cli('fuzz', '--seed', '3', '--runs', '50', '--max-steps', '200', '--bugs', 'double-charge', '--out', out);
+    expect(r.code).toBe(1);
+    const file = join(out, 'counterexample-3.jsonl');
+    expect(r.stdout).toContain(`replay it with: iommufd-model replay --invariants --bugs double-charge ${file}`);
+    expect(cli('replay', '--invariants', '--bugs', 'double-charge', file).code).toBe(1);
+    expect(cli('replay', '--invariants', file).code).toBe(0);
+    const unknown = cli('replay', '--bugs', 'no-such-bug', file);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('no bug named no-such-bug');
+  });
+
   it('fuzz: prints its seed, finds nothing in the model, exit 0', () => {
     const r = cli('fuzz', '--seed', '7', '--runs', '20', '--max-steps', '30');
     expect(r.code).toBe(0);

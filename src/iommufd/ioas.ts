@@ -268,7 +268,7 @@ export function ioasChangeProcess(call: Call, ctx: Ctx, cmd: Fields): Result {
 }
 
 /** `iopt_get_pages()`: the contiguous areas covering `[iova, iova + length)`, as pieces. */
-function piecesOf(ctx: Ctx, iopt: IoPagetable, pageSize: bigint, iova: bigint, length: bigint): Fail | Piece[] {
+function piecesOf(ctx: Ctx, iopt: IoPagetable, iova: bigint, length: bigint): Fail | Piece[] {
   if (length === 0n) return fail('EINVAL', 'iopt_get_pages', 'length is 0');
   const last = lastOf(iova, length);
   if (last === null) return fail('EOVERFLOW', 'iopt_get_pages', 'iova + length overflows');
@@ -284,7 +284,6 @@ function piecesOf(ctx: Ctx, iopt: IoPagetable, pageSize: bigint, iova: bigint, l
     if (end === last) return pieces;
     cursor = end + 1n;
   }
-  void pageSize;
   return fail('ENOENT', 'iopt_get_pages', 'range not covered by contiguous areas');
 }
 
@@ -315,7 +314,7 @@ export function ioasCopy(call: Call, ctx: Ctx, cmd: Fields): Result {
   }
   const src = getIoas(ctx, num(cmd, 'src_ioas_id'));
   if (src instanceof Fail) return refuse(call, src);
-  const pieces = piecesOf(ctx, src.iopt, call.world.config.pageSize, srcIova, length);
+  const pieces = piecesOf(ctx, src.iopt, srcIova, length);
   if (pieces instanceof Fail) return refuse(call, pieces);
   const dst = getIoas(ctx, num(cmd, 'dst_ioas_id'));
   if (dst instanceof Fail) return refuse(call, dst);

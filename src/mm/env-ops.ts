@@ -82,15 +82,14 @@ export function mmap(call: Call): Result {
   const args = call.event.args?.fields ?? {};
   const { pageSize } = call.world.config;
   const length = big(args, 'length');
+  // x86's sys_mmap() checks the offset, ksys_mmap_pgoff() looks the fd up, then do_mmap()
+  // checks the length and whether the file can be mapped at all.
+  if (big(args, 'offset') % pageSize !== 0n) return refuse(call, fail('EINVAL', 'sys_mmap', 'offset not page aligned'));
+  const file = typeof args['fd'] === 'bigint' ? fileOf(call.world, call.process, Number(args['fd'])) : null;
+  if (file === undefined) return refuse(call, fail('EBADF', 'ksys_mmap_pgoff', 'the fd is not open'));
   if (length === 0n) return refuse(call, fail('EINVAL', 'do_mmap', 'length is 0'));
-  let memfd: number | null = null;
-  if (typeof args['fd'] === 'bigint') {
-    const file = fileOf(call.world, call.process, Number(args['fd']));
-    if (file === undefined) return refuse(call, fail('EBADF', 'ksys_mmap_pgoff', 'the fd is not open'));
-    if (file.kind !== 'memfd') return refuse(call, fail('ENODEV', 'do_mmap', 'the file has no mmap'));
-    if (big(args, 'offset') % pageSize !== 0n) return refuse(call, fail('EINVAL', 'sys_mmap', 'offset not page aligned'));
-    memfd = file.id;
-  }
+  if (file !== null && file.kind !== 'memfd') return refuse(call, fail('ENODEV', 'do_mmap', 'the file has no mmap'));
+  const memfd = file === null ? null : file.id;
   const { config } = call.world;
   const hugepage = args['hugepage'] === true;
   const align = mmapGranule(config, hugepage);

@@ -92,6 +92,18 @@ describe('memory', () => {
       'ENODEV do_mmap: the file has no mmap',
     ]);
   });
+  it('MMAP checks in the order of x86 sys_mmap: offset, then the fd, then the length', () => {
+    const ran = runTrace([
+      { op: 'MMAP', args: { length: 0, fd: 9, offset: '0x800' } },
+      { op: 'MMAP', args: { length: 0, fd: 9, offset: 0 } },
+      { op: 'MMAP', args: { length: 0, offset: '0x800' } },
+    ]);
+    expect(ran.map((r) => r.outcome.result?.check)).toEqual([
+      'EINVAL sys_mmap: offset not page aligned',
+      'EBADF ksys_mmap_pgoff: the fd is not open',
+      'EINVAL sys_mmap: offset not page aligned',
+    ]);
+  });
   it('MUNMAP: length 0 or an unaligned address → EINVAL', () => {
     const ran = runTrace([
       { op: 'MUNMAP', args: { addr: '0x7f0000000000', length: 0 } },
