@@ -13,15 +13,36 @@ import { parseBytes } from './values.ts';
 /** The parsed `trailing` when every byte past the struct is zero. */
 export const NO_TRAILING: Uint8Array = new Uint8Array(0);
 
+/** Reads one key of `args` into the draft. */
+type KeyReader = (raw: unknown, draft: ArgsDraft) => void;
+
+const readersOfPlan = new WeakMap<OpPlan, ReadonlyMap<string, KeyReader>>();
+
+/** How each key an op's `args` may hold is read, found once per op rather than once per key read. */
+function readersOf(plan: OpPlan): ReadonlyMap<string, KeyReader> {
+  let readers = readersOfPlan.get(plan);
+  if (readers === undefined) {
+    readers = new Map(
+      [...plan.inputs].map(([name, key]): [string, KeyReader] => {
+        const codec = inputCodec(key.kind);
+        return [name, (raw, draft) => codec.parseInput(key, raw, name, draft)];
+      }),
+    );
+    readersOfPlan.set(plan, readers);
+  }
+  return readers;
+}
+
 /** An event's `args` (the object, after `null` and omission are handled by the caller). */
 export function parseArgs(plan: OpPlan, raw: unknown): EventArgs {
   const given = recordOf(raw, 'an object or null');
   const draft: ArgsDraft = { fields: {}, trailing: undefined };
+  const readers = readersOf(plan);
   for (const key of Object.keys(given)) {
-    const entry = plan.inputs.get(key);
-    if (entry === undefined) throw new FieldError(key, notAKey(plan));
+    const read = readers.get(key);
+    if (read === undefined) throw new FieldError(key, notAKey(plan));
     try {
-      inputCodec(entry.kind).parseInput(entry, given[key], key, draft);
+      read(given[key], draft);
     } catch (e) {
       rethrowUnder(e, key);
     }

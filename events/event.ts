@@ -77,9 +77,11 @@ function defaultArgs(plan: OpPlan): EventArgs {
   return plan.record === null ? { size: 0, fields: {}, trailing: NO_TRAILING } : parseArgs(plan, {});
 }
 
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
 function safeInteger(raw: unknown): number {
   const value = parseKernelNumber(raw, 'u64');
-  if (value > BigInt(Number.MAX_SAFE_INTEGER)) throw new FieldError('', `${show(raw)} is beyond 2^53 - 1`);
+  if (value > MAX_SAFE) throw new FieldError('', `${show(raw)} is beyond 2^53 - 1`);
   return Number(value);
 }
 
@@ -91,8 +93,10 @@ function failNth(raw: unknown): number {
 }
 
 function parseExpect(plan: OpPlan, raw: unknown): Expectation {
+  const given = recordOf(raw, 'an object');
   const expect: Mutable<Expectation> = {};
-  for (const [key, value] of Object.entries(recordOf(raw, 'an object'))) {
+  for (const key of Object.keys(given)) {
+    const value = given[key];
     if (key === 'errno') {
       if (typeof value !== 'string' || (value !== '*' && !isErrnoName(value))) {
         throw new FieldError(key, `${show(value)} is not an errno name or "*"`);

@@ -19,28 +19,59 @@ const MAX: Readonly<Record<ScalarType, bigint>> = {
 };
 const S32_MIN = -(1n << 31n);
 
+/** The string spellings as patterns, for the JSON Schema; `spelledNumber` reads the same ones. */
 export const DECIMAL = /^[0-9]+$/;
 export const NEGATIVE = /^-[0-9]+$/;
 export const HEX = /^0x[0-9a-fA-F]+$/;
+
+/**
+ * `text` read as a number when it is spelled as one: decimal, `0x` hex, `"U64_MAX"`, or, when
+ * `signed`, `-` and decimal digits; undefined when it is not. One pass over the characters both
+ * checks the spelling and reads the value. The range is the caller's to check.
+ */
+export function spelledNumber(text: string, signed: boolean): bigint | undefined {
+  if (text === 'U64_MAX') return U64_MAX;
+  if (text.length > 2 && text.charCodeAt(0) === 0x30 && text.charCodeAt(1) === 0x78) return digits(text, 2, 16, false);
+  if (signed && text.charCodeAt(0) === 0x2d) return digits(text, 1, 10, true);
+  return digits(text, 0, 10, false);
+}
+
+/** The digits of `text` from `start` (at least one) in `base`, negated when `negative`. */
+function digits(text: string, start: number, base: 10 | 16, negative: boolean): bigint | undefined {
+  if (start === text.length) return undefined;
+  let value = 0;
+  for (let i = start; i < text.length; i++) {
+    const digit = digitOf(text.charCodeAt(i));
+    if (digit >= base) return undefined;
+    value = value * base + digit;
+  }
+  // Exact below 2^53; beyond, `value` has lost bits, and BigInt reads the digits exactly.
+  if (Number.isSafeInteger(value)) return BigInt(negative ? -value : value);
+  return BigInt(text);
+}
+
+/** A character's value as a hex digit; 16 for anything else. */
+function digitOf(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  const lower = c | 0x20;
+  return lower >= 0x61 && lower <= 0x66 ? lower - 0x57 : 16;
+}
 
 /**
  * `raw` as a value of `type`; `count` > 1 is a `u8 x[count]` style array read as one
  * little-endian integer. Only `s32` takes negative values.
  */
 export function parseKernelNumber(raw: unknown, type: ScalarType, count = 1): bigint {
-  let value: bigint;
+  let value: bigint | undefined;
   if (typeof raw === 'number') {
     if (!Number.isInteger(raw)) throw new FieldError('', `${show(raw)} is not an integer`);
     // JSON numbers beyond 2^53 have already been rounded by the time they reach us.
     if (!Number.isSafeInteger(raw)) throw new FieldError('', `${show(raw)} is beyond 2^53 - 1: write it as a string`);
     value = BigInt(raw);
   } else if (typeof raw === 'string') {
-    if (raw === 'U64_MAX') value = U64_MAX;
-    else if (HEX.test(raw) || DECIMAL.test(raw) || (type === 's32' && NEGATIVE.test(raw))) value = BigInt(raw);
-    else throw new FieldError('', `${show(raw)} is not a number`);
-  } else {
-    throw new FieldError('', `${show(raw)} is not a number`);
+    value = spelledNumber(raw, type === 's32');
   }
+  if (value === undefined) throw new FieldError('', `${show(raw)} is not a number`);
   return inRange(value, type, count, raw);
 }
 
@@ -76,12 +107,8 @@ export function parseFlags(raw: unknown, type: ScalarType, family: string): bigi
 
 /** An enum value: a number, or one name of `family`. */
 export function parseEnum(raw: unknown, type: ScalarType, family: string): bigint {
-  if (typeof raw === 'string') {
-    const value = familyOf(family).get(raw);
-    if (value !== undefined) return inRange(value, type, 1, raw);
-    if (!HEX.test(raw) && !DECIMAL.test(raw) && raw !== 'U64_MAX' && !(type === 's32' && NEGATIVE.test(raw))) {
-      throw new FieldError('', `${show(raw)} is neither a number nor a name of ${family}`);
-    }
-  }
-  return parseKernelNumber(raw, type);
+  if (typeof raw !== 'string') return parseKernelNumber(raw, type);
+  const value = familyOf(family).get(raw) ?? spelledNumber(raw, type === 's32');
+  if (value === undefined) throw new FieldError('', `${show(raw)} is neither a number nor a name of ${family}`);
+  return inRange(value, type, 1, raw);
 }

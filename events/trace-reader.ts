@@ -1,6 +1,8 @@
 /**
- * Reading a trace: the header first, then the events one at a time, so that a replay holds one
- * line at a time however long the file is. Every malformed line is a `TraceError`.
+ * Reading a trace: the header first, then the events a batch at a time — one batch for the lines
+ * that end in each chunk of the file, each line parsed when its event is taken — so that a replay
+ * holds one chunk at a time however long the file is, and waits for the file once a chunk
+ * rather than once a line. Every malformed line is a `TraceError`.
  */
 import { splitLines } from './line-splitter.ts';
 import { TraceError } from './trace-error.ts';
@@ -21,10 +23,28 @@ export interface OpenTraceOptions {
 
 export interface OpenTrace {
   readonly header: TraceHeader;
-  /** The events in file order. Iterate once; stopping early (`break`) closes the file. */
-  readonly events: AsyncIterable<TraceEvent>;
-  /** Closes the file without reading further; needed only when `events` is not iterated to its end. */
+  /**
+   * The events in file order, a batch for each chunk of the file read. A batch parses its lines
+   * as it is iterated, and throws the `TraceError` of a malformed line once the events before it
+   * have been taken. Iterate once, each batch before the next; stopping early (`break`) closes
+   * the file.
+   */
+  readonly batches: AsyncIterable<Iterable<TraceEvent>>;
+  /** Closes the file without reading further; needed only when `batches` is not iterated to its end. */
   close(): Promise<void>;
+}
+
+/** The index of the first line of `lines` that is neither blank nor a comment, or -1. */
+function headerIndex(lines: readonly string[]): number {
+  return lines.findIndex((text) => !isIgnorable(text));
+}
+
+/** The events of `lines` from index `from`, which is line `line` of the file, each parsed as it is taken. */
+function* readEvents(lines: readonly string[], from: number, line: number, file: string): Generator<TraceEvent, void, undefined> {
+  for (let i = from; i < lines.length; i++) {
+    const text = lines[i] as string;
+    if (!isIgnorable(text)) yield readEventLine(text, file, line + i - from);
+  }
 }
 
 /**
@@ -33,34 +53,43 @@ export interface OpenTrace {
  */
 export async function openTrace(path: string, options: OpenTraceOptions = {}): Promise<OpenTrace> {
   const file = options.file ?? path;
-  const lines = splitLines(path, { file, maxLineBytes: options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES });
-  let line = 0;
-  let header: TraceHeader | undefined;
+  const chunks = splitLines(path, { file, maxLineBytes: options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES });
+  // The lines before the current batch, and the batch that holds the header.
+  let before = 0;
+  let lines: string[] = [];
+  let at = -1;
+  let header: TraceHeader;
   try {
-    for (let next = await lines.next(); !next.done; next = await lines.next()) {
-      line++;
-      if (isIgnorable(next.value)) continue;
-      header = readHeaderLine(next.value, file, line);
-      break;
+    for (let next = await chunks.next(); !next.done; next = await chunks.next()) {
+      lines = next.value;
+      at = headerIndex(lines);
+      if (at >= 0) break;
+      before += lines.length;
     }
+    if (at < 0) throw new TraceError(file, before + 1, NO_HEADER);
+    header = readHeaderLine(lines[at] as string, file, before + at + 1);
   } catch (e) {
-    await lines.return();
+    await chunks.return();
     throw e;
   }
-  if (header === undefined) throw new TraceError(file, line + 1, NO_HEADER);
-  const headerLine = line;
-  async function* events(): AsyncGenerator<TraceEvent, void, undefined> {
-    let n = headerLine;
-    for await (const text of lines) {
-      n++;
-      if (!isIgnorable(text)) yield readEventLine(text, file, n);
+  async function* batches(): AsyncGenerator<Iterable<TraceEvent>, void, undefined> {
+    let line = before + at + 2;
+    try {
+      yield readEvents(lines, at + 1, line, file);
+      line += lines.length - at - 1;
+      for await (const more of chunks) {
+        yield readEvents(more, 0, line, file);
+        line += more.length;
+      }
+    } finally {
+      await chunks.return();
     }
   }
   return {
     header,
-    events: events(),
+    batches: batches(),
     close: async () => {
-      await lines.return();
+      await chunks.return();
     },
   };
 }
@@ -73,13 +102,8 @@ export function parseTraceText(text: string, file = '<text>'): { header: TraceHe
   const lines = text === '' ? [] : text.split('\n');
   // A final newline ends the last line; it does not start another one.
   if (lines[lines.length - 1] === '') lines.pop();
-  let header: TraceHeader | undefined;
-  const events: TraceEvent[] = [];
-  lines.forEach((content, i) => {
-    if (isIgnorable(content)) return;
-    if (header === undefined) header = readHeaderLine(content, file, i + 1);
-    else events.push(readEventLine(content, file, i + 1));
-  });
-  if (header === undefined) throw new TraceError(file, lines.length + 1, NO_HEADER);
-  return { header, events };
+  const at = headerIndex(lines);
+  if (at < 0) throw new TraceError(file, lines.length + 1, NO_HEADER);
+  const header = readHeaderLine(lines[at] as string, file, at + 1);
+  return { header, events: [...readEvents(lines, at + 1, at + 2, file)] };
 }

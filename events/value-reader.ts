@@ -65,10 +65,31 @@ export function parseRecord(plan: RecordPlan, raw: unknown, fill: boolean): Fiel
   return out;
 }
 
+/** A key of a record with its zero; a group's zero is made anew each time it is needed. */
+interface Slot {
+  readonly key: string;
+  readonly zero: Value;
+  readonly group: Group | null;
+}
+
+const slotsOfRecord = new WeakMap<RecordPlan, readonly Slot[]>();
+
+/** The keys of `plan` in declaration order, looked up once per struct. */
+function slotsOf(plan: RecordPlan): readonly Slot[] {
+  let slots = slotsOfRecord.get(plan);
+  if (slots === undefined) {
+    slots = [...plan.keys].map(([key, entry]) =>
+      entry.kind === 'group' ? { key, zero: null, group: entry } : { key, zero: zero(entry.field), group: null },
+    );
+    slotsOfRecord.set(plan, slots);
+  }
+  return slots;
+}
+
+/** Gives every key of `plan` that `out` lacks its zero. */
 export function fillZeros(plan: RecordPlan, out: MutableFields): void {
-  for (const [key, entry] of plan.keys) {
-    if (key in out) continue;
-    out[key] = entry.kind === 'group' ? parseGroup(entry, {}, true) : zero(entry.field);
+  for (const { key, zero: z, group } of slotsOf(plan)) {
+    if (!(key in out)) out[key] = group === null ? z : parseGroup(group, {}, true);
   }
 }
 

@@ -5,10 +5,9 @@
  * the format reads as a number) becomes a bigint.
  */
 import { FieldError, mapItems, recordOf, rethrowUnder, show } from './field-error.ts';
-import { U64_MAX } from './numbers.ts';
+import { spelledNumber } from './numbers.ts';
 import type { Value } from './types.ts';
 
-const NUMERIC = /^(-?[0-9]+|0x[0-9a-fA-F]+)$/;
 export const BYTES = /^0x(?:[0-9a-fA-F]{2})*$/;
 
 type MutableRecord = { [key: string]: Value };
@@ -29,10 +28,7 @@ export function parseLoose(raw: unknown): Value {
     if (!Number.isSafeInteger(raw)) throw new FieldError('', `${show(raw)} is not an integer below 2^53`);
     return BigInt(raw);
   }
-  if (typeof raw === 'string') {
-    if (raw === 'U64_MAX') return U64_MAX;
-    return NUMERIC.test(raw) ? BigInt(raw) : raw;
-  }
+  if (typeof raw === 'string') return spelledNumber(raw, true) ?? raw;
   if (Array.isArray(raw)) return mapItems(raw, parseLoose);
   if (typeof raw === 'object') {
     const record: MutableRecord = {};

@@ -52,14 +52,17 @@ export async function replayFile(file: string, options: FileOptions, observer?: 
     try {
       r = new Replayer(trace.header, options);
     } catch (e: unknown) {
+      await trace.close();
       // A header the model cannot build a world from (a device entry it cannot read) is malformed input.
       throw new TraceError(file, 1, e instanceof Error ? e.message.replace(/^\[iommufd-model\] /, '') : String(e));
     }
     replayer = r;
     observer?.start?.(trace.header, r.world);
-    for await (const event of trace.events) {
-      const fed = r.feed(event);
-      observer?.event(event, fed.before, r.world, fed.result?.errno ?? null);
+    for await (const batch of trace.batches) {
+      for (const event of batch) {
+        const fed = r.feed(event);
+        observer?.event(event, fed.before, r.world, fed.result?.errno ?? null);
+      }
     }
     return summary();
   } catch (e: unknown) {

@@ -8,7 +8,8 @@ import type { Result } from '../src/model/command.ts';
 import type { BugName } from '../src/model/mutants.ts';
 import type { World } from '../src/model/world.ts';
 import { createWorld } from '../src/model/world-init.ts';
-import { checkStep, checkWorld } from '../src/invariants/invariants.ts';
+import { FullInvariantTracker, type InvariantTracker, checkStep } from '../src/invariants/invariants.ts';
+import { IncrementalInvariantTracker } from '../src/invariants/incremental.ts';
 import { matches, outputsOf } from './compare.ts';
 import { type Json, toJson } from './json-value.ts';
 
@@ -17,6 +18,11 @@ export interface ReplayOptions {
   readonly ownChoices: boolean;
   /** `--invariants`: check the model's invariants after every event. */
   readonly invariants?: boolean;
+  /**
+   * `--invariants-full`: with `invariants`, check the whole snapshot after every event instead
+   * of what the event changed (same violations, at a cost that grows with the state).
+   */
+  readonly invariantsFull?: boolean;
   /** Deliberate bugs to switch on in the model (default: none). */
   readonly bugs?: ReadonlySet<BugName>;
 }
@@ -67,14 +73,14 @@ export class Replayer {
   readonly counts: Counts = { events: 0, ok: 0, diverged: 0, ran: 0, unsupported: 0, unsure_diverged: 0 };
   readonly divergences: Divergence[] = [];
   readonly violations: ViolationRecord[] = [];
-  /** Violations standing after the last check: a lasting one is reported only where it began. */
-  private standing = new Set<string>();
+  private readonly invariants: InvariantTracker;
 
   constructor(
     header: TraceHeader,
     private readonly options: ReplayOptions,
   ) {
     this.current = createWorld(header, options);
+    this.invariants = options.invariantsFull === true ? new FullInvariantTracker() : new IncrementalInvariantTracker();
   }
 
   get world(): World {
@@ -84,12 +90,7 @@ export class Replayer {
   /** Runs the invariants after an event, recording the violations that are new. */
   private check(event: TraceEvent, before: World, result: Result): void {
     const found = [...checkStep(before, result.world, event, result)];
-    if (result.world !== before || this.standing.size > 0) {
-      const now = checkWorld(result.world);
-      const keys = new Set(now.map((v) => `${v.invariant}\u0000${v.detail}`));
-      for (const v of now) if (!this.standing.has(`${v.invariant}\u0000${v.detail}`)) found.push(v);
-      this.standing = keys;
-    }
+    if (result.world !== before || this.invariants.hasStanding) found.push(...this.invariants.check(result.world));
     for (const v of found) this.violations.push({ line: event.line, seq: event.seq, op: event.op, ...v });
   }
 

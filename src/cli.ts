@@ -6,15 +6,11 @@
 import { Command, InvalidArgumentError } from '@commander-js/extra-typings';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Presets, SingleBar } from 'cli-progress';
-import { fuzz } from './fuzz/fuzz.ts';
 import { packageVersion } from './package-version.ts';
 import { BUG_NAMES, type BugName, bugSet } from './model/mutants.ts';
-import { auditFile } from '../replay/audit.ts';
-import { renderAuditHtml } from '../replay/audit-html.ts';
-import { formatAuditText } from '../replay/audit-text.ts';
-import { exitCode, replayFiles } from '../replay/replay-file.ts';
-import { formatTextReport } from '../replay/text-report.ts';
+
+// Each command imports what only it needs when it runs (the fuzzer pulls in fast-check, the audit
+// its HTML renderer and uPlot): a short `replay` would otherwise spend most of its time loading them.
 
 function integer(value: string): number {
   const n = Number(value);
@@ -53,13 +49,19 @@ program
   .argument('<files...>', 'trace files (JSON Lines, trace format 1 or 1.1)')
   .option('--json', 'print exactly one JSON report object on stdout')
   .option('--own-choices', 'adopt no recorded free choice (ids, fds, IOVAs, addresses); compare them all')
-  .option('--invariants', "check the model's invariants after every event")
+  .option('--invariants', "check the model's invariants after every event (what the event changed)")
+  .option('--invariants-full', 'like --invariants, but check the whole state after every event (slow; the reference check)')
   .option('--max-line-bytes <n>', 'longest accepted line, in bytes', positiveInt, 1048576)
   .option('--bugs <list>', BUGS_HELP, bugList)
   .action(async (files, opts) => {
+    const [{ exitCode, replayFiles }, { formatTextReport }] = await Promise.all([
+      import('../replay/replay-file.ts'),
+      import('../replay/text-report.ts'),
+    ]);
     const report = await replayFiles(files, {
       ownChoices: opts.ownChoices === true,
-      invariants: opts.invariants === true,
+      invariants: opts.invariants === true || opts.invariantsFull === true,
+      invariantsFull: opts.invariantsFull === true,
       maxLineBytes: opts.maxLineBytes,
       ...(opts.bugs === undefined ? {} : { bugs: opts.bugs }),
     });
@@ -79,6 +81,11 @@ program
   .option('--max-line-bytes <n>', 'longest accepted line, in bytes', positiveInt, 1048576)
   .option('--bugs <list>', BUGS_HELP, bugList)
   .action(async (files, opts) => {
+    const [{ auditFile }, { formatAuditText }, { exitCode }] = await Promise.all([
+      import('../replay/audit.ts'),
+      import('../replay/audit-text.ts'),
+      import('../replay/replay-file.ts'),
+    ]);
     const audits = [];
     for (const file of files) {
       audits.push(
@@ -90,6 +97,7 @@ program
       );
     }
     if (opts.html !== undefined) {
+      const { renderAuditHtml } = await import('../replay/audit-html.ts');
       audits.forEach((a, i) => writeFileSync(audits.length === 1 ? (opts.html as string) : numbered(opts.html as string, i + 1), renderAuditHtml(a)));
     }
     if (opts.json === true) process.stdout.write(`${JSON.stringify({ audits })}\n`);
@@ -120,11 +128,12 @@ program
   .option('--path <path>', "replay one failure: fast-check's path printed with it")
   .option('--no-faults', 'skip the fail_nth injection reruns')
   .option('--bugs <list>', BUGS_HELP, bugList)
-  .action((opts) => {
+  .action(async (opts) => {
+    const { fuzz } = await import('./fuzz/fuzz.ts');
     const seed = opts.seed ?? Date.now() % 2 ** 31;
     const ops = opts.ops?.split(',').map((s) => s.trim()).filter((s) => s !== '');
     process.stdout.write(`fuzz: seed ${seed}, ${opts.runs} runs of up to ${opts.maxSteps} steps${ops === undefined ? '' : `, ops ${ops.join(',')}`}\n`);
-    const bar = process.stderr.isTTY ? new SingleBar({ format: 'fuzz [{bar}] {value}/{total} runs | {eta_formatted} left', stream: process.stderr }, Presets.shades_classic) : null;
+    const bar = process.stderr.isTTY ? await progressBar() : null;
     bar?.start(opts.runs, 0);
     const started = performance.now();
     const result = fuzz({
@@ -155,6 +164,11 @@ program
     );
     process.exitCode = 1;
   });
+
+async function progressBar() {
+  const { Presets, SingleBar } = await import('cli-progress');
+  return new SingleBar({ format: 'fuzz [{bar}] {value}/{total} runs | {eta_formatted} left', stream: process.stderr }, Presets.shades_classic);
+}
 
 /** `out.html` → `out-2.html` for the second of several reports. */
 function numbered(path: string, n: number): string {

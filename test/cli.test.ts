@@ -37,7 +37,7 @@ describe('iommufd-model', () => {
 
 describe('iommufd-model replay', () => {
   it('replays the bundled example clean, adopting choices or making its own, invariants checked', () => {
-    for (const flags of [['--invariants'], ['--own-choices', '--invariants']]) {
+    for (const flags of [['--invariants'], ['--own-choices', '--invariants'], ['--invariants-full']]) {
       const r = cli('replay', ...flags, 'examples/vm-boot-hotplug.jsonl');
       expect(r.code).toBe(0);
       expect(r.stdout).toContain('23 events: 23 ok, 0 diverged, 0 ran, 0 unsupported, 0 invariant violations');
@@ -61,6 +61,10 @@ describe('iommufd-model replay', () => {
     expect(r.stdout).toContain(`replay it with: iommufd-model replay --invariants --bugs double-charge ${file}`);
     expect(cli('replay', '--invariants', '--bugs', 'double-charge', file).code).toBe(1);
     expect(cli('replay', '--invariants', file).code).toBe(0);
+    // The whole-state check reports the same violations at the same events.
+    const report = (flag: string) => JSON.parse(cli('replay', '--json', flag, '--bugs', 'double-charge', file).stdout) as { totals: { violations: number } };
+    expect(report('--invariants').totals.violations).toBeGreaterThan(0);
+    expect(report('--invariants-full')).toEqual(report('--invariants'));
     const unknown = cli('replay', '--bugs', 'no-such-bug', file);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('no bug named no-such-bug');

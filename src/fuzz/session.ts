@@ -65,6 +65,13 @@ export class FuzzSession {
     if (this.faultInjection && outcome.result !== null && !outcome.unissued) this.inject(event, before, line);
   }
 
+  /**
+   * Every violation of the new state, from the whole-state check (`checkWorld`), not the
+   * incremental tracker `replay --invariants` uses: a fuzz state holds a few objects, so the full
+   * check costs little here, it is the reference the incremental one is tested against, and each
+   * fail_nth rerun branches off the state before the command, where a tracker follows one line
+   * of snapshots.
+   */
   private violations(before: World, outcome: StepOutcome, event: TraceEvent): Violation[] {
     const found = outcome.result === null ? [] : checkStep(before, outcome.world, event, outcome.result);
     if (outcome.world !== before) found.push(...checkWorld(outcome.world));

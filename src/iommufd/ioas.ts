@@ -17,14 +17,15 @@ import {
   insertAreas,
   lastOf,
   pagesBase,
+  changeUsed,
   setAllowed,
 } from './io-pagetable/io-pagetable.ts';
-import { areaHasAccesses, areaLocked, notifyUnmap } from './device/access.ts';
-import { addAreaRefs, addHold, allocFilePages, allocUserPages, areaHoldKey, areaIndexes, changeProcess, dropAreaRefs, dropHolds } from './pages/pages.ts';
+import { areaHasAccesses, heldAreas, notifyUnmap } from './device/access.ts';
+import { addAreaRefs, addHold, allocFilePages, allocUserPages, areaHoldKey, areaIndexes, changeProcess, dropAreaRefs, dropHoldGroups, groupHold } from './pages/pages.ts';
 import { fileOf } from '../mm/files.ts';
 import { injected } from '../model/fault-injection.ts';
 import { allocId } from './main/object-table.ts';
-import { castDraft, revise } from '../model/revise.ts';
+import { revise } from '../model/revise.ts';
 import { U64_MAX, firstIntersecting, holes, intersecting, spansOf } from '../model/ranges.ts';
 import { MOCK_FLAGS_ACCESS_SYZ, syzIova } from './selftest/syz-iova.ts';
 import { userMemoryWritable } from '../mm/user-memory.ts';
@@ -60,12 +61,16 @@ export function putIoas(ctx: Ctx, ioas: Ioas): Ctx {
   });
 }
 
-/** The IOAS with a new IO page table, its lifecycle told how many areas it now holds. */
+/**
+ * The IOAS with a new IO page table. Its lifecycle (empty ↔ populated) is told how many areas
+ * it now holds only when that count crosses zero: no other count can move it.
+ */
 export function withIopt(ioas: Ioas, iopt: IoPagetable): Ioas {
   if (iopt === ioas.iopt) return ioas;
+  const crosses = (iopt.areas.size === 0) !== (ioas.iopt.areas.size === 0);
   return revise(ioas, (d) => {
-    d.iopt = castDraft(iopt);
-    d.lifecycle = nextRecord(ioasMachine, ioas.lifecycle, { type: 'AREAS_CHANGED', count: iopt.areas.size });
+    d.iopt = iopt;
+    if (crosses) d.lifecycle = nextRecord(ioasMachine, ioas.lifecycle, { type: 'AREAS_CHANGED', count: iopt.areas.size });
   });
 }
 
@@ -349,6 +354,9 @@ export function ioasUnmap(call: Call, ctx: Ctx, cmd: Fields): Result {
  * `iopt_unmap_iova_range()`: remove every area inside `[start, last]`, lowest first. An area
  * straddling either end stops the loop with ENOENT, keeping the areas already removed; an area
  * an access pinned first makes the accesses drop their items (`iommufd_access_notify_unmap()`).
+ * The held areas are found once: notifying never drops an internal access's item, and an area
+ * not held at the start is not held later. The areas' domain holds are dropped together at
+ * the end: only the final set of holds decides what stays pinned.
  */
 export function unmapIovaRange(
   world: World,
@@ -360,29 +368,27 @@ export function unmapIovaRange(
   let next = ctx;
   let unmapped = 0n;
   const before = ioasIn(ctx, ioasId);
+  const held = heldAreas(ctx, before);
+  const unpin = new Map<number, Set<string>>();
+  const done = (error: Fail | null) => ({ ctx: dropHoldGroups(world, next, unpin), unmapped, error });
   for (const area of [...intersecting(before.iopt.areas, start, last)]) {
     // Locked by a HW queue's internal access: EBUSY before the straddle check.
-    if (areaLocked(next, ioasIn(next, ioasId), area)) {
-      return { ctx: next, unmapped, error: fail('EBUSY', 'iopt_unmap_iova_range', 'area locked by an internal access') };
-    }
+    if (held.locked.has(area.start)) return done(fail('EBUSY', 'iopt_unmap_iova_range', 'area locked by an internal access'));
     if ((area.start < start || area.last > last) && !world.config.bugs.has('unmap-straddle-removes')) {
-      return { ctx: next, unmapped, error: fail('ENOENT', 'iopt_unmap_iova_range', 'an area straddles the range') };
+      return done(fail('ENOENT', 'iopt_unmap_iova_range', 'an area straddles the range'));
     }
-    if (areaHasAccesses(next, ioasIn(next, ioasId), area) && !world.config.bugs.has('unmap-skips-access-notify')) {
+    if (held.any.has(area.start) && areaHasAccesses(next, ioasIn(next, ioasId), area) && !world.config.bugs.has('unmap-skips-access-notify')) {
       next = notifyUnmap(world, next, ioasId, area.start, area.last);
     }
-    next = removeArea(world, next, ioasId, area);
+    if (before.domains.length > 0) groupHold(unpin, area.pages, areaHoldKey(ioasId, area));
+    next = removeArea(next, ioasId, area);
     unmapped += area.last - area.start + 1n;
   }
-  return { ctx: next, unmapped, error: null };
+  return done(null);
 }
 
-/** One area leaves its IOAS: unpinned from its domains, its pages reference dropped. */
-function removeArea(world: World, ctx: Ctx, ioasId: number, area: Area): Ctx {
+/** One area leaves its IOAS, its pages reference dropped (its domain hold is the caller's to drop). */
+function removeArea(ctx: Ctx, ioasId: number, area: Area): Ctx {
   const ioas = ioasIn(ctx, ioasId);
-  const unheld = ioas.domains.length > 0 ? dropHolds(world, ctx, area.pages, new Set([areaHoldKey(ioasId, area)])) : ctx;
-  const iopt = revise(ioas.iopt, (d) => {
-    d.areas = castDraft(ioas.iopt.areas.delete(area.start));
-  });
-  return putIoas(dropAreaRefs(unheld, [area]), withIopt(ioas, iopt));
+  return putIoas(dropAreaRefs(ctx, [area]), withIopt(ioas, changeUsed(ioas.iopt, { removed: [area] })));
 }

@@ -29,8 +29,7 @@ export function exclusiveAt(process: Process, m: Mapping, va: bigint): boolean {
 }
 
 /** Stores the copies the pins of a command made into their processes. */
-export function storeCowBreaks(world: World, breaks: readonly CowBreak[]): World {
-  if (breaks.length === 0) return world;
+export function storeCowBreaks(world: World, breaks: Iterable<CowBreak>): World {
   const { pageSize } = world.config;
   const updated = new Map<number, Process['anonPages']>();
   let gen = world.nextMemObject;

@@ -11,6 +11,68 @@ const BTree = ((BTreeModule as unknown as { default?: unknown }).default ?? BTre
   compare?: (a: K, b: K) => number,
 ) => Tree<K, V>;
 
+/** A node of a sorted-btree tree (its internal shape, which `changesSince` walks): a leaf has no `children`. */
+interface Node<K, V> {
+  readonly keys: readonly K[];
+  readonly values: readonly V[];
+  readonly children?: readonly Node<K, V>[];
+}
+
+const rootOf = <K, V>(tree: Tree<K, V>): Node<K, V> => (tree as unknown as { readonly _root: Node<K, V> })._root;
+
+function heightOf<K, V>(root: Node<K, V>): number {
+  let h = 0;
+  for (let n = root; n.children !== undefined; n = n.children[0] as Node<K, V>) h++;
+  return h;
+}
+
+function childrenOf<K, V>(nodes: readonly Node<K, V>[]): Node<K, V>[] {
+  const out: Node<K, V>[] = [];
+  for (const n of nodes) for (const c of n.children as readonly Node<K, V>[]) out.push(c);
+  return out;
+}
+
+/**
+ * Two lists of nodes of the same height, ascending, less the nodes both have. Nodes of one
+ * height cover disjoint key ranges, so a node both trees share has the same greatest key in
+ * both lists, and no other node there has it.
+ */
+function unshared<K, V>(a: readonly Node<K, V>[], b: readonly Node<K, V>[], compare: (x: K, y: K) => number): [Node<K, V>[], Node<K, V>[]] {
+  const onlyA: Node<K, V>[] = [];
+  const onlyB: Node<K, V>[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) {
+    const x = a[i] as Node<K, V>;
+    const y = b[j] as Node<K, V>;
+    if (x === y) {
+      i++;
+      j++;
+      continue;
+    }
+    if (x.keys.length === 0) {
+      i++;
+      continue;
+    }
+    if (y.keys.length === 0) {
+      j++;
+      continue;
+    }
+    const c = compare(x.keys[x.keys.length - 1] as K, y.keys[y.keys.length - 1] as K);
+    if (c <= 0) {
+      onlyA.push(x);
+      i++;
+    }
+    if (c >= 0) {
+      onlyB.push(y);
+      j++;
+    }
+  }
+  onlyA.push(...a.slice(i));
+  onlyB.push(...b.slice(j));
+  return [onlyA, onlyB];
+}
+
 function compareKeys<K extends bigint | number>(a: K, b: K): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
@@ -90,6 +152,53 @@ export class OrderedMap<K extends bigint | number, V> {
   /** Entries with keys ≥ `key`, ascending. */
   entriesFrom(key: K): IterableIterator<[K, V]> {
     return this.tree.entries(key);
+  }
+
+  /**
+   * Every key whose value is not the same object in `older` (added, removed or replaced), with
+   * both values, ascending. The subtrees the two maps share are skipped, so for a map made from
+   * `older` by k updates this costs O(k log n), not O(n).
+   */
+  changesSince(older: OrderedMap<K, V>, visit: (key: K, was: V | undefined, now: V | undefined) => void): void {
+    if (older === this) return;
+    // Level by level from the roots, dropping the subtrees both trees share; what is left at
+    // the leaves holds every entry that differs.
+    let was = [rootOf(older.tree)];
+    let now = [rootOf(this.tree)];
+    let height = heightOf(was[0] as Node<K, V>);
+    for (let h = heightOf(now[0] as Node<K, V>); h > height; h--) now = childrenOf(now);
+    for (; height > heightOf(now[0] as Node<K, V>); height--) was = childrenOf(was);
+    for (;;) {
+      [was, now] = unshared(was, now, compareKeys);
+      if (height === 0) break;
+      was = childrenOf(was);
+      now = childrenOf(now);
+      height--;
+    }
+    // Merge the two leaf lists' entries by key.
+    let la = 0;
+    let ia = 0;
+    let lb = 0;
+    let ib = 0;
+    for (;;) {
+      while (la < was.length && ia === (was[la] as Node<K, V>).keys.length) {
+        la++;
+        ia = 0;
+      }
+      while (lb < now.length && ib === (now[lb] as Node<K, V>).keys.length) {
+        lb++;
+        ib = 0;
+      }
+      const a = was[la];
+      const b = now[lb];
+      if (a === undefined && b === undefined) return;
+      const c = a === undefined ? 1 : b === undefined ? -1 : compareKeys(a.keys[ia] as K, b.keys[ib] as K);
+      if (c < 0) visit((a as Node<K, V>).keys[ia] as K, (a as Node<K, V>).values[ia], undefined);
+      else if (c > 0) visit((b as Node<K, V>).keys[ib] as K, undefined, (b as Node<K, V>).values[ib]);
+      else if ((a as Node<K, V>).values[ia] !== (b as Node<K, V>).values[ib]) visit((a as Node<K, V>).keys[ia] as K, (a as Node<K, V>).values[ia], (b as Node<K, V>).values[ib]);
+      if (c <= 0) ia++;
+      if (c >= 0) ib++;
+    }
   }
 
   [Symbol.iterator](): IterableIterator<[K, V]> {

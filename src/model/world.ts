@@ -8,6 +8,7 @@ import type { AccessContext } from '../../machines/access.machine.ts';
 import type { DeviceContext } from '../../machines/device.machine.ts';
 import type { IoasContext } from '../../machines/ioas.machine.ts';
 import type { RefContext } from '../../machines/object.machine.ts';
+import type { GapTree } from './gap-tree.ts';
 import type { BugName } from './mutants.ts';
 import type { OrderedMap } from './ordered-map.ts';
 
@@ -174,6 +175,11 @@ export interface IoPagetable {
   readonly reserved: readonly ReservedRange[];
   /** The union of `reserved` as maximal disjoint ranges by start: what checks query. */
   readonly reservedSpans: OrderedMap<bigint, Range>;
+  /**
+   * `areas` and `reservedSpans` in one tree that finds the first hole that fits: the automatic
+   * IOVA allocator's index, changed only with them (`changeUsed()`). Not state of its own.
+   */
+  readonly used: GapTree;
   readonly iovaAlignment: bigint;
 }
 
@@ -452,8 +458,11 @@ export interface Ctx {
   readonly accountMode: AccountMode;
   /** What the command under way changed in pins, not yet charged or uncharged. */
   readonly unsettled: Unsettled;
-  /** Copy-on-write the command's pins broke, not yet stored in the processes' `anonPages`. */
-  readonly cowBroken: readonly CowBreak[];
+  /**
+   * Copy-on-write the command's pins broke, not yet stored in the processes' `anonPages`, by
+   * the order they broke in (0, 1, ...): a map, so that each pin adds its breaks in O(log n).
+   */
+  readonly cowBroken: OrderedMap<number, CowBreak>;
   /** The VFIO compatibility IOAS id (no reference held). */
   readonly vfioIoas: number | null;
 }

@@ -12,7 +12,7 @@ import { bindDevice, changePt, detach, isRefusal, refusal } from '../iommufd/dev
 import { Fail, fail } from '../model/fail.ts';
 import { fileOf } from '../mm/files.ts';
 import { structIoctl } from '../iommufd/main/ioctl.ts';
-import { castDraft, revise } from '../model/revise.ts';
+import { revise } from '../model/revise.ts';
 import { commit } from '../iommufd/main/object-refs.ts';
 import { ptRequest } from '../iommufd/selftest/selftest-device.ts';
 import type { Ctx, HeaderDevice, World } from '../model/world.ts';
@@ -38,7 +38,7 @@ function targetOf(call: Call): Target | null {
 
 function withDevice(world: World, index: number, device: HeaderDevice): World {
   return revise(world, (d) => {
-    d.devices[index] = castDraft(device);
+    if (world.devices[index] !== device) d.devices = world.devices.map((each, i) => (i === index ? device : each));
   });
 }
 

@@ -30,9 +30,11 @@ describe('conformance traces', () => {
       const trace = await openTrace(new URL(file, DIR).pathname, { file });
       let events = 0;
       let shortTestCmds = 0;
-      for await (const event of trace.events) {
-        events++;
-        if (event.op.startsWith('TEST_') && event.args?.size !== 72) shortTestCmds++;
+      for await (const batch of trace.batches) {
+        for (const event of batch) {
+          events++;
+          if (event.op.startsWith('TEST_') && event.args?.size !== 72) shortTestCmds++;
+        }
       }
       expect(events, file).toBe(eventLines(text(file)));
       expect(shortTestCmds, file).toBe(0);

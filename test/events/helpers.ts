@@ -37,7 +37,7 @@ export function tempFile(content: string | Buffer): string {
 export async function readFile(path: string, options: { maxLineBytes?: number; file?: string } = {}) {
   const trace = await openTrace(path, options);
   const events: TraceEvent[] = [];
-  for await (const event of trace.events) events.push(event);
+  for await (const batch of trace.batches) for (const event of batch) events.push(event);
   return { header: trace.header, events };
 }
 

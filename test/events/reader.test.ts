@@ -339,7 +339,7 @@ describe('streaming reader', () => {
     const path = tempFile(content);
     for (const chunkBytes of [1, 2, 3, 5, 7, 64]) {
       const got: string[] = [];
-      for await (const line of splitLines(path, { file: 'f', maxLineBytes: 100, chunkBytes })) got.push(line);
+      for await (const batch of splitLines(path, { file: 'f', maxLineBytes: 100, chunkBytes })) got.push(...batch);
       expect(got).toEqual(['é€😀', '', 'abc', '😀😀😀😀', 'last']);
     }
   });
@@ -349,7 +349,7 @@ describe('streaming reader', () => {
     for (const chunkBytes of [1, 4, 10, 11, 64]) {
       const got: string[] = [];
       const reading = (async () => {
-        for await (const line of splitLines(path, { file: 'f', maxLineBytes: 10, chunkBytes })) got.push(line);
+        for await (const batch of splitLines(path, { file: 'f', maxLineBytes: 10, chunkBytes })) got.push(...batch);
       })();
       await expect(reading).rejects.toThrow(new TraceError('f', 2, 'line is longer than 10 bytes'));
       expect(got).toEqual(['a'.repeat(10)]);
@@ -362,13 +362,26 @@ describe('streaming reader', () => {
     const trace = await openTrace(path, { file: 'big.jsonl' });
     const seen: string[] = [];
     const reading = (async () => {
-      for await (const event of trace.events) seen.push(event.op);
+      for await (const batch of trace.batches) for (const event of batch) seen.push(event.op);
     })();
     await expect(reading).rejects.toThrow(new TraceError('big.jsonl', 3, 'line is longer than 1048576 bytes'));
     expect(seen).toEqual(['FORK']);
     // With the limit raised, the same line is an ordinary event.
     const raised = await readFile(path, { maxLineBytes: 16 << 20 });
     expect(raised.events.map((e) => e.op)).toEqual(['FORK', 'OPEN', 'FORK']);
+  });
+
+  it('hands out the events before a malformed line read in the same chunk, then refuses the line', async () => {
+    const path = tempFile(lines(HEADER, '{"op":"FORK"}', '{"op":"OPEN"}', '{"op":"OPEN",}', '{"op":"FORK"}'));
+    const trace = await openTrace(path, { file: 'bad.jsonl' });
+    const seen: string[] = [];
+    const reading = (async () => {
+      for await (const batch of trace.batches) for (const event of batch) seen.push(event.op);
+    })();
+    await expect(reading).rejects.toThrow(
+      new TraceError('bad.jsonl', 4, 'invalid JSON: Expected double-quoted property name in JSON at position 13'),
+    );
+    expect(seen).toEqual(['FORK', 'OPEN']);
   });
 
   it('refuses an endless line after the limit, without waiting for its end', async () => {
@@ -381,8 +394,11 @@ describe('streaming reader', () => {
   it('can stop early or be closed without reading the events', async () => {
     const path = tempFile(text);
     const first = await openTrace(path);
-    for await (const event of first.events) {
-      expect(event.seq).toBe(1);
+    for await (const batch of first.batches) {
+      for (const event of batch) {
+        expect(event.seq).toBe(1);
+        break;
+      }
       break;
     }
     const unread = await openTrace(path);

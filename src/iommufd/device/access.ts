@@ -12,7 +12,7 @@ import { IOMMU_READ, IOMMU_WRITE, conformsTo, lastOf } from '../io-pagetable/io-
 import { OrderedMap } from '../../model/ordered-map.ts';
 import { addHold, dropHolds } from '../pages/pages.ts';
 import { intersecting } from '../../model/ranges.ts';
-import { castDraft, revise } from '../../model/revise.ts';
+import { revise } from '../../model/revise.ts';
 import { userMemoryReadable, userMemoryWritable } from '../../mm/user-memory.ts';
 import type { Access, AccessItem, Area, Ctx, Ioas, Pages, World } from '../../model/world.ts';
 
@@ -90,16 +90,24 @@ export function areaHasAccesses(ctx: Ctx, ioas: Ioas, area: Area): boolean {
   return false;
 }
 
-/** `area->num_locks`: an internal access (a HW queue's) has pinned through this area, so it cannot be unmapped. */
-export function areaLocked(ctx: Ctx, ioas: Ioas, area: Area): boolean {
+/**
+ * The first IOVAs of the areas some access has pinned through (`area->num_accesses`), and of
+ * those an internal access (a HW queue's) has, which cannot be unmapped (`area->num_locks`):
+ * one pass over the items, so that a range unmap does not rescan them for every area.
+ */
+export function heldAreas(ctx: Ctx, ioas: Ioas): { readonly any: ReadonlySet<bigint>; readonly locked: ReadonlySet<bigint> } {
+  const any = new Set<bigint>();
+  const locked = new Set<bigint>();
   for (const id of ioas.accesses) {
     const access = accessOf(ctx, id);
-    if (!access.internal) continue;
     for (const item of access.items.values()) {
-      if (item.holds.some((h) => h.area === area.start)) return true;
+      for (const h of item.holds) {
+        any.add(h.area);
+        if (access.internal) locked.add(h.area);
+      }
     }
   }
-  return false;
+  return { any, locked };
 }
 
 /**
@@ -114,7 +122,7 @@ export function changeIoas(world: World, ctx: Ctx, accessId: number, ioasId: num
     const ioas = ioasOf(next, ioasId);
     if (ioas.accesses.length >= ACCESSES_PER_IOAS) return fail('EBUSY', 'iopt_add_access', 'the access list is full');
     const joined = revise(ioas, (d) => {
-      d.accesses.push(accessId);
+      d.accesses = [...ioas.accesses, accessId];
     });
     const alignment = world.config.bugs.has('access-skips-alignment') ? ioas.iopt.iovaAlignment : alignmentOf(world, put(next, access), joined);
     if (alignment > ioas.iopt.iovaAlignment && !conformsTo(ioas.iopt, world.config, alignment)) {
@@ -123,7 +131,7 @@ export function changeIoas(world: World, ctx: Ctx, accessId: number, ioasId: num
     next = put(
       next,
       revise(joined, (d) => {
-        d.iopt.iovaAlignment = alignment;
+        if (alignment !== joined.iopt.iovaAlignment) d.iopt = { ...joined.iopt, iovaAlignment: alignment };
         d.lifecycle = nextRecord(ioasMachine, ioas.lifecycle, { type: 'USER_GET' });
       }),
     );
@@ -138,7 +146,8 @@ export function changeIoas(world: World, ctx: Ctx, accessId: number, ioasId: num
     next = put(
       next,
       revise(left, (d) => {
-        d.iopt.iovaAlignment = alignmentOf(world, next, left);
+        const alignment = alignmentOf(world, next, left);
+        if (alignment !== left.iopt.iovaAlignment) d.iopt = { ...left.iopt, iovaAlignment: alignment };
       }),
     );
   }
@@ -220,7 +229,7 @@ export function addItem(ctx: Ctx, accessId: number, item: AccessItem): Ctx {
   return put(
     ctx,
     revise(access, (d) => {
-      d.items = castDraft(access.items.set(item.id, item));
+      d.items = access.items.set(item.id, item);
       d.nextItem = item.id + 1;
       d.lifecycle = nextRecord(accessMachine, access.lifecycle, { type: 'PIN' });
     }),

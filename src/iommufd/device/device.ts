@@ -23,7 +23,7 @@ import { reserve, unreserve } from '../io-pagetable/io-pagetable.ts';
 import { allocId } from '../main/object-table.ts';
 import { adjustUsers, dropObject, liveObject, mustGet, putObject } from '../main/object-refs.ts';
 import { OrderedMap } from '../../model/ordered-map.ts';
-import { castDraft, revise } from '../../model/revise.ts';
+import { revise } from '../../model/revise.ts';
 import { removeVdevice } from '../viommu/viommu.ts';
 import type { Ctx, Device, DeviceModel, Domain, Ioas, World } from '../../model/world.ts';
 
@@ -72,7 +72,7 @@ function withIopt(ctx: Ctx, ioas: Ioas, iopt: Ioas['iopt']): Ctx {
   return putObject(
     ctx,
     revise(ioas, (d) => {
-      d.iopt = castDraft(iopt);
+      d.iopt = iopt;
     }),
   );
 }

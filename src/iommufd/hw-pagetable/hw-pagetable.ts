@@ -11,8 +11,8 @@ import { Fail, fail } from '../../model/fail.ts';
 import { conformsTo, reserve, unreserve } from '../io-pagetable/io-pagetable.ts';
 import { adjustUsers } from '../main/object-refs.ts';
 import { U64_MAX } from '../../model/ranges.ts';
-import { addHold, areaHoldKey, areaIndexes, dropHolds } from '../pages/pages.ts';
-import { castDraft, revise } from '../../model/revise.ts';
+import { addHold, areaHoldKey, areaIndexes, dropHoldGroups, groupHold } from '../pages/pages.ts';
+import { revise } from '../../model/revise.ts';
 import type { Ctx, Domain, HwptPaging, Ioas, World } from '../../model/world.ts';
 
 const lowestBit = (v: bigint): bigint => v & -v;
@@ -59,11 +59,9 @@ function holdAreas(world: World, ctx: Ctx, ioas: Ioas): Fail | Ctx {
 
 /** Unpins what the areas of the IOAS held for its domains. */
 function releaseAreas(world: World, ctx: Ctx, ioas: Ioas): Ctx {
-  let next = ctx;
-  for (const area of ioas.iopt.areas.values()) {
-    next = dropHolds(world, next, area.pages, new Set([areaHoldKey(ioas.id, area)]));
-  }
-  return next;
+  const unpin = new Map<number, Set<string>>();
+  for (const area of ioas.iopt.areas.values()) groupHold(unpin, area.pages, areaHoldKey(ioas.id, area));
+  return dropHoldGroups(world, ctx, unpin);
 }
 
 /**
@@ -99,9 +97,8 @@ export function addDomain(world: World, ctx: Ctx, hwptId: number): Fail | Ctx {
   const filled = ioas.domains.length === 0 ? holdAreas(world, ctx, ioas) : ctx;
   if (filled instanceof Fail) return filled;
   const joined = revise(ioas, (d) => {
-    d.iopt = castDraft({ ...iopt, iovaAlignment: alignment });
-    d.domains.push(hwpt.id);
-    if (world.config.bugs.has('domain-added-twice')) d.domains.push(hwpt.id);
+    d.iopt = { ...iopt, iovaAlignment: alignment };
+    d.domains = world.config.bugs.has('domain-added-twice') ? [...ioas.domains, hwpt.id, hwpt.id] : [...ioas.domains, hwpt.id];
     if (!world.config.bugs.has('hwpt-skips-ioas-reference')) d.lifecycle = nextRecord(ioasMachine, ioas.lifecycle, { type: 'USER_GET' });
   });
   return revise(filled, (d) => {
@@ -138,11 +135,12 @@ export function destroyHwptPaging(world: World, base: Ctx, hwpt: HwptPaging): Ct
   const unfilled = domains.length === 0 && !world.config.bugs.has('last-domain-keeps-pins') ? releaseAreas(world, ctx, ioas) : ctx;
   const without = revise(ioas, (d) => {
     d.domains = domains;
-    d.iopt = castDraft(unreserve(ioas.iopt, domainOwner(hwpt.id)));
+    d.iopt = unreserve(ioas.iopt, domainOwner(hwpt.id));
     d.lifecycle = nextRecord(ioasMachine, ioas.lifecycle, { type: 'USER_PUT' });
   });
   const left = revise(without, (d) => {
-    d.iopt.iovaAlignment = alignmentOf(world, unfilled, without);
+    const alignment = alignmentOf(world, unfilled, without);
+    if (alignment !== without.iopt.iovaAlignment) d.iopt = { ...without.iopt, iovaAlignment: alignment };
   });
   return revise(unfilled, (d) => {
     d.objects = unfilled.objects.delete(hwpt.id).set(left.id, left);

@@ -6,9 +6,9 @@
 import { areaHasAccesses } from '../device/access.ts';
 import { Fail, fail } from '../../model/fail.ts';
 import { ioasIn, putIoas, withIopt } from '../ioas.ts';
+import { changeUsed } from './io-pagetable.ts';
 import { addAreaRefs, addHold, areaHoldKey, areaIndexes, dropHolds } from '../pages/pages.ts';
 import { firstIntersecting } from '../../model/ranges.ts';
-import { castDraft, revise } from '../../model/revise.ts';
 import type { Area, Ctx, Ioas, World } from '../../model/world.ts';
 
 /**
@@ -47,9 +47,7 @@ function splitArea(world: World, ctx: Ctx, ioas: Ioas, area: Area, iova: bigint)
   if (areaHasAccesses(ctx, ioas, area)) return fail('EINVAL', 'iopt_area_split', 'area has accesses');
   const lhs: Area = { ...area, last: iova };
   const rhs: Area = { ...area, start: newStart, startByte };
-  const iopt = revise(ioas.iopt, (d) => {
-    d.areas = castDraft(ioas.iopt.areas.set(lhs.start, lhs).set(rhs.start, rhs));
-  });
+  const iopt = changeUsed(ioas.iopt, { removed: [area], added: [lhs, rhs] });
   if (!ctx.pages.has(area.pages)) throw new Error(`[iommufd-model] area at ${area.start} has no pages object`);
   // The right half takes a new reference on the shared pages object.
   const referenced = addAreaRefs(ctx, [rhs], null);

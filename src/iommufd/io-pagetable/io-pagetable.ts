@@ -6,6 +6,7 @@
 import { Fail, fail } from '../../model/fail.ts';
 import { injected } from '../../model/fault-injection.ts';
 import { allocIova } from './iova-alloc.ts';
+import { GapTree } from '../../model/gap-tree.ts';
 import { OrderedMap } from '../../model/ordered-map.ts';
 import { U64_MAX, firstIntersecting, spansOf } from '../../model/ranges.ts';
 import type { Area, IoPagetable, ModelConfig, Pages, Range, ReservedRange } from '../../model/world.ts';
@@ -19,8 +20,45 @@ export function emptyIopt(): IoPagetable {
     allowed: OrderedMap.empty(),
     reserved: [],
     reservedSpans: OrderedMap.empty(),
+    used: GapTree.EMPTY,
     iovaAlignment: 1n,
   };
+}
+
+/** Tags in the used-span tree: with the reserved check off, an area may start where a reserved span does. */
+const RESERVED = 0;
+const AREA = 1;
+
+export interface UsedChange {
+  readonly removed?: readonly Area[];
+  readonly added?: readonly Area[];
+  /** The whole new list of reservations. */
+  readonly reserved?: readonly ReservedRange[];
+}
+
+/**
+ * The one way the used IOVA space changes: the area map, the reservations with their merged
+ * spans, and the used-span tree the allocator searches move together. Areas leave before
+ * others join, so a split area may hand its start to its left half.
+ */
+export function changeUsed(iopt: IoPagetable, change: UsedChange): IoPagetable {
+  let { areas, reserved, reservedSpans, used } = iopt;
+  for (const area of change.removed ?? []) {
+    areas = areas.delete(area.start);
+    used = used.without(area.start, AREA);
+  }
+  for (const area of change.added ?? []) {
+    areas = areas.set(area.start, area);
+    used = used.with(area, AREA);
+  }
+  if (change.reserved !== undefined) {
+    reserved = change.reserved;
+    const spans = spansOf(reserved);
+    for (const r of reservedSpans.values()) if (spans.get(r.start)?.last !== r.last) used = used.without(r.start, RESERVED);
+    for (const r of spans.values()) if (reservedSpans.get(r.start)?.last !== r.last) used = used.with(r, RESERVED);
+    reservedSpans = spans;
+  }
+  return { ...iopt, areas, reserved, reservedSpans, used };
 }
 
 /** `check_add_overflow(a, b - 1, &last)`: the last byte of `[a, a + b)`, or null on 64-bit overflow. */
@@ -82,7 +120,6 @@ export function insertAreas(
     if (checked instanceof Fail) return checked;
     dst = iova;
   }
-  let areas = iopt.areas;
   const added: Area[] = [];
   let at = dst;
   for (const piece of pieces) {
@@ -94,12 +131,10 @@ export function insertAreas(
     if ((pageOffset & (align - 1n)) !== 0n) return fail('EINVAL', 'iopt_insert_area', 'page offset unaligned');
     const last = lastOf(at, piece.length);
     if (last === null || lastOf(piece.startByte, piece.length) === null) return fail('EOVERFLOW', 'iopt_insert_area', 'iova or start byte + length overflows');
-    const area: Area = { start: at, last, pages: piece.pages.id, startByte: piece.startByte, prot };
-    areas = areas.set(at, area);
-    added.push(area);
+    added.push({ start: at, last, pages: piece.pages.id, startByte: piece.startByte, prot });
     at = last + 1n;
   }
-  return { iopt: { ...iopt, areas }, iova: dst, areas: added };
+  return { iopt: changeUsed(iopt, { added }), iova: dst, areas: added };
 }
 
 /** The `n`th area in IOVA order (from 0), by walking them as `iopt_area_iter_next()` does: the btree has no rank query. */
@@ -120,15 +155,14 @@ export function reserve(iopt: IoPagetable, range: ReservedRange): Fail | IoPaget
   ) {
     return fail('EADDRINUSE', 'iopt_reserve_iova', 'range meets an area or an allowed range');
   }
-  const reserved = [...iopt.reserved, range];
-  return { ...iopt, reserved, reservedSpans: spansOf(reserved) };
+  return changeUsed(iopt, { reserved: [...iopt.reserved, range] });
 }
 
 /** `iopt_remove_reserved_iova()`: drop every reservation of `owner`. */
 export function unreserve(iopt: IoPagetable, owner: string): IoPagetable {
   const reserved = iopt.reserved.filter((r) => r.owner !== owner);
   if (reserved.length === iopt.reserved.length) return iopt;
-  return { ...iopt, reserved, reservedSpans: spansOf(reserved) };
+  return changeUsed(iopt, { reserved });
 }
 
 /**

@@ -6,7 +6,7 @@ import { OrderedMap } from '../../model/ordered-map.ts';
 import { NOTHING_UNSETTLED, settle, unchargeAll } from '../pages/pages.ts';
 import { storeCowBreaks } from '../../mm/cow.ts';
 import { revise } from '../../model/revise.ts';
-import type { Ctx, World } from '../../model/world.ts';
+import type { CowBreak, Ctx, World } from '../../model/world.ts';
 
 export function newContext(id: number): Ctx {
   return {
@@ -17,7 +17,7 @@ export function newContext(id: number): Ctx {
     nextPagesId: 1,
     accountMode: 'default',
     unsettled: NOTHING_UNSETTLED,
-    cowBroken: [],
+    cowBroken: OrderedMap.empty(),
     vfioIoas: null,
   };
 }
@@ -46,8 +46,8 @@ export function releaseContext(world: World, ctxId: number): World {
  * giving the processes the copies those pins made.
  */
 export function putContext(world: World, ctx: Ctx): World {
-  const settled = settle(storeCowBreaks(world, ctx.cowBroken), ctx);
-  const stored = ctx.cowBroken.length === 0 ? settled.ctx : { ...settled.ctx, cowBroken: [] };
+  const settled = settle(ctx.cowBroken.size === 0 ? world : storeCowBreaks(world, ctx.cowBroken.values()), ctx);
+  const stored = ctx.cowBroken.size === 0 ? settled.ctx : { ...settled.ctx, cowBroken: OrderedMap.empty<number, CowBreak>() };
   return revise(settled.world, (d) => {
     d.contexts = settled.world.contexts.set(ctx.id, stored);
   });

@@ -87,6 +87,6 @@ export function recomputeAlignment(call: Call, ctx: Ctx, ioas: Ioas): Ioas | Fai
     return fail('EADDRINUSE', 'iopt_check_iova_alignment', 'an area breaks the new alignment');
   }
   return revise(ioas, (d) => {
-    d.iopt.iovaAlignment = alignment;
+    if (alignment !== ioas.iopt.iovaAlignment) d.iopt = { ...ioas.iopt, iovaAlignment: alignment };
   });
 }

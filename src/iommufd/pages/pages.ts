@@ -10,11 +10,11 @@
  * `ctx.unsettled` with what it owes its counter; the counters move only when it settles.
  */
 import { accountModeFor, charge, checkTransfer, NOTHING_UNSETTLED, pinnedOf, reown, unsettle } from './accounting.ts';
-import { rehold } from './pinning.ts';
+import { addHoldTo, rehold } from './pinning.ts';
 import { injected } from '../../model/fault-injection.ts';
 import { Fail, fail } from '../../model/fail.ts';
 import { U64_MAX } from '../../model/ranges.ts';
-import { castDraft, revise } from '../../model/revise.ts';
+import { revise } from '../../model/revise.ts';
 import type { Area, CowBreak, Ctx, Hold, Pages, Process, Unsettled, World } from '../../model/world.ts';
 
 export { NOTHING_UNSETTLED, pinnedOf, unchargeAll } from './accounting.ts';
@@ -91,8 +91,10 @@ function replaced(table: Table, before: Pages, after: Pages, changed: boolean): 
 function stored(ctx: Ctx, table: Table, breaks: readonly CowBreak[] = []): Ctx {
   return revise(ctx, (d) => {
     d.pages = table.pages;
-    d.unsettled = castDraft(table.unsettled);
-    if (breaks.length > 0) d.cowBroken = castDraft(ctx.cowBroken.concat(breaks));
+    d.unsettled = table.unsettled;
+    let log = ctx.cowBroken;
+    for (const b of breaks) log = log.set(log.size, b);
+    d.cowBroken = log;
   });
 }
 
@@ -127,7 +129,7 @@ export function dropAreaRefs(ctx: Ctx, areas: readonly Area[]): Ctx {
 /** Adds a hold on `pages` (by id) in the context, pinning as needed. */
 export function addHold(world: World, ctx: Ctx, pagesId: number, hold: Hold): Fail | Ctx {
   const pages = pagesIn(ctx, pagesId);
-  const next = rehold(world, ctx, pages, [...pages.holds, hold]);
+  const next = addHoldTo(world, ctx, pages, hold);
   if (next instanceof Fail) return next;
   return stored(ctx, replaced(tableOf(ctx), pages, next.pages, true), next.breaks);
 }
@@ -141,6 +143,23 @@ export function dropHolds(world: World, ctx: Ctx, pagesId: number, keys: Readonl
   const next = rehold(world, ctx, pages, holds);
   if (next instanceof Fail) throw new Error('[iommufd-model] unpinning asked to pin');
   return stored(ctx, replaced(tableOf(ctx), pages, next.pages, true), next.breaks);
+}
+
+/**
+ * Drops holds of many pages objects at once, keys by pages id: a pages object that many
+ * leaving areas share is re-pinned once, not once per area (its holds are a list).
+ */
+export function dropHoldGroups(world: World, ctx: Ctx, groups: ReadonlyMap<number, ReadonlySet<string>>): Ctx {
+  let next = ctx;
+  for (const [pagesId, keys] of groups) next = dropHolds(world, next, pagesId, keys);
+  return next;
+}
+
+/** Adds `key` to the group of `pagesId` (see `dropHoldGroups()`). */
+export function groupHold(groups: Map<number, Set<string>>, pagesId: number, key: string): void {
+  const keys = groups.get(pagesId);
+  if (keys === undefined) groups.set(pagesId, new Set([key]));
+  else keys.add(key);
 }
 
 /**

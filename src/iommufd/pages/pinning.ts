@@ -102,6 +102,54 @@ export function rehold(world: World, ctx: Ctx, pages: Pages, holds: readonly Hol
       if (failed !== null) return failed;
     }
   }
+  return repinned(world, ctx, pages, holds, pins, breaks);
+}
+
+/**
+ * `rehold()` for one more hold, in what that hold touches: the pins cover exactly the union of
+ * the holds, so only the indexes of the new hold not pinned yet are pinned, in ascending order
+ * as `rehold()` would; the pins are not rebuilt from every hold.
+ */
+export function addHoldTo(world: World, ctx: Ctx, pages: Pages, hold: Hold): Fail | { pages: Pages; breaks: CowBreak[] } {
+  const runs = pages.pins;
+  const pins: PinRun[] = [];
+  let breaks: CowBreak[] = [];
+  const pinFresh = (first: bigint, last: bigint): Fail | null => {
+    const fresh = pinRange(world, pages, first, last);
+    if (fresh instanceof Fail) return fresh;
+    pins.push(...fresh.pins);
+    breaks = breaks.concat(fresh.breaks);
+    return null;
+  };
+  let i = 0;
+  for (; i < runs.length && (runs[i] as PinRun).last < hold.first; i++) pins.push(runs[i] as PinRun);
+  let at = hold.first;
+  for (; i < runs.length && (runs[i] as PinRun).first <= hold.last; i++) {
+    const kept = runs[i] as PinRun;
+    if (kept.first > at) {
+      const failed = pinFresh(at, kept.first - 1n);
+      if (failed !== null) return failed;
+    }
+    pins.push(kept);
+    if (kept.last >= at) at = kept.last + 1n;
+  }
+  if (at <= hold.last) {
+    const failed = pinFresh(at, hold.last);
+    if (failed !== null) return failed;
+  }
+  for (; i < runs.length; i++) pins.push(runs[i] as PinRun);
+  return repinned(world, ctx, pages, [...pages.holds, hold], pins, breaks);
+}
+
+/** `pages` with its new holds and pins, if the charge of what it now pins may grow. */
+function repinned(
+  world: World,
+  ctx: Ctx,
+  pages: Pages,
+  holds: readonly Hold[],
+  pins: PinRun[],
+  breaks: CowBreak[],
+): Fail | { pages: Pages; breaks: CowBreak[] } {
   const next = revise(pages, (d) => {
     d.holds = [...holds];
     d.pins = pins;
