@@ -73,20 +73,26 @@ function pinRange(world: World, pages: Pages, first: bigint, last: bigint): Fail
   return { pins, breaks: pinned.breaks };
 }
 
+/** The pins of a new set of holds as they are gathered, and the copy-on-write breaks of the fresh ones. */
+function newPins(world: World, pages: Pages) {
+  const pins: PinRun[] = [];
+  const breaks: CowBreak[] = [];
+  const pinFresh = (first: bigint, last: bigint): Fail | null => {
+    const fresh = pinRange(world, pages, first, last);
+    if (fresh instanceof Fail) return fresh;
+    pins.push(...fresh.pins);
+    breaks.push(...fresh.breaks);
+    return null;
+  };
+  return { pins, breaks, pinFresh };
+}
+
 /**
  * The pages object with a new set of holds, pinning what they newly cover (GUP, then the
  * RLIMIT_MEMLOCK check of its charge) and unpinning what they left.
  */
 export function rehold(world: World, ctx: Ctx, pages: Pages, holds: readonly Hold[]): Fail | { pages: Pages; breaks: CowBreak[] } {
-  const pins: PinRun[] = [];
-  let breaks: CowBreak[] = [];
-  const pinFresh = (first: bigint, last: bigint): Fail | null => {
-    const fresh = pinRange(world, pages, first, last);
-    if (fresh instanceof Fail) return fresh;
-    pins.push(...fresh.pins);
-    breaks = breaks.concat(fresh.breaks);
-    return null;
-  };
+  const { pins, breaks, pinFresh } = newPins(world, pages);
   for (const range of unionOf(holds)) {
     let at = range.first;
     for (const kept of pinsWithin(pages.pins, range.first, range.last)) {
@@ -112,15 +118,7 @@ export function rehold(world: World, ctx: Ctx, pages: Pages, holds: readonly Hol
  */
 export function addHoldTo(world: World, ctx: Ctx, pages: Pages, hold: Hold): Fail | { pages: Pages; breaks: CowBreak[] } {
   const runs = pages.pins;
-  const pins: PinRun[] = [];
-  let breaks: CowBreak[] = [];
-  const pinFresh = (first: bigint, last: bigint): Fail | null => {
-    const fresh = pinRange(world, pages, first, last);
-    if (fresh instanceof Fail) return fresh;
-    pins.push(...fresh.pins);
-    breaks = breaks.concat(fresh.breaks);
-    return null;
-  };
+  const { pins, breaks, pinFresh } = newPins(world, pages);
   let i = 0;
   for (; i < runs.length && (runs[i] as PinRun).last < hold.first; i++) pins.push(runs[i] as PinRun);
   let at = hold.first;
