@@ -49,7 +49,9 @@ const ACCESSES = 4;
 const USERS = 5;
 
 const objectPath = (c: number, id: number): CellPath => [0, c, 0, id];
-const ioasPath = (c: number, id: number, ...rest: (number | bigint)[]): CellPath => [0, c, 0, id, ...rest];
+function ioasPath(c: number, id: number, section: number, at?: number | bigint, sub?: number | bigint): CellPath {
+  return at === undefined ? [0, c, 0, id, section] : sub === undefined ? [0, c, 0, id, section, at] : [0, c, 0, id, section, at, sub];
+}
 const pagesPath = (c: number, id: number): CellPath => [0, c, 1, id];
 const processPath = (pid: number): CellPath => [1, pid];
 const uidPath = (uid: number): CellPath => [2, uid];
@@ -149,7 +151,8 @@ export class IncrementalInvariantTracker implements InvariantTracker {
   private object(c: number, ctx: Ctx | undefined, refs: ContextRefs, id: number, was: IommuObject | undefined, now: IommuObject | undefined, added: Map<number, number>): void {
     const { store } = this;
     for (const ioas of refs.listing(id)) this.listedChanged(c, ctx, ioas, id, was, now);
-    for (const holder of refs.holdersOf(id)) store.mark(objectPath(c, holder));
+    // A HWPT reads only whether the IOAS it names is one.
+    if (was?.type !== now?.type) for (const holder of refs.holdersOf(id)) store.mark(objectPath(c, holder));
     if ((was === undefined) !== (now === undefined)) for (const device of refs.devicesAttachedTo(id)) store.mark(objectPath(c, device));
     if (was?.type === 'ioas' || now?.type === 'ioas') this.ioas(c, ctx, refs, id, asIoas(was), asIoas(now), added);
     const namedBefore = ioasNamedBy(was);
@@ -191,6 +194,7 @@ export class IncrementalInvariantTracker implements InvariantTracker {
     const markAll = (): void => {
       for (const start of areas.keys()) store.mark(ioasPath(c, id, AREA, start));
     };
+    const spansMoved = was !== undefined && now !== undefined && was.iopt.reservedSpans !== now.iopt.reservedSpans;
     let overlapNearChange = false;
     areas.changesSince(was?.iopt.areas ?? NO_AREAS, (start, o, n) => {
       if (o !== undefined) {
@@ -206,18 +210,20 @@ export class IncrementalInvariantTracker implements InvariantTracker {
       // The next area's predecessor changed.
       const next = areas.above(start)?.[1];
       if (next !== undefined) store.mark(ioasPath(c, id, AREA, next.start));
-      domains.forEach((_, pos) => store.mark(ioasPath(c, id, DOMAINS, pos, start)));
+      for (let pos = 0; pos < domains.length; pos++) store.mark(ioasPath(c, id, DOMAINS, pos, start));
       for (const ref of refs.itemsThrough(start)) this.markItem(c, ctx, refs, ref);
-      const chain = [areas.atOrBelow(start - 1n)?.[1], n, next].filter((a) => a !== undefined);
-      for (let i = 1; i < chain.length; i++) if ((chain[i] as Area).start <= (chain[i - 1] as Area).last) overlapNearChange = true;
+      if (spansMoved && !overlapNearChange) {
+        const chain = [areas.atOrBelow(start - 1n)?.[1], n, next].filter((a) => a !== undefined);
+        for (let i = 1; i < chain.length; i++) if ((chain[i] as Area).start <= (chain[i - 1] as Area).last) overlapNearChange = true;
+      }
     });
     (now?.iopt.allowed ?? NO_RANGES).changesSince(was?.iopt.allowed ?? NO_RANGES, (start) => store.mark(ioasPath(c, id, ALLOWED, start)));
     if (now === undefined) return this.lists(c, ctx, refs, id, was, now);
     if (was !== undefined && (was.iopt.iovaAlignment !== now.iopt.iovaAlignment || (was.domains.length > 0) !== (now.domains.length > 0))) markAll();
-    if (was !== undefined && was.iopt.reservedSpans !== now.iopt.reservedSpans) {
+    if (spansMoved) {
       for (const start of now.iopt.allowed.keys()) store.mark(ioasPath(c, id, ALLOWED, start));
       const moved: Range[] = [];
-      now.iopt.reservedSpans.changesSince(was.iopt.reservedSpans, (_, o, n) => {
+      now.iopt.reservedSpans.changesSince((was as Ioas).iopt.reservedSpans, (_, o, n) => {
         if (o !== undefined && n !== undefined && o.start === n.start && o.last === n.last) return;
         if (o !== undefined) moved.push(o);
         if (n !== undefined) moved.push(n);
@@ -229,7 +235,7 @@ export class IncrementalInvariantTracker implements InvariantTracker {
     this.lists(c, ctx, refs, id, was, now);
   }
 
-  /** An IOAS's domain and access lists, and the cells that read the IOAS as a whole. */
+  /** An IOAS's domain and access lists, and the cells that read the IOAS as a whole (when what they read changed). */
   private lists(c: number, ctx: Ctx | undefined, refs: ContextRefs, id: number, was: Ioas | undefined, now: Ioas | undefined): void {
     const { store } = this;
     const subject = objectPath(c, id);
@@ -255,8 +261,11 @@ export class IncrementalInvariantTracker implements InvariantTracker {
         for (const item of access?.items.keys() ?? []) store.mark(ioasPath(c, id, ACCESSES, pos, item));
       });
     }
-    store.mark(ioasPath(c, id, CONFIG));
-    store.mark(ioasPath(c, id, USERS));
+    const same = <T>(read: (ioas: Ioas) => T): boolean => was !== undefined && now !== undefined && read(was) === read(now);
+    if (!same((i) => i.iopt.iovaAlignment) || !same((i) => i.hugePagesDisabled) || !same((i) => i.domains) || !same((i) => i.accesses)) {
+      store.mark(ioasPath(c, id, CONFIG));
+    }
+    if (!same((i) => i.lifecycle)) store.mark(ioasPath(c, id, USERS));
   }
 
   private items(c: number, ctx: Ctx | undefined, refs: ContextRefs, id: number, was: Access | undefined, now: Access | undefined): void {

@@ -26,7 +26,22 @@ function heightOf<K, V>(root: Node<K, V>): number {
   return h;
 }
 
-function childrenOf<K, V>(nodes: readonly Node<K, V>[]): Node<K, V>[] {
+/** The entries of a list of leaves, in order; one leaf's own arrays as they are. */
+function entriesOf<K, V>(leaves: readonly Node<K, V>[]): [readonly K[], readonly V[]] {
+  if (leaves.length === 1) return [(leaves[0] as Node<K, V>).keys, (leaves[0] as Node<K, V>).values];
+  const keys: K[] = [];
+  const values: V[] = [];
+  for (const leaf of leaves) {
+    for (let i = 0; i < leaf.keys.length; i++) {
+      keys.push(leaf.keys[i] as K);
+      values.push(leaf.values[i] as V);
+    }
+  }
+  return [keys, values];
+}
+
+function childrenOf<K, V>(nodes: readonly Node<K, V>[]): readonly Node<K, V>[] {
+  if (nodes.length === 1) return (nodes[0] as Node<K, V>).children as readonly Node<K, V>[];
   const out: Node<K, V>[] = [];
   for (const n of nodes) for (const c of n.children as readonly Node<K, V>[]) out.push(c);
   return out;
@@ -68,8 +83,8 @@ function unshared<K, V>(a: readonly Node<K, V>[], b: readonly Node<K, V>[], comp
       j++;
     }
   }
-  onlyA.push(...a.slice(i));
-  onlyB.push(...b.slice(j));
+  for (; i < a.length; i++) onlyA.push(a[i] as Node<K, V>);
+  for (; j < b.length; j++) onlyB.push(b[j] as Node<K, V>);
   return [onlyA, onlyB];
 }
 
@@ -163,11 +178,12 @@ export class OrderedMap<K extends bigint | number, V> {
     if (older === this) return;
     // Level by level from the roots, dropping the subtrees both trees share; what is left at
     // the leaves holds every entry that differs.
-    let was = [rootOf(older.tree)];
-    let now = [rootOf(this.tree)];
+    let was: readonly Node<K, V>[] = [rootOf(older.tree)];
+    let now: readonly Node<K, V>[] = [rootOf(this.tree)];
     let height = heightOf(was[0] as Node<K, V>);
-    for (let h = heightOf(now[0] as Node<K, V>); h > height; h--) now = childrenOf(now);
-    for (; height > heightOf(now[0] as Node<K, V>); height--) was = childrenOf(was);
+    let heightNow = heightOf(now[0] as Node<K, V>);
+    for (; heightNow > height; heightNow--) now = childrenOf(now);
+    for (; height > heightNow; height--) was = childrenOf(was);
     for (;;) {
       [was, now] = unshared(was, now, compareKeys);
       if (height === 0) break;
@@ -175,29 +191,26 @@ export class OrderedMap<K extends bigint | number, V> {
       now = childrenOf(now);
       height--;
     }
-    // Merge the two leaf lists' entries by key.
-    let la = 0;
-    let ia = 0;
-    let lb = 0;
-    let ib = 0;
-    for (;;) {
-      while (la < was.length && ia === (was[la] as Node<K, V>).keys.length) {
-        la++;
-        ia = 0;
-      }
-      while (lb < now.length && ib === (now[lb] as Node<K, V>).keys.length) {
-        lb++;
-        ib = 0;
-      }
-      const a = was[la];
-      const b = now[lb];
-      if (a === undefined && b === undefined) return;
-      const c = a === undefined ? 1 : b === undefined ? -1 : compareKeys(a.keys[ia] as K, b.keys[ib] as K);
-      if (c < 0) visit((a as Node<K, V>).keys[ia] as K, (a as Node<K, V>).values[ia], undefined);
-      else if (c > 0) visit((b as Node<K, V>).keys[ib] as K, undefined, (b as Node<K, V>).values[ib]);
-      else if ((a as Node<K, V>).values[ia] !== (b as Node<K, V>).values[ib]) visit((a as Node<K, V>).keys[ia] as K, (a as Node<K, V>).values[ia], (b as Node<K, V>).values[ib]);
-      if (c <= 0) ia++;
-      if (c >= 0) ib++;
+    const [keysA, valuesA] = entriesOf(was);
+    const [keysB, valuesB] = entriesOf(now);
+    // Skip the entries both begin and end with, then merge the rest by key.
+    let i = 0;
+    let j = 0;
+    let endA = keysA.length;
+    let endB = keysB.length;
+    while (i < endA && i < endB && keysA[i] === keysB[i] && valuesA[i] === valuesB[i]) i++;
+    j = i;
+    while (endA > i && endB > j && keysA[endA - 1] === keysB[endB - 1] && valuesA[endA - 1] === valuesB[endB - 1]) {
+      endA--;
+      endB--;
+    }
+    while (i < endA || j < endB) {
+      const c = i === endA ? 1 : j === endB ? -1 : compareKeys(keysA[i] as K, keysB[j] as K);
+      if (c < 0) visit(keysA[i] as K, valuesA[i], undefined);
+      else if (c > 0) visit(keysB[j] as K, undefined, valuesB[j]);
+      else if (valuesA[i] !== valuesB[j]) visit(keysA[i] as K, valuesA[i], valuesB[j]);
+      if (c <= 0) i++;
+      if (c >= 0) j++;
     }
   }
 

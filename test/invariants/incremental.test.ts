@@ -49,7 +49,14 @@ function sideBySide(name: string, header: TraceHeader, events: Iterable<TraceEve
   let violations = 0;
   for (const event of events) {
     const before = world;
-    const stepped = step(before, event, { adopt });
+    let stepped: ReturnType<typeof step>;
+    try {
+      stepped = step(before, event, { adopt });
+    } catch (e: unknown) {
+      // A bug switched on can break what the model itself relies on: the run ends there.
+      if (bugs.size > 0) break;
+      throw e;
+    }
     world = stepped.world;
     n++;
     if (stepped.result === null) continue;
