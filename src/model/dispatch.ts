@@ -11,6 +11,7 @@ import { destroy } from '../iommufd/main/destroy.ts';
 import { close, ftruncate, memfdCreate, mmap, munmap, open, opensIommu } from '../mm/env-ops.ts';
 import { type Fail, fail } from './fail.ts';
 import { withFailNth } from './fault-injection.ts';
+import { inCommand } from './revise.ts';
 import { fileOf } from '../mm/files.ts';
 import {
   ioasAllowIovas,
@@ -198,7 +199,7 @@ export function step(world: World, event: TraceEvent, options: StepOptions): Ste
   if (process === undefined) return unissued(world, NO_PROCESS);
   const call: Call = { world, event, process, choices };
   if (event.fd !== undefined && !process.fds.has(event.fd)) return unissued(world, FD_NOT_OPEN);
-  const { value: result, fired } = withFailNth(event.failNth, () => run(call));
+  const { value: result, fired } = withFailNth(event.failNth, () => inCommand(() => run(call)));
   return {
     world: result.world,
     result,

@@ -121,17 +121,16 @@ export function changeIoas(world: World, ctx: Ctx, accessId: number, ioasId: num
   if (ioasId !== null) {
     const ioas = ioasOf(next, ioasId);
     if (ioas.accesses.length >= ACCESSES_PER_IOAS) return fail('EBUSY', 'iopt_add_access', 'the access list is full');
-    const joined = revise(ioas, (d) => {
-      d.accesses = [...ioas.accesses, accessId];
-    });
-    const alignment = world.config.bugs.has('access-skips-alignment') ? ioas.iopt.iovaAlignment : alignmentOf(world, put(next, access), joined);
+    const accesses = [...ioas.accesses, accessId];
+    const alignment = world.config.bugs.has('access-skips-alignment') ? ioas.iopt.iovaAlignment : alignmentOf(world, put(next, access), { ...ioas, accesses });
     if (alignment > ioas.iopt.iovaAlignment && !conformsTo(ioas.iopt, world.config, alignment)) {
       return fail('EADDRINUSE', 'iopt_check_iova_alignment', 'an area breaks the new alignment');
     }
     next = put(
       next,
-      revise(joined, (d) => {
-        if (alignment !== joined.iopt.iovaAlignment) d.iopt = { ...joined.iopt, iovaAlignment: alignment };
+      revise(ioas, (d) => {
+        d.accesses = accesses;
+        if (alignment !== ioas.iopt.iovaAlignment) d.iopt = { ...ioas.iopt, iovaAlignment: alignment };
         d.lifecycle = nextRecord(ioasMachine, ioas.lifecycle, { type: 'USER_GET' });
       }),
     );

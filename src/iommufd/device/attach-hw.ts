@@ -88,14 +88,14 @@ function setDevPasid(ctx: Ctx, group: readonly Device[], pasid: number, hwpt: Hw
   for (const dev of group) {
     if (maxPasids(dev) === 0n || dev.model.kind !== 'mock' || pasid !== IOMMU_TEST_PASID_RESERVED) continue;
     const current = mustGet(next, dev.id, 'device');
-    const armed = hwpt !== null && !current.pasid1024Armed;
+    const wasArmed = current.pasid1024Armed;
     next = putObject(
       next,
       revise(current, (d) => {
-        d.pasid1024Armed = armed;
+        d.pasid1024Armed = hwpt !== null && !wasArmed;
       }),
     );
-    if (hwpt !== null && current.pasid1024Armed) {
+    if (hwpt !== null && wasArmed) {
       return new DriverFault(fail('ENOMEM', 'mock_domain_set_dev_pasid_nop', 'fake error on a second set of pasid 1024'), next);
     }
   }

@@ -23,7 +23,7 @@ import { reserve, unreserve } from '../io-pagetable/io-pagetable.ts';
 import { allocId } from '../main/object-table.ts';
 import { adjustUsers, dropObject, liveObject, mustGet, putObject } from '../main/object-refs.ts';
 import { OrderedMap } from '../../model/ordered-map.ts';
-import { revise } from '../../model/revise.ts';
+import { keepForFallback, revise } from '../../model/revise.ts';
 import { removeVdevice } from '../viommu/viommu.ts';
 import type { Ctx, Device, DeviceModel, Domain, Ioas, World } from '../../model/world.ts';
 
@@ -258,6 +258,8 @@ export function changePt(
 ): Refusal | { ctx: Ctx; hwpt: number } {
   const pt = liveObject(ctx, ptId);
   if (pt === undefined) return fail('ENOENT', 'iommufd_get_object', 'no object with this id');
+  // A driver fault goes back to `ctx`, and an automatic domain that does not fit tries the next.
+  keepForFallback();
   let r: Refusal | Changed;
   if (pt.type === 'hwpt_paging' || pt.type === 'hwpt_nested') {
     if (mode === 'attach') {

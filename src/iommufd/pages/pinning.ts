@@ -148,13 +148,15 @@ function repinned(
   pins: PinRun[],
   breaks: CowBreak[],
 ): Fail | { pages: Pages; breaks: CowBreak[] } {
+  // pfn_reader_user_update_pinned() is an iommufd_should_fail() site (ENOMEM) when the charge grows.
+  let pinned = 0n;
+  for (const r of pins) pinned += r.last - r.first + 1n;
+  const grows = pinned > pinnedOf(pages);
+  const refused = (grows ? injected('ENOMEM', 'pfn_reader_user_update_pinned') : null) ?? checkCharge(world, ctx, pages, pinned);
+  if (refused !== null) return refused;
   const next = revise(pages, (d) => {
     d.holds = [...holds];
     d.pins = pins;
   });
-  // pfn_reader_user_update_pinned() is an iommufd_should_fail() site (ENOMEM) when the charge grows.
-  const pinned = pinnedOf(next);
-  const grows = pinned > pinnedOf(pages);
-  const refused = (grows ? injected('ENOMEM', 'pfn_reader_user_update_pinned') : null) ?? checkCharge(world, ctx, pages, pinned);
-  return refused ?? { pages: next, breaks };
+  return { pages: next, breaks };
 }
