@@ -6,6 +6,9 @@ import type { OrderedMap } from '../model/ordered-map.ts';
 import { atOrAfter, intersecting } from '../model/ranges.ts';
 import type { Mapping, ModelConfig } from '../model/world.ts';
 
+/** The end of the user address space: this model has no TASK_SIZE below 2^64. */
+export const USER_END = 1n << 64n;
+
 /** Where `mmap(NULL, ...)` lands in this model: from here up (see `mmapChoiceAlign`). */
 export const MMAP_BASE = 0x7f0000200000n;
 const MMAP_ALIGN = 0x200000n;

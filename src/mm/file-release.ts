@@ -1,13 +1,18 @@
 /**
  * Closing fds and dropping references on open files. The last reference releases the file
  * through its kind's release, as `fput()` calls `file->f_op->release`: an iommufd releases its
- * context, an access fd destroys its access, a FAULT or VEVENTQ fd drops its object. The table
+ * context, an access fd destroys its access, a FAULT or VEVENTQ fd drops its object, a VFIO
+ * container, group or device fd lets go of what it holds (a device fd from a group may drop
+ * the group file it held in turn; a device cdev unbinds the device bound through it). The table
  * of releases lives here, above the modules of the kinds, so that files.ts, which they use to
  * install their fds, needs none of them.
  */
 import { releaseEventqFile } from '../iommufd/eventq/eventq.ts';
 import { releaseContext } from '../iommufd/main/context.ts';
 import { releaseAccessFile } from '../iommufd/selftest/selftest-access.ts';
+import { releaseContainerFile } from '../vfio/container/container.ts';
+import { releaseCdevFile } from '../vfio/cdev-file.ts';
+import { releaseDeviceFile, releaseGroupFile } from '../vfio/group.ts';
 import { revise } from '../model/revise.ts';
 import type { OpenFile, World } from '../model/world.ts';
 import { withFds } from './files.ts';
@@ -21,6 +26,13 @@ const RELEASE: { readonly [K in ReleasedKind]: (world: World, file: FileOf<K>) =
   access: (world, file) => releaseAccessFile(world, file.ctx, file.access),
   fault: (world, file) => releaseEventqFile(world, file.ctx, file.object),
   veventq: (world, file) => releaseEventqFile(world, file.ctx, file.object),
+  container: (world, file) => releaseContainerFile(world, file.container),
+  group: (world, file) => releaseGroupFile(world, file.group),
+  'vfio-device': (world, file) => {
+    const released = releaseDeviceFile(world, file.group, file.device, file.opened);
+    return released.groupFile === null ? released.world : putFile(released.world, released.groupFile);
+  },
+  'vfio-cdev': releaseCdevFile,
   other: (world) => world,
 };
 

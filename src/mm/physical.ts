@@ -4,7 +4,7 @@
  * file) and its page index there, so two mappings of one memfd share pages and two anonymous
  * mappings never do. Contents are not modelled, only identity.
  */
-import { exclusiveAt, ownCopy } from './cow.ts';
+import { type Stretch, exclusive, ownCopy, stretches } from './cow.ts';
 import { intersecting } from '../model/ranges.ts';
 import type { CowBreak, Mapping, Process, World } from '../model/world.ts';
 
@@ -38,12 +38,51 @@ function isCompound(world: World, m: Mapping): boolean {
   return file?.kind === 'memfd' && file.hugetlb;
 }
 
+/** How far GUP got over a range: the runs of the pages it reached, and the first address it did not (the end when it reached it). */
+export interface Reach {
+  readonly runs: PhysicalRun[];
+  readonly end: bigint;
+}
+
 /**
- * `get_user_pages()` over `[start, start + pages * PAGE_SIZE)`: the physical runs the process
- * maps there now, or null when a page is not mapped or not accessible as asked (EFAULT).
+ * `get_user_pages()` for reading over `[start, start + pages * PAGE_SIZE)`, page by page as
+ * the selftest checks do: the runs of the pages up to the first one that is not mapped or not
+ * readable (EFAULT), if any.
  */
-export function userPages(world: World, process: Process, start: bigint, pages: bigint, write: boolean): PhysicalRun[] | null {
-  return walk(world, process, start, pages, write, null);
+export function readablePages(world: World, process: Process, start: bigint, pages: bigint): Reach {
+  return walk(world, process, start, pages, false, null);
+}
+
+/**
+ * `get_user_pages_fast()` of one page for reading, as the selftest checks call it page after
+ * page, read a run at a time. Reads come at ascending page addresses, each with the last page
+ * the caller may go on to; each gives the page at its address and the ones after it in the
+ * same run (`count` of them in all, up to that last one), or null when GUP fails there
+ * (EFAULT). Each page is judged on its own: pages a read skipped over do not fail the next.
+ */
+export function pageReader(world: World, process: Process): (va: bigint, last: bigint) => PhysicalRun | null {
+  const { pageSize } = world.config;
+  let reach: Reach = { runs: [], end: 0n };
+  let failed = false;
+  let i = 0;
+  let runStart = 0n;
+  return (va, last) => {
+    if (va > reach.end || (va === reach.end && !failed)) {
+      const wanted = last + pageSize;
+      reach = readablePages(world, process, va, (wanted - va) / pageSize);
+      failed = reach.end < wanted;
+      i = 0;
+      runStart = va;
+    }
+    if (va >= reach.end) return null;
+    let run = reach.runs[i] as PhysicalRun;
+    while (va >= runStart + run.count * pageSize) {
+      runStart += run.count * pageSize;
+      run = reach.runs[++i] as PhysicalRun;
+    }
+    const skip = (va - runStart) / pageSize;
+    return { ...run, index: run.index + skip, count: run.count - skip };
+  };
 }
 
 /**
@@ -62,34 +101,43 @@ export function pinUser(
   write: boolean,
 ): { runs: PhysicalRun[]; breaks: CowBreak[] } | null {
   const breaks: CowBreak[] = [];
-  const runs = walk(world, process, start, pages, write, breaks);
-  return runs === null ? null : { runs, breaks };
+  const reach = walk(world, process, start, pages, write, breaks);
+  return reach.end === start + pages * world.config.pageSize ? { runs: reach.runs, breaks } : null;
 }
 
-/** The runs of a range, mapping by mapping; `breaks` collects the copies a pin makes, null for a lookup. */
-function walk(world: World, process: Process, start: bigint, pages: bigint, write: boolean, breaks: CowBreak[] | null): PhysicalRun[] | null {
+/** The runs of a range, mapping by mapping, as far as GUP gets; `breaks` collects the copies a pin makes, null for a lookup. */
+function walk(world: World, process: Process, start: bigint, pages: bigint, write: boolean, breaks: CowBreak[] | null): Reach {
   const { pageSize } = world.config;
   const anyMemory = world.config.memory === 'any';
   const last = start + pages * pageSize - 1n;
   const want = write ? PROT_WRITE : PROT_READ;
   const runs: PhysicalRun[] = [];
+  if (pages === 0n) return { runs, end: start };
   let next = start;
   for (const m of intersecting(process.mm, start, last)) {
     if (m.start > next) {
-      if (!anyMemory) return null;
+      if (!anyMemory) return { runs, end: next };
       runs.push(anyRun(process, next, m.start - 1n, pageSize));
     }
-    if ((m.prot & want) === 0n) return null;
     const from = m.start > next ? m.start : next;
+    if ((m.prot & want) === 0n) return { runs, end: from };
     const to = m.last < last ? m.last : last;
-    runs.push(...mappingRuns(world, process, m, from, to, breaks));
+    for (const r of mappingRuns(world, process, m, from, to, breaks)) runs.push(r);
     next = to + 1n;
   }
   if (next <= last) {
-    if (!anyMemory) return null;
+    if (!anyMemory) return { runs, end: next };
     runs.push(anyRun(process, next, last, pageSize));
   }
-  return runs;
+  return { runs, end: last + 1n };
+}
+
+/** The physical pages of a stretch of mapping `m`. */
+export function stretchPages(world: World, m: Mapping, s: Stretch): PhysicalRun {
+  const { pageSize } = world.config;
+  const count = (s.last - s.start + 1n) / pageSize;
+  if (s.own !== null) return { obj: s.own.obj, index: s.own.index, count, compound: s.own.compound };
+  return { obj: objectOf(m), index: (m.backing.offset + (s.start - m.start)) / pageSize, count, compound: isCompound(world, m) };
 }
 
 /**
@@ -99,8 +147,7 @@ function walk(world: World, process: Process, start: bigint, pages: bigint, writ
  */
 function mappingRuns(world: World, process: Process, m: Mapping, from: bigint, to: bigint, breaks: CowBreak[] | null): PhysicalRun[] {
   const { pageSize } = world.config;
-  const obj = objectOf(m);
-  const compound = isCompound(world, m);
+  if (m.shared) return [stretchPages(world, m, { start: from, last: to, own: null })];
   const runs: PhysicalRun[] = [];
   const push = (r: PhysicalRun): void => {
     const prev = runs[runs.length - 1];
@@ -110,46 +157,18 @@ function mappingRuns(world: World, process: Process, m: Mapping, from: bigint, t
       runs.push(r);
     }
   };
-  const copy = (a: bigint, b: bigint): void => {
-    breaks?.push({ pid: process.pid, start: a, last: b, gen: world.nextMemObject });
-    const first = ownCopy(world.nextMemObject, process.pid, a, pageSize);
-    push({ obj: first.obj, index: first.index, count: (b - a + 1n) / pageSize, compound: first.compound });
-  };
-  // A stretch without anonPages entries: the mapping's own pages, all as exclusive as the first.
-  const fromMapping = (a: bigint, b: bigint): void => {
-    if (breaks !== null && !m.shared && !exclusiveAt(process, m, a)) copy(a, b);
-    else push({ obj, index: (m.backing.offset + (a - m.start)) / pageSize, count: (b - a + 1n) / pageSize, compound });
-  };
-  if (m.shared || process.anonPages.size === 0) {
-    fromMapping(from, to);
-    return runs;
+  for (const s of stretches(process, from, to, pageSize)) {
+    if (breaks === null || exclusive(m, s)) {
+      push(stretchPages(world, m, s));
+      continue;
+    }
+    breaks.push({ pid: process.pid, start: s.start, last: s.last, gen: world.nextMemObject });
+    push(stretchPages(world, m, { ...s, own: ownCopy(world.nextMemObject, process.pid, s.start, s.last, pageSize) }));
   }
-  let at = from;
-  for (const [va, page] of process.anonPages.entriesFrom(from)) {
-    if (va > to) break;
-    if (va > at) fromMapping(at, va - 1n);
-    if (breaks !== null && !page.exclusive) copy(va, va + pageSize - 1n);
-    else push({ obj: page.obj, index: page.index, count: 1n, compound: page.compound });
-    at = va + pageSize;
-  }
-  if (at <= to) fromMapping(at, to);
   return runs;
 }
 
 /** With `memory: "any"`, unmapped user memory is anonymous memory of its own. */
 function anyRun(process: Process, from: bigint, to: bigint, pageSize: bigint): PhysicalRun {
   return { obj: `any:${process.pid}`, index: from / pageSize, count: (to - from + 1n) / pageSize, compound: false };
-}
-
-/** The page at `va` of mapping `m`, whatever the mapping's protection. */
-export function pageIn(world: World, process: Process, m: Mapping, va: bigint): PhysicalRun {
-  const [page] = mappingRuns(world, process, m, va, va + world.config.pageSize - 1n, null);
-  if (page === undefined) throw new Error(`[iommufd-model] no page at ${va.toString(16)}`);
-  return page;
-}
-
-/** The physical page behind one user address, or null when GUP would fail. */
-export function pageAt(world: World, process: Process, va: bigint): PhysicalRun | null {
-  const { pageSize } = world.config;
-  return userPages(world, process, va - (va % pageSize), 1n, false)?.[0] ?? null;
 }

@@ -4,14 +4,15 @@
  */
 import type { Fields } from '../../events/types.ts';
 import { type Call, type Result, big, ok, refuse } from '../model/command.ts';
-import { exclusiveAt, ownCopy } from './cow.ts';
+import { putRun, sliceRun } from './anon-runs.ts';
+import { ownCopy, stretches, writePrivate } from './cow.ts';
 import { fail } from '../model/fail.ts';
 import { closeFd } from './file-release.ts';
-import { pinsOn } from '../iommufd/pages/pages.ts';
-import { pageIn } from './physical.ts';
+import { pinCounts } from '../iommufd/pages/pages.ts';
+import { stretchPages } from './physical.ts';
 import { intersecting } from '../model/ranges.ts';
 import { revise } from '../model/revise.ts';
-import type { Mapping, Process, World } from '../model/world.ts';
+import type { Process, World } from '../model/world.ts';
 
 const PROT_WRITE = 2n;
 
@@ -32,40 +33,34 @@ const cowMappings = (mm: Process['mm']): Process['mm'] => {
   return out;
 };
 
-/** The private pages of mapping `m` that can be anonymous: all of an anonymous mapping's, the copies in a file mapping. */
-function* anonVas(process: Process, m: Mapping, pageSize: bigint): Generator<bigint> {
-  if (m.backing.kind === 'anon') {
-    for (let va = m.start; va <= m.last; va += pageSize) yield va;
-    return;
-  }
-  for (const [va] of process.anonPages.entriesFrom(m.start)) {
-    if (va > m.last) return;
-    yield va;
-  }
-}
-
 /**
  * The anonymous pages after `fork()` (`copy_present_pte()`): each is shared with the child and
  * exclusive to neither, but a pinned one stays the parent's alone and the child gets a copy
  * (`folio_try_dup_anon_rmap_pte()` refuses a maybe-pinned exclusive page), so the pin keeps
- * seeing what the parent maps.
+ * seeing what the parent maps. The private pages that can be anonymous are all of an
+ * anonymous mapping's, and the copies in a file mapping.
  */
 function forkAnonPages(world: World, parent: Process, child: number): { parent: Process['anonPages']; child: Process['anonPages'] } {
   const { pageSize } = world.config;
+  const pinsOn = pinCounts(world);
   let mine = parent.anonPages;
   let theirs = parent.anonPages;
   for (const m of parent.mm.values()) {
     if (m.shared) continue;
-    for (const va of anonVas(parent, m, pageSize)) {
-      const page = pageIn(world, parent, m, va);
-      if (pinsOn(world, page.obj, page.index) > 0n) {
-        mine = mine.set(va, { obj: page.obj, index: page.index, compound: page.compound, exclusive: true });
-        theirs = theirs.set(va, ownCopy(world.nextMemObject, child, va, pageSize));
-      } else {
-        const own = parent.anonPages.get(va);
-        if (own === undefined || !own.exclusive) continue;
-        mine = mine.set(va, { ...own, exclusive: false });
-        theirs = theirs.set(va, { ...own, exclusive: false });
+    for (const s of stretches(parent, m.start, m.last, pageSize)) {
+      if (s.own === null && m.backing.kind !== 'anon') continue;
+      const page = stretchPages(world, m, s);
+      for (const p of pinsOn(page.obj, page.index, page.count)) {
+        const start = s.start + (p.index - page.index) * pageSize;
+        const last = start + p.count * pageSize - 1n;
+        if (p.pins > 0n) {
+          mine = putRun(mine, { start, last, obj: page.obj, index: p.index, compound: page.compound, exclusive: true }, pageSize);
+          theirs = putRun(theirs, ownCopy(world.nextMemObject, child, start, last, pageSize), pageSize);
+        } else if (s.own?.exclusive === true) {
+          const shared = { ...sliceRun(s.own, start, last, pageSize), exclusive: false };
+          mine = putRun(mine, shared, pageSize);
+          theirs = putRun(theirs, shared, pageSize);
+        }
       }
     }
   }
@@ -139,34 +134,33 @@ export function setRlimit(call: Call): Result {
   return ok(withProcess(call.world, { ...call.process, rlimitMemlock: typeof limit === 'bigint' ? limit : null }));
 }
 
-function mappingAt(process: Process, va: bigint): Mapping | null {
-  return intersecting(process.mm, va, va).next().value ?? null;
-}
-
 /**
  * A CPU access to `[addr, addr + length)`: every page must be mapped, and for a write writable
- * (a fault is reported as EFAULT). A write to a private page this process does not have to
- * itself gives it its own copy (`do_wp_page()`); shared pages and exclusive ones are written
- * in place.
+ * (a fault is reported as EFAULT, for the lowest page that faults). A write to a private page
+ * this process does not have to itself gives it its own copy (`do_wp_page()`); shared pages
+ * and exclusive ones are written in place.
  */
 export function touch(call: Call): Result {
   const args = call.event.args?.fields ?? {};
   const { world, process } = call;
   const { pageSize } = world.config;
   const addr = big(args, 'addr');
-  const length = big(args, 'length');
+  const end = addr + big(args, 'length');
   const write = args['write'] === true;
+  const first = addr - (addr % pageSize);
+  if (end <= first) return ok(world);
+  const last = end - 1n - ((end - 1n) % pageSize) + pageSize - 1n;
+  const declared = world.config.memory !== 'any';
   let anonPages = process.anonPages;
-  for (let va = addr - (addr % pageSize); va < addr + length; va += pageSize) {
-    const m = mappingAt(process, va);
-    if (m === null) {
-      if (world.config.memory === 'any') continue;
-      return refuse(call, fail('EFAULT', 'do_user_addr_fault', 'no mapping at the address'));
-    }
+  let next = first;
+  for (const m of intersecting(process.mm, first, last)) {
+    if (m.start > next && declared) return refuse(call, fail('EFAULT', 'do_user_addr_fault', 'no mapping at the address'));
+    next = m.last + 1n;
     if (!write) continue;
     if ((m.prot & PROT_WRITE) === 0n) return refuse(call, fail('EFAULT', 'access_error', 'write to a read-only mapping'));
-    if (!m.shared && !exclusiveAt(process, m, va)) anonPages = anonPages.set(va, ownCopy(world.nextMemObject, process.pid, va, pageSize));
+    if (!m.shared) anonPages = writePrivate(anonPages, process, m, m.start > first ? m.start : first, m.last < last ? m.last : last, world.nextMemObject, pageSize);
   }
+  if (next <= last && declared) return refuse(call, fail('EFAULT', 'do_user_addr_fault', 'no mapping at the address'));
   if (anonPages === process.anonPages) return ok(world);
   return ok(
     revise(withProcess(world, { ...process, anonPages }), (d) => {

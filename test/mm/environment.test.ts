@@ -36,7 +36,7 @@ describe('processes and fds', () => {
     expect(ran[1]?.outcome.rejected.map((r) => r.field)).toEqual(['fd']);
   });
   it('OPEN of another path is not modelled yet: unsupported, nothing changes', () => {
-    const [r] = runTrace([{ op: 'OPEN', args: { path: '/dev/vfio/1' } }]);
+    const [r] = runTrace([{ op: 'OPEN', args: { path: '/dev/kvm' } }]);
     expect(r?.errno).toBe('unsupported');
     expect(r?.outcome.world).toBe(r?.before);
   });
@@ -103,6 +103,53 @@ describe('memory', () => {
       'EBADF ksys_mmap_pgoff: the fd is not open',
       'EINVAL sys_mmap: offset not page aligned',
     ]);
+  });
+  describe('a range that wraps past 2^64 (do_mmap, __get_unmapped_area)', () => {
+    const huge = traceHeader({ hugepage_size: '0x200000', memory: 'declared' });
+    const checks = (events: readonly object[], header?: object) =>
+      runTrace(events, header, false).map((r) => r.outcome.result?.check ?? r.errno);
+    it('a fixed address whose end wraps → ENOMEM, before the alignment check; the last page itself fits', () => {
+      expect(checks([
+        { op: 'MMAP', args: { addr: '0xfffffffffffff000', length: '0x2000' } },
+        { op: 'MMAP', args: { addr: '0xfffffffffffff800', length: '0x1000' } },
+        { op: 'MMAP', args: { addr: '0xfffffffffffff000', length: '0x1000' } },
+      ])).toEqual([
+        'ENOMEM __get_unmapped_area: addr + length wraps past 2^64',
+        'ENOMEM __get_unmapped_area: addr + length wraps past 2^64',
+        'ok',
+      ]);
+    });
+    it('a huge page mapping checks its alignment first (hugetlb_get_unmapped_area)', () => {
+      expect(checks([
+        { op: 'MMAP', args: { addr: '0xffffffffffc01000', length: '0x400000', hugepage: true } },
+        { op: 'MMAP', args: { addr: '0xffffffffffe00000', length: '0x400000', hugepage: true } },
+      ], huge)).toEqual([
+        'EINVAL __get_unmapped_area: addr not aligned to the mapping granule',
+        'ENOMEM __get_unmapped_area: addr + length wraps past 2^64',
+      ]);
+    });
+    it('a length whose page alignment wraps to 0 → ENOMEM; a huge page one is then a length of 0 → EINVAL', () => {
+      expect(checks([
+        { op: 'MMAP', args: { length: '0xfffffffffffff001' } },
+        { op: 'MMAP', args: { length: '0xffffffffffe00001', hugepage: true } },
+      ], huge)).toEqual(['ENOMEM do_mmap: length aligns up to 0', 'EINVAL do_mmap: length aligns up to 0']);
+    });
+    it('mmap(NULL) with no free range that long → ENOMEM; a recorded address that wraps is rejected', () => {
+      const ran = runTrace([
+        { op: 'MMAP', args: { length: '0xfffffffffffff000' } },
+        { op: 'MMAP', args: { length: '0x2000' }, expect: { out: { addr: '0xfffffffffffff000' } } },
+      ]);
+      expect(ran.map((r) => r.outcome.result?.check ?? r.errno)).toEqual(['ENOMEM vm_unmapped_area: no free range that long', 'ok']);
+      expect(ran[1]?.out).toEqual({ addr: 0x7f0000200000n });
+      expect(ran[1]?.outcome.rejected).toEqual([{ field: 'addr', recorded: 0xfffffffffffff000n, reason: 'wraps past 2^64' }]);
+    });
+    it('MUNMAP of a range that wraps → EINVAL (do_vmi_munmap)', () => {
+      expect(checks([
+        { op: 'MUNMAP', args: { addr: '0xfffffffffffff000', length: '0x2000' } },
+        { op: 'MUNMAP', args: { addr: '0', length: 'U64_MAX' } },
+        { op: 'MUNMAP', args: { addr: '0xfffffffffffff000', length: '0x1000' } },
+      ])).toEqual(['EINVAL do_vmi_munmap: the range wraps past 2^64', 'EINVAL do_vmi_munmap: the range wraps past 2^64', 'ok']);
+    });
   });
   it('MUNMAP: length 0 or an unaligned address → EINVAL', () => {
     const ran = runTrace([

@@ -15,7 +15,7 @@ import { injected } from '../../model/fault-injection.ts';
 import { Fail, fail } from '../../model/fail.ts';
 import { U64_MAX } from '../../model/ranges.ts';
 import { revise } from '../../model/revise.ts';
-import type { Area, CowBreak, Ctx, Hold, Pages, Process, Unsettled, World } from '../../model/world.ts';
+import type { Area, CowBreak, Ctx, Hold, Pages, PinRun, Process, Unsettled, World } from '../../model/world.ts';
 
 export { NOTHING_UNSETTLED, pinnedOf, unchargeAll } from './accounting.ts';
 
@@ -203,21 +203,69 @@ export function settle(world: World, ctx: Ctx): { world: World; ctx: Ctx } {
 
 /** The physical page the pages object has pinned at `index`, if pinned. */
 export function pinnedAt(pages: Pages, index: bigint): { obj: string; index: bigint } | null {
-  for (const r of pages.pins) {
-    if (r.first <= index && index <= r.last) return { obj: r.obj, index: r.index + (index - r.first) };
+  const r = pinRunAt(pages, index);
+  return r === null ? null : { obj: r.obj, index: r.index + (index - r.first) };
+}
+
+/** The pin run of the pages object that holds `index`, if it is pinned (`pins` is ascending). */
+export function pinRunAt(pages: Pages, index: bigint): PinRun | null {
+  let lo = 0;
+  let hi = pages.pins.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const r = pages.pins[mid] as PinRun;
+    if (index < r.first) hi = mid - 1;
+    else if (index > r.last) lo = mid + 1;
+    else return r;
   }
   return null;
 }
 
-/** How many pins the model holds on one physical page, across every context (each pages object pins once). */
-export function pinsOn(world: World, obj: string, index: bigint): bigint {
-  let n = 0n;
+/** `count` pages from `index` of memory object `obj` that carry the same number of pins. */
+export interface PinnedStretch {
+  readonly index: bigint;
+  readonly count: bigint;
+  readonly pins: bigint;
+}
+
+/**
+ * How many pins the model holds on physical pages, across every context (a pages object pins
+ * a page once for each of its indexes that maps it there): a reader that splits a run of
+ * pages into stretches of one count. Making it costs the pin runs there are, once for a
+ * command; a read costs the pin runs on its memory object, not the pages it spans.
+ */
+export function pinCounts(world: World): (obj: string, index: bigint, count: bigint) => PinnedStretch[] {
+  const byObj = new Map<string, { first: bigint; last: bigint }[]>();
   for (const ctx of world.contexts.values()) {
     for (const pages of ctx.pages.values()) {
       for (const r of pages.pins) {
-        if (r.obj === obj && r.index <= index && index <= r.index + (r.last - r.first)) n++;
+        const spans = byObj.get(r.obj) ?? [];
+        if (spans.length === 0) byObj.set(r.obj, spans);
+        spans.push({ first: r.index, last: r.index + (r.last - r.first) });
       }
     }
   }
-  return n;
+  return (obj, index, count) => {
+    const last = index + count - 1n;
+    const edges: { at: bigint; delta: bigint }[] = [];
+    for (const s of byObj.get(obj) ?? []) {
+      if (s.last < index || s.first > last) continue;
+      edges.push({ at: s.first > index ? s.first : index, delta: 1n }, { at: (s.last < last ? s.last : last) + 1n, delta: -1n });
+    }
+    edges.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
+    const out: PinnedStretch[] = [];
+    let at = index;
+    let pins = 0n;
+    for (const e of edges) {
+      if (e.at > at) {
+        const prev = out[out.length - 1];
+        if (prev !== undefined && prev.pins === pins) out[out.length - 1] = { ...prev, count: prev.count + (e.at - at) };
+        else out.push({ index: at, count: e.at - at, pins });
+        at = e.at;
+      }
+      pins += e.delta;
+    }
+    if (at <= last) out.push({ index: at, count: last + 1n - at, pins });
+    return out;
+  };
 }

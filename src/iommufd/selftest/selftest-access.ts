@@ -10,8 +10,8 @@ import { Fail, fail } from '../../model/fail.ts';
 import { chooseFd, fileOf, installFile } from '../../mm/files.ts';
 import { getIoas } from '../ioas.ts';
 import { lowestFreeId } from '../main/object-table.ts';
-import { pinnedAt } from '../pages/pages.ts';
-import { pageAt } from '../../mm/physical.ts';
+import { pinRunAt } from '../pages/pages.ts';
+import { pageReader } from '../../mm/physical.ts';
 import { revise } from '../../model/revise.ts';
 import { MOCK_FLAGS_ACCESS_SYZ, syzAccessIova } from './syz-iova.ts';
 import { userMemoryReadable, userMemoryWritable } from '../../mm/user-memory.ts';
@@ -64,22 +64,28 @@ function accessOf(call: Call, fd: bigint): Fail | { ctx: Ctx; access: Access } {
 
 /**
  * `iommufd_test_check_pages()`: each pinned page must be the page behind `uptr`, as the caller
- * maps it after the pin (which may have given it its own copy): `world` is after the pin.
+ * maps it after the pin (which may have given it its own copy): `world` is after the pin. The
+ * pages are compared a stretch at a time, where both sides are consecutive pages.
  */
 function checkPages(world: World, process: Process, ctx: Ctx, item: AccessItem, uptr: bigint): Fail | null {
   const { pageSize } = world.config;
-  let va = uptr - (item.iova % pageSize);
+  const start = uptr - (item.iova % pageSize);
+  let va = start - (start % pageSize);
+  const userPage = pageReader(world, process);
   for (const hold of item.holds) {
     const pages = ctx.pages.get(hold.pages);
     const held = pages?.holds.find((h) => h.key === hold.key);
     if (pages === undefined || held === undefined) return fail('EBADE', 'iommufd_test_check_pages', 'pinned range is gone');
-    for (let index = held.first; index <= held.last; index++, va += pageSize) {
-      const page = pageAt(world, process, va);
+    for (let index = held.first; index <= held.last; ) {
+      const page = userPage(va, va + (held.last - index) * pageSize);
       if (page === null) return fail('EFAULT', 'get_user_pages_fast', 'no page at the address');
-      const pinned = pinnedAt(pages, index);
-      if (pinned === null || pinned.obj !== page.obj || pinned.index !== page.index) {
+      const pinned = pinRunAt(pages, index);
+      if (pinned === null || pinned.obj !== page.obj || pinned.index + (index - pinned.first) !== page.index) {
         return fail('EBADE', 'iommufd_test_check_pages', 'pinned page is not the page at uptr');
       }
+      const alike = pinned.last - index + 1n < page.count ? pinned.last - index + 1n : page.count;
+      index += alike;
+      va += alike * pageSize;
     }
   }
   return null;

@@ -8,8 +8,8 @@ import { type Call, type Result, big, num, ok, refuse } from '../../model/comman
 import { Fail, fail } from '../../model/fail.ts';
 import { lastOf, reserve } from '../io-pagetable/io-pagetable.ts';
 import { getIoas, putIoas, withIopt } from '../ioas.ts';
-import { pinsOn } from '../pages/pages.ts';
-import { pageAt } from '../../mm/physical.ts';
+import { pinCounts } from '../pages/pages.ts';
+import { readablePages } from '../../mm/physical.ts';
 import { U64_MAX } from '../../model/ranges.ts';
 import type { Ctx } from '../../model/world.ts';
 
@@ -40,7 +40,7 @@ export function setTempMemoryLimit(call: Call, _ctx: Ctx, cmd: Fields): Result {
 /**
  * `iommufd_test_md_check_refs()`: every page of the user range must carry `refs` pins. Pages
  * are checked in order, so an early mismatch (EIO) wins over a later fault (EFAULT); pages of
- * a huge (compound) mapping are skipped, as the kernel does.
+ * a huge (compound) mapping are skipped, as the kernel does. The range is read run by run.
  */
 export function mdCheckRefs(call: Call, _ctx: Ctx, cmd: Fields): Result {
   const { pageSize } = call.world.config;
@@ -50,13 +50,14 @@ export function mdCheckRefs(call: Call, _ctx: Ctx, cmd: Fields): Result {
   if (length % pageSize !== 0n || uptr % pageSize !== 0n || uptr + length > U64_MAX) {
     return refuse(call, fail('EINVAL', 'iommufd_test_md_check_refs', 'range unaligned or overflows'));
   }
-  for (let va = uptr; va < uptr + length; va += pageSize) {
-    const page = pageAt(call.world, call.process, va);
-    if (page === null) return refuse(call, fail('EFAULT', 'get_user_pages_fast', 'no page at the address'));
-    if (page.compound) continue;
-    if (pinsOn(call.world, page.obj, page.index) !== refs) {
+  const reach = readablePages(call.world, call.process, uptr, length / pageSize);
+  const pinsOn = pinCounts(call.world);
+  for (const run of reach.runs) {
+    if (run.compound) continue;
+    if (pinsOn(run.obj, run.index, run.count).some((s) => s.pins !== refs)) {
       return refuse(call, fail('EIO', 'iommufd_test_md_check_refs', 'pin count is not refs'));
     }
   }
+  if (reach.end < uptr + length) return refuse(call, fail('EFAULT', 'get_user_pages_fast', 'no page at the address'));
   return ok(call.world);
 }

@@ -2,7 +2,7 @@
  * The selftest ops' own checks (selftest.c), each failure named by the kernel check that fired:
  * mock devices, MD_CHECK_MAP, accesses with their pins and reads, PASID_CHECK_HWPT.
  */
-import { describe, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { HEADER, afterPrologue, failedAt } from '../../harness.ts';
 
 const IOVA = '0x1000000';
@@ -104,5 +104,86 @@ describe('IOMMU_TEST_OP_PASID_CHECK_HWPT (iommufd_test_pasid_check_hwpt)', () =>
   });
   it('a HWPT other than the one attached → EINVAL', () => {
     failedAt(afterPrologue(PASID, [check(0, 8)])[0], 'EINVAL iommufd_test_pasid_check_hwpt: another domain at pasid');
+  });
+});
+
+describe('checks over many pages go a run at a time, and fail at the first page that fails', () => {
+  const GIB = 0x40000000n;
+  const BIG = 0x7f4000000000n;
+  const hex = (v: bigint): string => `0x${v.toString(16)}`;
+  /** MAPPED, then 1 GiB of private memory at BIG mapped at IOVA 1 GiB, which the mock domain pins. */
+  const BIG_MAPPED = [
+    ...MAPPED,
+    { op: 'MMAP', args: { addr: hex(BIG), length: hex(GIB), shared: false } },
+    { op: 'IOAS_MAP', args: { ioas_id: 1, flags: ['FIXED_IOVA', 'READABLE', 'WRITEABLE'], user_va: hex(BIG), length: hex(GIB), iova: hex(GIB) } },
+  ];
+  const wholeMap = checkMap({ iova: hex(GIB), length: hex(GIB), uptr: hex(BIG) });
+  const middle = BIG + GIB / 2n;
+  const unmapMiddle = { op: 'MUNMAP', args: { addr: hex(middle), length: '0x1000' } };
+  const remapMiddle = { op: 'MMAP', args: { addr: hex(middle), length: '0x1000', shared: false } };
+  const checkRefs = (uptr: bigint, length: bigint, refs: number) => ({ op: 'TEST_MD_CHECK_REFS', args: { uptr: hex(uptr), length: hex(length), refs } });
+
+  it('MD_CHECK_MAP over 1 GiB: ok; a page unmapped in the middle → EFAULT; mapped again, it is another page → EINVAL', () => {
+    const ran = afterPrologue(BIG_MAPPED, [wholeMap, unmapMiddle, wholeMap, remapMiddle, wholeMap]);
+    expect(ran.map((r) => r.outcome.result?.check ?? r.errno)).toEqual([
+      'ok',
+      'ok',
+      'EFAULT get_user_pages_fast: no page at the address',
+      'ok',
+      'EINVAL iommufd_test_md_check_pa: iova maps another page',
+    ]);
+  });
+  it('MD_CHECK_MAP: a page that maps another page before a hole → EINVAL; a hole before it → EFAULT', () => {
+    const hole = { op: 'MUNMAP', args: { addr: hex(middle + 0x10000n), length: '0x1000' } };
+    const before = { op: 'MUNMAP', args: { addr: hex(middle - 0x10000n), length: '0x1000' } };
+    const ran = afterPrologue(BIG_MAPPED, [unmapMiddle, remapMiddle, hole, wholeMap, before, wholeMap]);
+    expect(ran.map((r) => r.outcome.result?.check ?? r.errno).slice(3)).toEqual([
+      'EINVAL iommufd_test_md_check_pa: iova maps another page',
+      'ok',
+      'EFAULT get_user_pages_fast: no page at the address',
+    ]);
+  });
+  it('MD_CHECK_REFS over 1 GiB: a wrong count before a hole → EIO; a hole before it → EFAULT', () => {
+    const ran = afterPrologue(BIG_MAPPED, [
+      checkRefs(BIG, GIB, 1),
+      unmapMiddle,
+      remapMiddle,
+      checkRefs(BIG, GIB, 1),
+      { op: 'MUNMAP', args: { addr: hex(middle + 0x1000n), length: '0x1000' } },
+      checkRefs(middle + 0x1000n, GIB / 4n, 0),
+      checkRefs(middle, GIB / 4n, 1),
+    ]);
+    expect(ran.map((r) => r.outcome.result?.check ?? r.errno)).toEqual([
+      'ok',
+      'ok',
+      'ok',
+      'EIO iommufd_test_md_check_refs: pin count is not refs',
+      'ok',
+      'EFAULT get_user_pages_fast: no page at the address',
+      'EIO iommufd_test_md_check_refs: pin count is not refs',
+    ]);
+  });
+  it('ACCESS_PAGES over 16 MiB: each pinned page must be the one at uptr, page by page', () => {
+    const SIXTEEN = 0x1000000n;
+    const accessPages = (uptr: bigint) => pages({ iova: hex(GIB), length: hex(SIXTEEN), uptr: hex(uptr) });
+    const ran = afterPrologue(
+      [...BIG_MAPPED, { op: 'TEST_CREATE_ACCESS', args: { id: 1, flags: ['NEEDS_PIN_PAGES'] } }],
+      [
+        accessPages(BIG),
+        accessPages(BIG + 0x1000n),
+        { op: 'MUNMAP', args: { addr: hex(BIG + SIXTEEN - 0x1000n), length: '0x1000' } },
+        accessPages(BIG),
+        { op: 'MMAP', args: { addr: hex(BIG + SIXTEEN - 0x1000n), length: '0x1000', shared: false } },
+        accessPages(BIG),
+      ],
+    );
+    expect(ran.map((r) => r.outcome.result?.check ?? r.errno)).toEqual([
+      'ok',
+      'EBADE iommufd_test_check_pages: pinned page is not the page at uptr',
+      'ok',
+      'EFAULT get_user_pages_fast: no page at the address',
+      'ok',
+      'EBADE iommufd_test_check_pages: pinned page is not the page at uptr',
+    ]);
   });
 });
