@@ -1,15 +1,26 @@
+import { clip, show } from './quote.ts';
+
 /**
  * A value of a trace line that the format does not allow. The parsers below the reader know the
  * offending key and value but not the file or line; the reader turns this into a `TraceError`.
  */
 export class FieldError extends Error {
   override readonly name = 'FieldError';
-  /** Where in the line: `args.allowed_iovas[0].start`; empty for the line as a whole. */
+  /**
+   * Where in the line: `args.allowed_iovas[0].start`, each key of the trace quoted by `clip`;
+   * empty for the line as a whole.
+   */
   readonly path: string;
   /** What is wrong, naming the value: `"0xzz" is not a number`. */
   readonly problem: string;
 
-  constructor(path: string, problem: string) {
+  /**
+   * `key`: where the problem is, as the trace or the format names it (a key, `[i]`, or a short
+   * path such as `[1].pid`). `inner`: the path below `key`, already quoted.
+   */
+  constructor(key: string, problem: string, inner = '') {
+    const outer = clip(key);
+    const path = inner === '' || outer === '' || inner.startsWith('[') ? outer + inner : `${outer}.${inner}`;
     super(path === '' ? problem : `${path}: ${problem}`);
     this.path = path;
     this.problem = problem;
@@ -17,8 +28,7 @@ export class FieldError extends Error {
 
   /** The same problem one level further out: `key` is an object key, or `[i]` for an index. */
   under(key: string): FieldError {
-    if (this.path === '') return new FieldError(key, this.problem);
-    return new FieldError(this.path.startsWith('[') ? key + this.path : `${key}.${this.path}`, this.problem);
+    return new FieldError(key, this.problem, this.path);
   }
 }
 
@@ -53,10 +63,4 @@ export function mapItems<T>(items: readonly unknown[], parse: (item: unknown) =>
       return rethrowUnder(e, `[${i}]`);
     }
   });
-}
-
-/** A value as it appears in the trace, short enough for a one-line message. */
-export function show(value: unknown): string {
-  const text = value === undefined ? 'undefined' : JSON.stringify(value);
-  return text.length <= 60 ? text : `${text.slice(0, 57)}...`;
 }

@@ -3,14 +3,17 @@
  * format's defaults filled in.
  */
 import { parseArgs } from './args.ts';
-import { FieldError, mapItems, recordOf, show, under } from './field-error.ts';
+import { checkHugepageSize, checkMappings, parseHugepageSize, parsePageSize } from './header-memory.ts';
+import { FieldError, mapItems, recordOf, under } from './field-error.ts';
+import { show } from './quote.ts';
 import { parseKernelNumber } from './numbers.ts';
 import { PLANS } from './op-plan.ts';
 import { CAPS_ARG, RLIMIT_MEMLOCK_ARG } from './ops.ts';
-import type { DeviceDecl, Fields, ProcessDecl, TraceEnv, TraceHeader, Value } from './types.ts';
+import type { DeviceDecl, Fields, ProcessDecl, TraceEnv, TraceHeader, Value, VfioDecl } from './types.ts';
 import { parseArg } from './value-reader.ts';
 import { parseLoose, setOwn } from './values.ts';
 import { parseVersion } from './version.ts';
+import { checkVfioDevices, parseParams, parseVfioDecl } from './vfio-env.ts';
 
 const DEFAULT_PROCESS: ProcessDecl = { pid: 1, uid: 0, rlimitMemlock: null, caps: [] };
 
@@ -26,35 +29,51 @@ export function parseHeader(raw: unknown): TraceHeader {
   let env: TraceEnv = parseEnv({});
   let kernel: string | undefined;
   let params: Fields = {};
+  let envParams: Fields | null = null;
   const extra: { [key: string]: unknown } = {};
   for (const [key, value] of Object.entries(given)) {
     if (key === 'trace' || key === 'version') continue;
-    if (key === 'env') env = under(key, () => parseEnv(value));
-    else if (key === 'kernel') {
+    if (key === 'env') {
+      env = under(key, () => parseEnv(value));
+      envParams = under(key, () => paramsIn(value));
+    } else if (key === 'kernel') {
       if (typeof value !== 'string') throw new FieldError(key, `${show(value)} is not a string`);
       kernel = value;
-    } else if (key === 'params') params = under(key, () => parseLoose(recordOf(value, 'an object')) as Fields);
+    } else if (key === 'params') params = under(key, () => parseParams(value));
     else setOwn(extra, key, value);
   }
+  if (envParams !== null) {
+    if ('params' in given) throw new FieldError('params', 'given in env too: give the module parameters once, in env');
+    params = envParams;
+  }
   return { version, env, ...(kernel === undefined ? {} : { kernel }), params, extra };
+}
+
+/** Format 1.1 places the module parameters in `env`; format 1 at the top level, which stays accepted. */
+function paramsIn(env: unknown): Fields | null {
+  const raw = (env as Readonly<Record<string, unknown>>)['params'];
+  return raw === undefined ? null : under('params', () => parseParams(raw));
 }
 
 function parseEnv(raw: unknown): TraceEnv {
   const given = recordOf(raw, 'an object');
   let pageSize = 4096n;
   let hugepageSize = 2n * 1024n * 1024n;
+  let hugepageRaw: unknown;
   let memory: TraceEnv['memory'] = 'any';
   let mappings: readonly Fields[] = [];
   let processes: readonly ProcessDecl[] = [DEFAULT_PROCESS];
   let devices: readonly DeviceDecl[] = [];
+  let vfio: VfioDecl | null = null;
   const extra: { [key: string]: unknown } = {};
   for (const [key, value] of Object.entries(given)) {
     switch (key) {
       case 'page_size':
-        pageSize = under(key, () => powerOfTwo(value));
+        pageSize = under(key, () => parsePageSize(value));
         break;
       case 'hugepage_size':
-        hugepageSize = under(key, () => powerOfTwo(value));
+        hugepageSize = under(key, () => parseHugepageSize(value));
+        hugepageRaw = value;
         break;
       case 'memory':
         if (value !== 'declared' && value !== 'any') {
@@ -70,18 +89,21 @@ function parseEnv(raw: unknown): TraceEnv {
         break;
       case 'devices':
         devices = under(key, () => parseDevices(value));
+        under(key, () => checkVfioDevices(devices));
+        break;
+      case 'vfio':
+        vfio = under(key, () => parseVfioDecl(value));
+        break;
+      case 'params':
+        // Read by parseHeader(): the module parameters belong to the header.
         break;
       default:
         setOwn(extra, key, value);
     }
   }
-  return { pageSize, hugepageSize, memory, mappings, processes, devices, extra };
-}
-
-function powerOfTwo(raw: unknown): bigint {
-  const value = parseKernelNumber(raw, 'u64');
-  if (value === 0n || (value & (value - 1n)) !== 0n) throw new FieldError('', `${show(raw)} is not a power of two`);
-  return value;
+  under('hugepage_size', () => checkHugepageSize(hugepageSize, hugepageRaw, pageSize));
+  under('mappings', () => checkMappings(mappings, pageSize, hugepageSize));
+  return { pageSize, hugepageSize, memory, mappings, processes, devices, vfio, extra };
 }
 
 const MMAP = PLANS.get('MMAP');

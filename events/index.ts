@@ -6,6 +6,7 @@
 export { openTrace, parseTraceText, DEFAULT_MAX_LINE_BYTES } from './trace-reader.ts';
 export { formatEvent, formatHeader } from './trace-writer.ts';
 export { TraceError } from './trace-error.ts';
+export { MAX_QUOTED, clip } from './quote.ts';
 export { CURRENT_VERSION, VERSIONS } from './version.ts';
 export { FieldError } from './field-error.ts';
 export { OPS, MMAP_ARGS, type OpName } from './ops.ts';

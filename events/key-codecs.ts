@@ -16,7 +16,8 @@
  * memory), which zod alone does not know. Only zod's types are imported here; they compile away.
  */
 import type { ZodType } from 'zod';
-import { FieldError, mapItems, show } from './field-error.ts';
+import { FieldError, mapItems } from './field-error.ts';
+import { show } from './quote.ts';
 import { type Group, type InputKey, type OpPlan, type OutputKey, recordPlan } from './op-plan.ts';
 import type { EnvArgSpec, FieldSpec, StructSpec } from './spec-types.ts';
 import type { EventArgs, Fields, Value } from './types.ts';

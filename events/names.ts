@@ -60,6 +60,8 @@ export const NAME_FAMILIES: ReadonlyMap<string, Family> = new Map<string, Family
   ['VFIO_DMA_UNMAP_FLAG_', family({ GET_DIRTY_BITMAP: 1, ALL: 2, VADDR: 4 })],
   ['VFIO_IOMMU_INFO_', family({ PGSIZES: 1, CAPS: 2 })],
   ['VFIO_IOMMU_SPAPR_INFO_', family({ DDW: 1 })],
+  ['VFIO_IOMMU_DIRTY_PAGES_FLAG_', family({ START: 1, STOP: 2, GET_BITMAP: 4 })],
+  ['VFIO_GROUP_FLAGS_', family({ VIABLE: 1, CONTAINER_SET: 2 })],
   ['VFIO_DEVICE_BIND_FLAG_', family({ TOKEN: 1 })],
   ['VFIO_DEVICE_ATTACH_', family({ PASID: 1 })],
   ['VFIO_DEVICE_DETACH_', family({ PASID: 1 })],

@@ -3,21 +3,52 @@
  * up to 2^53 - 1, a decimal or `0x` hex string, or `"U64_MAX"`; flags also as an array of names,
  * enums also as one name. Everything comes out as a bigint checked against its C type.
  */
-import { FieldError, show } from './field-error.ts';
+import { FieldError } from './field-error.ts';
+import { show } from './quote.ts';
 import { NAME_FAMILIES } from './names.ts';
 import type { ScalarType } from './spec-types.ts';
 
 export const U64_MAX = (1n << 64n) - 1n;
 
-const BITS: Readonly<Record<ScalarType, bigint>> = { u8: 8n, u16: 16n, u32: 32n, s32: 32n, u64: 64n };
-const MAX: Readonly<Record<ScalarType, bigint>> = {
-  u8: 0xffn,
-  u16: 0xffffn,
-  u32: 0xffffffffn,
-  s32: 0x7fffffffn,
-  u64: U64_MAX,
+/** The values a number may take, and how a message names them: `u32 (0 to 2^32 - 1)`. */
+export interface IntegerRange {
+  readonly min: bigint;
+  readonly max: bigint;
+  /** `min < 0n`, kept apart: a bigint comparison costs a call, and a number is read often. */
+  readonly signed: boolean;
+  readonly label: string;
+}
+
+const BITS: Readonly<Record<ScalarType, number>> = { u8: 8, u16: 16, u32: 32, s32: 32, u64: 64 };
+
+function makeRange(type: ScalarType, count: number): IntegerRange {
+  const name = count === 1 ? type : `${type}[${count}]`;
+  if (type === 's32') return { min: -(1n << 31n), max: (1n << 31n) - 1n, signed: true, label: `${name} (-2^31 to 2^31 - 1)` };
+  const bits = BITS[type] * count;
+  return { min: 0n, max: (1n << BigInt(bits)) - 1n, signed: false, label: `${name} (0 to 2^${bits} - 1)` };
+}
+
+const SCALAR_RANGES: Readonly<Record<ScalarType, IntegerRange>> = {
+  u8: makeRange('u8', 1),
+  u16: makeRange('u16', 1),
+  u32: makeRange('u32', 1),
+  s32: makeRange('s32', 1),
+  u64: makeRange('u64', 1),
 };
-const S32_MIN = -(1n << 31n);
+
+const arrayRanges = new Map<string, IntegerRange>();
+
+/** The range of C type `type`, or of a `u8 x[count]` style array read as one integer. */
+function rangeOf(type: ScalarType, count: number): IntegerRange {
+  if (count === 1) return SCALAR_RANGES[type];
+  const key = `${type}[${count}]`;
+  let range = arrayRanges.get(key);
+  if (range === undefined) {
+    range = makeRange(type, count);
+    arrayRanges.set(key, range);
+  }
+  return range;
+}
 
 /** The string spellings as patterns, for the JSON Schema; `spelledNumber` reads the same ones. */
 export const DECIMAL = /^[0-9]+$/;
@@ -61,30 +92,38 @@ function digitOf(c: number): number {
  * `raw` as a value of `type`; `count` > 1 is a `u8 x[count]` style array read as one
  * little-endian integer. Only `s32` takes negative values.
  */
-export function parseKernelNumber(raw: unknown, type: ScalarType, count = 1): bigint {
+export const parseKernelNumber = (raw: unknown, type: ScalarType, count = 1): bigint =>
+  parseInteger(raw, rangeOf(type, count));
+
+/** `raw` as an integer of `range`: a JSON number, or a string spelled as `spelledNumber` reads it. */
+export function parseInteger(raw: unknown, range: IntegerRange): bigint {
   let value: bigint | undefined;
   if (typeof raw === 'number') {
-    if (!Number.isInteger(raw)) throw new FieldError('', `${show(raw)} is not an integer`);
-    // JSON numbers beyond 2^53 have already been rounded by the time they reach us.
-    if (!Number.isSafeInteger(raw)) throw new FieldError('', `${show(raw)} is beyond 2^53 - 1: write it as a string`);
-    value = BigInt(raw);
+    if (Number.isSafeInteger(raw)) {
+      value = BigInt(raw);
+    } else if (Number.isFinite(raw) && !Number.isInteger(raw)) {
+      throw new FieldError('', `${show(raw)} is not an integer`);
+    } else if (Number.isFinite(raw) && raw >= Number(range.min) && raw <= Number(range.max)) {
+      // JSON.parse has rounded it (past 2^53, doubles are that far apart): a string keeps every digit.
+      throw new FieldError('', `${show(raw)} is beyond 2^53 - 1: write it as a string`);
+    } else {
+      // Past the range, or past the range of a double (JSON.parse makes 1e400 Infinity).
+      throw outOfRange(raw, range);
+    }
   } else if (typeof raw === 'string') {
-    value = spelledNumber(raw, type === 's32');
+    value = spelledNumber(raw, range.signed);
   }
   if (value === undefined) throw new FieldError('', `${show(raw)} is not a number`);
-  return inRange(value, type, count, raw);
+  return inRange(value, range, raw);
 }
 
-function inRange(value: bigint, type: ScalarType, count: number, raw: unknown): bigint {
-  const max = count === 1 ? MAX[type] : (1n << (BITS[type] * BigInt(count))) - 1n;
-  if (value <= max && value >= (type === 's32' ? S32_MIN : 0n)) return value;
-  if (value < 0n && type !== 's32') {
-    throw new FieldError('', `${show(raw)} is negative, but ${typeName(type, count)} is unsigned`);
-  }
-  throw new FieldError('', `${show(raw)} is out of range for ${typeName(type, count)}`);
+function inRange(value: bigint, range: IntegerRange, raw: unknown): bigint {
+  if (value >= range.min && value <= range.max) return value;
+  throw outOfRange(raw, range);
 }
 
-const typeName = (type: ScalarType, count: number): string => (count === 1 ? type : `${type}[${count}]`);
+const outOfRange = (raw: unknown, range: IntegerRange): FieldError =>
+  new FieldError('', `${show(raw)} is out of range for ${range.label}`);
 
 function familyOf(name: string): ReadonlyMap<string, bigint> {
   const family = NAME_FAMILIES.get(name);
@@ -102,13 +141,14 @@ export function parseFlags(raw: unknown, type: ScalarType, family: string): bigi
     if (bit === undefined) throw new FieldError(`[${i}]`, `${show(name)} is not a flag of ${family}`);
     value |= bit;
   });
-  return inRange(value, type, 1, raw);
+  return inRange(value, rangeOf(type, 1), raw);
 }
 
 /** An enum value: a number, or one name of `family`. */
 export function parseEnum(raw: unknown, type: ScalarType, family: string): bigint {
   if (typeof raw !== 'string') return parseKernelNumber(raw, type);
-  const value = familyOf(family).get(raw) ?? spelledNumber(raw, type === 's32');
+  const range = rangeOf(type, 1);
+  const value = familyOf(family).get(raw) ?? spelledNumber(raw, range.signed);
   if (value === undefined) throw new FieldError('', `${show(raw)} is neither a number nor a name of ${family}`);
-  return inRange(value, type, 1, raw);
+  return inRange(value, range, raw);
 }

@@ -46,7 +46,7 @@ export const MMAP_ARGS: readonly EnvArgSpec[] = [
 
 /** A process's memlock limit and capabilities, as SET_RLIMIT, SET_CAPS and the header's `processes` give them. */
 export const RLIMIT_MEMLOCK_ARG = arg('rlimit_memlock', 'rlimit');
-export const CAPS_ARG = arg('caps', 'strings', { allowed: ['CAP_IPC_LOCK', 'CAP_SYS_RESOURCE'] });
+export const CAPS_ARG = arg('caps', 'strings', { allowed: ['CAP_IPC_LOCK', 'CAP_SYS_RESOURCE', 'CAP_SYS_RAWIO'] });
 
 // Each helper keeps the op's name and family as literal types, so the registry's type lists them.
 const spec = <const N extends string, const F extends OpFamily>(
@@ -69,6 +69,11 @@ const container = <const N extends string>(op: N, n: number, layout: ArgsLayout)
   spec(op, 'vfio-container', layout, { ioctl: vfio(n) });
 const containerStruct = <const N extends string>(op: N, n: number, struct: StructSpec) =>
   container(op, n, { kind: 'struct', struct });
+/** The bytes the kernel wrote at a struct vfio_bitmap's `data`: the dirty bits, hex in memory order. */
+const DIRTY_BITS = arg('bitmap', 'string');
+
+// VFIO group ioctls, on a /dev/vfio/N fd.
+const group = <const N extends string>(op: N, n: number, layout: ArgsLayout) => spec(op, 'vfio-group', layout, { ioctl: vfio(n) });
 
 // The selftest ops, in IOMMU_TEST_OP_* order.
 const TEST_OPS = [
@@ -139,14 +144,21 @@ const SPECS = [
   container('VFIO_GET_API_VERSION', 0, plain([arg('arg', 'u64')], [RET])),
   container('VFIO_CHECK_EXTENSION', 1, plain([arg('arg', 'enum', { family: 'VFIO_' })], [RET])),
   container('VFIO_SET_IOMMU', 2, plain([arg('arg', 'enum', { family: 'VFIO_' })], [RET])),
-  // Issued on the group; its argument is the container fd, which is the event's fd here.
-  container('VFIO_GROUP_SET_CONTAINER', 4, plain([arg('group', 'u32')])),
-  containerStruct('VFIO_IOMMU_GET_INFO', 12, S.VFIO_IOMMU_TYPE1_INFO),
+  group('VFIO_GROUP_GET_STATUS', 3, { kind: 'struct', struct: S.VFIO_GROUP_STATUS }),
+  // On the group fd with `container_fd`, or (format 1) on the container fd with the `group` number.
+  group('VFIO_GROUP_SET_CONTAINER', 4, plain([arg('group', 'u32'), arg('container_fd', 's32')])),
+  group('VFIO_GROUP_UNSET_CONTAINER', 5, plain([])),
+  // The argument is the device's name; the new device fd is the return value.
+  group('VFIO_GROUP_GET_DEVICE_FD', 6, plain([arg('dev', 'string')], [RET])),
+  // The capability chain comes back as `caps`, a record per capability in chain order.
+  container('VFIO_IOMMU_GET_INFO', 12, { kind: 'struct', struct: S.VFIO_IOMMU_TYPE1_INFO, outs: [arg('caps', 'records')] }),
   containerStruct('VFIO_IOMMU_SPAPR_TCE_GET_INFO', 12, S.VFIO_IOMMU_SPAPR_TCE_INFO),
-  containerStruct('VFIO_IOMMU_MAP_DMA', 13, S.VFIO_IOMMU_TYPE1_DMA_MAP),
-  containerStruct('VFIO_IOMMU_UNMAP_DMA', 14, S.VFIO_IOMMU_TYPE1_DMA_UNMAP),
+  // `ret`: the positive value a SPAPR TCE container returns for an IOVA off its window's page boundary.
+  container('VFIO_IOMMU_MAP_DMA', 13, { kind: 'struct', struct: S.VFIO_IOMMU_TYPE1_DMA_MAP, outs: [RET] }),
+  container('VFIO_IOMMU_UNMAP_DMA', 14, { kind: 'struct', struct: S.VFIO_IOMMU_TYPE1_DMA_UNMAP, outs: [DIRTY_BITS, RET] }),
   container('VFIO_IOMMU_ENABLE', 15, plain([])),
   container('VFIO_IOMMU_DISABLE', 16, plain([])),
+  container('VFIO_IOMMU_DIRTY_PAGES', 17, { kind: 'struct', struct: S.VFIO_IOMMU_TYPE1_DIRTY_BITMAP, outs: [DIRTY_BITS] }),
   containerStruct('VFIO_IOMMU_SPAPR_REGISTER_MEMORY', 17, S.VFIO_IOMMU_SPAPR_REGISTER_MEMORY),
   containerStruct('VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY', 18, S.VFIO_IOMMU_SPAPR_REGISTER_MEMORY),
   containerStruct('VFIO_IOMMU_SPAPR_TCE_CREATE', 19, S.VFIO_IOMMU_SPAPR_TCE_CREATE),

@@ -4,20 +4,22 @@
  *
  * The schema checks the form of every value and the range of JSON integers. The reader checks
  * more than a schema can say: the range of a number written as a string, `__trailing` against
- * `size`, powers of two, pids and device names declared twice, and inline `data` given beside
- * its pointer.
+ * `size`, page sizes, header mappings, pids and device names declared twice, inline `data`
+ * given beside its pointer, and the rules of a well-formed line (encoding, nesting, keys given
+ * twice).
  */
 import { z } from 'zod';
 import { ERRNO_NAMES } from './errno.ts';
 import { type SchemaKit, schemaCodec } from './key-codecs.ts';
 import { NAME_FAMILIES } from './names.ts';
 import { DECIMAL, HEX, NEGATIVE } from './numbers.ts';
-import { type Group, type InputKey, type OpPlan, type OutputKey, PLANS, recordPlan } from './op-plan.ts';
+import { type Group, type InputKey, type OpPlan, type OutputKey, PLANS, TRAILING_KEY, recordPlan } from './op-plan.ts';
 import { CAPS_ARG, RLIMIT_MEMLOCK_ARG } from './ops.ts';
 import type { EnvArgSpec, FieldSpec, ScalarType, StructSpec } from './spec-types.ts';
 import { familyOf } from './value-reader.ts';
 import { BYTES } from './values.ts';
 import { CURRENT_VERSION, VERSIONS } from './version.ts';
+import { VFIO_DRIVERS } from './vfio-env.ts';
 
 interface Meta {
   readonly id?: string;
@@ -194,6 +196,17 @@ const FAIL_NTH = named(
   { id: 'fail_nth', description: 'The injection point to fail, a u32 counted from 1' },
 );
 
+const SOURCE_LINE = named(z.union([z.int().min(1), z.string().regex(/^(?:0x0*[1-9a-fA-F][0-9a-fA-F]*|0*[1-9][0-9]*)$/)]), {
+  id: 'source_line',
+  description: 'The line of the capture the event was imported from, counted from 1',
+});
+
+/** The arguments an event may leave unrecorded: every input but `__trailing`. */
+const oneOfInputs = (plan: OpPlan): ReadonlyMap<string, InputKey> =>
+  new Map([...plan.inputs].filter(([name]) => name !== TRAILING_KEY));
+
+const inputNames = (plan: OpPlan) => z.enum([...oneOfInputs(plan).keys()] as [string, ...string[]]);
+
 function eventSchema(plan: OpPlan) {
   const outputs = [...plan.outputs.keys()];
   return named(
@@ -211,6 +224,9 @@ function eventSchema(plan: OpPlan) {
         .optional(),
       unsure: z.boolean().optional(),
       fail_nth: FAIL_NTH.optional(),
+      source_line: SOURCE_LINE.optional(),
+      unknown_args: z.union([z.literal(true), z.array(inputNames(plan)).min(1)]).optional(),
+      args_one_of: z.partialRecord(inputNames(plan), z.array(LOOSE).min(1)).optional(),
     }),
     { id: `event.${plan.spec.op}` },
   );
@@ -253,6 +269,13 @@ export const HEADER = named(
           .min(1)
           .optional(),
         devices: z.array(z.object({ name: z.string(), kind: z.string() }).catchall(LOOSE)).optional(),
+        vfio: z
+          .strictObject({
+            container: z.enum(['native', 'iommufd']).optional(),
+            drivers: z.array(z.enum(VFIO_DRIVERS)).optional(),
+          })
+          .optional(),
+        params: z.record(z.string(), LOOSE).optional(),
       })
       .optional(),
     kernel: z.string().optional(),

@@ -70,7 +70,7 @@ export interface EnvArgSpec {
   readonly nullable?: boolean;
 }
 
-export type OpFamily = 'iommufd' | 'vfio-container' | 'vfio-device' | 'selftest' | 'env' | 'raw';
+export type OpFamily = 'iommufd' | 'vfio-container' | 'vfio-group' | 'vfio-device' | 'selftest' | 'env' | 'raw';
 
 /** One op of the registry; ops.ts narrows `Name` and `Family` to each op's own. */
 export interface OpSpec<Name extends string = string, Family extends OpFamily = OpFamily> {

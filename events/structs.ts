@@ -263,6 +263,27 @@ export const VFIO_IOMMU_TYPE1_DMA_UNMAP = struct('vfio_iommu_type1_dma_unmap', 2
   u64('size', 16, INOUT),
 ]);
 
+/**
+ * struct vfio_iommu_type1_dirty_bitmap (argsz, flags) with the data[] GET_BITMAP reads: struct
+ * vfio_iommu_type1_dirty_bitmap_get (iova, size, and the struct vfio_bitmap `bitmap`). minsz =
+ * offsetofend(flags); START and STOP read nothing past it.
+ */
+export const VFIO_IOMMU_TYPE1_DIRTY_BITMAP = struct('vfio_iommu_type1_dirty_bitmap', 48, 8, 'argsz', [
+  argsz,
+  u32('flags', 4, flags('VFIO_IOMMU_DIRTY_PAGES_FLAG_')),
+  u64('iova', 8),
+  u64('size', 16),
+  u64('bitmap.pgsize', 24),
+  u64('bitmap.size', 32),
+  u64('bitmap.data', 40),
+]);
+
+// minsz = offsetofend(flags); the kernel writes both back.
+export const VFIO_GROUP_STATUS = struct('vfio_group_status', 8, 8, 'argsz', [
+  argsz,
+  u32('flags', 4, { ...OUT, ...flags('VFIO_GROUP_FLAGS_') }),
+]);
+
 // minsz = offsetofend(dma32_window_size); ddw is struct vfio_iommu_spapr_tce_ddw_info.
 export const VFIO_IOMMU_SPAPR_TCE_INFO = struct('vfio_iommu_spapr_tce_info', 32, 16, 'argsz', [
   argsz,

@@ -5,6 +5,7 @@
 import { parseEvent } from './event.ts';
 import { FieldError } from './field-error.ts';
 import { parseHeader } from './header.ts';
+import { shapeProblem } from './json-shape.ts';
 import { TraceError } from './trace-error.ts';
 import type { TraceEvent, TraceHeader } from './types.ts';
 
@@ -18,12 +19,18 @@ export function isIgnorable(text: string): boolean {
   return true;
 }
 
+/** The line's value, once its depth is known to be bounded and its keys unique. */
 function parseJson(text: string, file: string, line: number): unknown {
+  const shape = shapeProblem(text);
+  if (shape?.tooDeep === true) throw new TraceError(file, line, shape.reason);
+  let raw: unknown;
   try {
-    return JSON.parse(text);
+    raw = JSON.parse(text);
   } catch (e) {
     throw new TraceError(file, line, `invalid JSON: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }
+  if (shape !== null) throw new TraceError(file, line, shape.reason);
+  return raw;
 }
 
 export function readHeaderLine(text: string, file: string, line: number): TraceHeader {

@@ -15,7 +15,7 @@ export const DEFAULT_MAX_LINE_BYTES = 1 << 20;
 const NO_HEADER = 'no header: the trace has no line that is not blank or a comment';
 
 export interface OpenTraceOptions {
-  /** Bytes a line may hold (newline not counted); default 1 MiB. */
+  /** Bytes a line may hold (its `\n` or `\r\n` not counted); default 1 MiB. */
   readonly maxLineBytes?: number;
   /** The file's name in error messages; default the path. */
   readonly file?: string;
@@ -49,7 +49,8 @@ function* readEvents(lines: readonly string[], from: number, line: number, file:
 
 /**
  * Opens `path` and reads up to its header, which is its first line that is neither blank nor a
- * comment. Rejects with a `TraceError` when the file has no valid header.
+ * comment. Rejects with a `TraceError` when the file cannot be read or has no valid header,
+ * having closed it.
  */
 export async function openTrace(path: string, options: OpenTraceOptions = {}): Promise<OpenTrace> {
   const file = options.file ?? path;
@@ -95,11 +96,13 @@ export async function openTrace(path: string, options: OpenTraceOptions = {}): P
 }
 
 /**
- * A whole trace held in memory (tests, small inputs): the same rules as `openTrace`, except
- * the line length limit, which is there to bound what a stream holds.
+ * A whole trace held in memory (tests, small inputs), already decoded: the same rules as
+ * `openTrace`, except the line length limit, which is there to bound what a stream holds, and
+ * the check of its encoding, which was the decoder's. A byte order mark opening it is skipped.
  */
 export function parseTraceText(text: string, file = '<text>'): { header: TraceHeader; events: TraceEvent[] } {
-  const lines = text === '' ? [] : text.split('\n');
+  const body = text.startsWith('\ufeff') ? text.slice(1) : text;
+  const lines = body === '' ? [] : body.split('\n');
   // A final newline ends the last line; it does not start another one.
   if (lines[lines.length - 1] === '') lines.pop();
   const at = headerIndex(lines);

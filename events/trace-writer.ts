@@ -34,6 +34,18 @@ function formatOut(plan: OpPlan, fields: Fields): JsonRecord {
   return out;
 }
 
+/** Each possible value written as the argument itself would be. */
+function formatOneOf(plan: OpPlan, oneOf: NonNullable<TraceEvent['argsOneOf']>): JsonRecord {
+  const out: JsonRecord = {};
+  for (const [name, values] of Object.entries(oneOf)) {
+    const entry = plan.inputs.get(name);
+    if (entry === undefined) throw new Error(`${name} is not an argument of ${plan.spec.op}`);
+    const codec = inputCodec(entry.kind);
+    setOwn(out, name, values.map((value) => codec.formatInput(entry, name, { size: 0, fields: { [name]: value }, trailing: NO_TRAILING }, plan) ?? 0));
+  }
+  return out;
+}
+
 function planOf(op: OpName): OpPlan {
   const plan = PLANS.get(op);
   if (plan === undefined) throw new Error(`${op} is not an op of trace format ${CURRENT_VERSION}`);
@@ -45,6 +57,7 @@ export function formatEvent(event: TraceEvent): string {
   const plan = planOf(event.op);
   const out: { [key: string]: unknown } = {};
   if (event.seq !== null) out.seq = event.seq;
+  if (event.sourceLine !== undefined) out.source_line = event.sourceLine;
   if (event.pid !== undefined) out.pid = event.pid;
   if (event.fd !== undefined) out.fd = event.fd;
   out.op = event.op;
@@ -53,6 +66,8 @@ export function formatEvent(event: TraceEvent): string {
     const args = formatArgs(plan, event.args);
     if (Object.keys(args).length > 0) out.args = args;
   }
+  if (event.unknownArgs !== undefined) out.unknown_args = event.unknownArgs;
+  if (event.argsOneOf !== undefined) out.args_one_of = formatOneOf(plan, event.argsOneOf);
   if (event.expect !== undefined) {
     const expect: JsonRecord = {};
     if (event.expect.errno !== undefined) expect.errno = event.expect.errno;
@@ -98,10 +113,13 @@ export function formatHeader(header: TraceHeader): string {
       return device;
     });
   }
+  if (env.vfio !== null) {
+    envOut.vfio = env.vfio.drivers === null ? { container: env.vfio.container } : { container: env.vfio.container, drivers: env.vfio.drivers };
+  }
+  if (Object.keys(header.params).length > 0) envOut.params = formatLoose(header.params);
   for (const [key, value] of Object.entries(env.extra)) setOwn(envOut, key, value);
   out.env = envOut;
   if (header.kernel !== undefined) out.kernel = header.kernel;
-  if (Object.keys(header.params).length > 0) out.params = formatLoose(header.params);
   for (const [key, value] of Object.entries(header.extra)) setOwn(out, key, value);
   return JSON.stringify(out);
 }

@@ -59,6 +59,18 @@ export interface TraceEvent {
   readonly inferred?: true | readonly string[];
   readonly unsure: boolean;
   readonly failNth?: number;
+  /** Format 1.1: the line of the capture the event was imported from (`source_line`). */
+  readonly sourceLine?: number;
+  /**
+   * Format 1.1 (`unknown_args`): `true` when the capture records none of the arguments, else
+   * the argument names it does not record. Such an event is never run (trace-format.md).
+   */
+  readonly unknownArgs?: true | readonly string[];
+  /**
+   * Format 1.1 (`args_one_of`): arguments the capture does not record but whose possible
+   * values are known, each with those values; the event runs once per combination.
+   */
+  readonly argsOneOf?: { readonly [name: string]: readonly Value[] };
   /** Every other top-level key of the line, kept verbatim (`note`, `ts`, `tid`, ...). */
   readonly extra: { readonly [key: string]: unknown };
 }
@@ -78,6 +90,16 @@ export interface DeviceDecl {
   readonly params: Fields;
 }
 
+/** The VFIO IOMMU drivers a host can register (format 1.1, `env.vfio.drivers`). */
+export type VfioDriverName = 'type1' | 'spapr_tce' | 'noiommu';
+
+/** `env.vfio` (format 1.1): what serves /dev/vfio/vfio and which IOMMU drivers are registered. */
+export interface VfioDecl {
+  readonly container: 'native' | 'iommufd';
+  /** In the order given; null: the drivers the header's devices imply. */
+  readonly drivers: readonly VfioDriverName[] | null;
+}
+
 export interface TraceEnv {
   readonly pageSize: bigint;
   readonly hugepageSize: bigint;
@@ -86,6 +108,8 @@ export interface TraceEnv {
   readonly mappings: readonly Fields[];
   readonly processes: readonly ProcessDecl[];
   readonly devices: readonly DeviceDecl[];
+  /** Absent: the native container, with the drivers the devices imply. */
+  readonly vfio: VfioDecl | null;
   readonly extra: { readonly [key: string]: unknown };
 }
 
@@ -94,6 +118,7 @@ export interface TraceHeader {
   readonly version: FormatVersion;
   readonly env: TraceEnv;
   readonly kernel?: string;
+  /** Module parameters by sysfs name: `env.params`, or (as format 1 wrote it) top-level `params`. */
   readonly params: Fields;
   readonly extra: { readonly [key: string]: unknown };
 }

@@ -3,7 +3,8 @@
  * records and a group's members included), or an argument of the format's own. Every number
  * becomes a bigint of its C type and names become values.
  */
-import { FieldError, mapItems, recordOf, rethrowUnder, show } from './field-error.ts';
+import { FieldError, mapItems, recordOf, rethrowUnder } from './field-error.ts';
+import { show } from './quote.ts';
 import { parseEnum, parseFlags, parseKernelNumber } from './numbers.ts';
 import { type Group, type RecordPlan, recordPlan } from './op-plan.ts';
 import type { EnvArgSpec, FieldSpec } from './spec-types.ts';

@@ -4,7 +4,8 @@
  * parameters. They are kept as given, except that every number (a JSON number, or a string
  * the format reads as a number) becomes a bigint.
  */
-import { FieldError, mapItems, recordOf, rethrowUnder, show } from './field-error.ts';
+import { FieldError, mapItems, recordOf, rethrowUnder } from './field-error.ts';
+import { show } from './quote.ts';
 import { spelledNumber } from './numbers.ts';
 import type { Value } from './types.ts';
 
@@ -25,8 +26,9 @@ export function setOwn<T>(record: { [key: string]: T }, key: string, value: T): 
 export function parseLoose(raw: unknown): Value {
   if (raw === null || typeof raw === 'boolean') return raw;
   if (typeof raw === 'number') {
-    if (!Number.isSafeInteger(raw)) throw new FieldError('', `${show(raw)} is not an integer below 2^53`);
-    return BigInt(raw);
+    if (Number.isSafeInteger(raw)) return BigInt(raw);
+    if (Number.isFinite(raw) && !Number.isInteger(raw)) throw new FieldError('', `${show(raw)} is not an integer`);
+    throw new FieldError('', `${show(raw)} is out of range for a JSON number (-(2^53 - 1) to 2^53 - 1): write it as a string`);
   }
   if (typeof raw === 'string') return spelledNumber(raw, true) ?? raw;
   if (Array.isArray(raw)) return mapItems(raw, parseLoose);

@@ -3,7 +3,8 @@
  * the reader knows every version up to the current one and reads each trace with all of them,
  * so a `"version": 1` trace that uses a 1.1 addition is read as 1.1.
  */
-import { FieldError, show } from './field-error.ts';
+import { FieldError } from './field-error.ts';
+import { show } from './quote.ts';
 
 /** Every version this reader knows, oldest first, as the parsed header names them. */
 export const VERSIONS = ['1', '1.1'] as const;

@@ -197,7 +197,22 @@ function eventOf(op: OpName): fc.Arbitrary<Raw> {
 
 export const rawEvent: fc.Arbitrary<Raw> = fc.constantFrom(...OPS.keys()).chain(eventOf);
 
-const powerOfTwo = fc.integer({ min: 0, max: 40 }).map((k) => `0x${(1n << BigInt(k)).toString(16)}`);
+const spelled = (values: fc.Arbitrary<bigint>): fc.Arbitrary<unknown> => values.chain((v) => fc.constantFrom(...spellings(v)));
+
+/** The page sizes Linux builds with, and huge pages from the largest of them to 16 GiB. */
+const pageSize = spelled(fc.constantFrom(12, 13, 14, 15, 16, 18).map((k) => 1n << BigInt(k)));
+const hugepageSize = spelled(fc.integer({ min: 18, max: 34 }).map((k) => 1n << BigInt(k)));
+
+/** Header mappings 2^35 apart, so that they are aligned to any huge page and never overlap. */
+const mappings = fc.array(plainArgs(MMAP_ARGS), { maxLength: 3 }).chain((list) =>
+  fc.tuple(
+    ...list.map((args, i) =>
+      fc
+        .record({ addr: spelled(fc.constant(0x7f0000000000n + (BigInt(i) << 35n))), length: spelled(fc.bigInt({ min: 1n, max: 1n << 30n })) })
+        .map((place) => ({ ...args, ...place })),
+    ),
+  ),
+);
 
 const process = fc.record(
   {
@@ -212,10 +227,10 @@ export const rawHeader: fc.Arbitrary<Raw> = fc
   .record(
     {
       env: optionalRecord({
-        page_size: powerOfTwo,
-        hugepage_size: powerOfTwo,
+        page_size: pageSize,
+        hugepage_size: hugepageSize,
         memory: fc.constantFrom('declared', 'any'),
-        mappings: fc.array(plainArgs(MMAP_ARGS), { maxLength: 3 }),
+        mappings,
         processes: fc
           .uniqueArray(fc.integer({ min: 1, max: 1 << 22 }), { minLength: 1, maxLength: 3 })
           .chain((pids) => fc.tuple(...pids.map((pid) => process.map((p) => ({ pid, ...p }))))),

@@ -41,24 +41,30 @@ describe('parseKernelNumber', () => {
 
   it('checks the range of each C type', () => {
     expect(parseKernelNumber(255, 'u8')).toBe(255n);
-    expect(problem(() => parseKernelNumber(256, 'u8'))).toBe('256 is out of range for u8');
+    expect(problem(() => parseKernelNumber(256, 'u8'))).toBe('256 is out of range for u8 (0 to 2^8 - 1)');
     expect(parseKernelNumber('0xffff', 'u16')).toBe(0xffffn);
-    expect(problem(() => parseKernelNumber('0x10000', 'u16'))).toBe('"0x10000" is out of range for u16');
+    expect(problem(() => parseKernelNumber('0x10000', 'u16'))).toBe('"0x10000" is out of range for u16 (0 to 2^16 - 1)');
     expect(parseKernelNumber('0xffffffff', 'u32')).toBe(0xffffffffn);
-    expect(problem(() => parseKernelNumber('0x100000000', 'u32'))).toBe('"0x100000000" is out of range for u32');
+    expect(problem(() => parseKernelNumber('0x100000000', 'u32'))).toBe('"0x100000000" is out of range for u32 (0 to 2^32 - 1)');
     expect(parseKernelNumber(-2147483648, 's32')).toBe(-2147483648n);
     expect(parseKernelNumber('2147483647', 's32')).toBe(2147483647n);
-    expect(problem(() => parseKernelNumber(2147483648, 's32'))).toBe('2147483648 is out of range for s32');
-    expect(problem(() => parseKernelNumber('-2147483649', 's32'))).toBe('"-2147483649" is out of range for s32');
+    expect(problem(() => parseKernelNumber(2147483648, 's32'))).toBe('2147483648 is out of range for s32 (-2^31 to 2^31 - 1)');
+    expect(problem(() => parseKernelNumber('-2147483649', 's32'))).toBe('"-2147483649" is out of range for s32 (-2^31 to 2^31 - 1)');
     expect(parseKernelNumber('0xffffff', 'u8', 3)).toBe(0xffffffn);
-    expect(problem(() => parseKernelNumber('0x1000000', 'u8', 3))).toBe('"0x1000000" is out of range for u8[3]');
+    expect(problem(() => parseKernelNumber('0x1000000', 'u8', 3))).toBe('"0x1000000" is out of range for u8[3] (0 to 2^24 - 1)');
   });
 
   it('refuses what is not a kernel number', () => {
     expect(problem(() => parseKernelNumber(1.5, 'u64'))).toBe('1.5 is not an integer');
     expect(problem(() => parseKernelNumber(2 ** 53, 'u64'))).toBe('9007199254740992 is beyond 2^53 - 1: write it as a string');
-    expect(problem(() => parseKernelNumber(-1, 'u64'))).toBe('-1 is negative, but u64 is unsigned');
+    expect(problem(() => parseKernelNumber(-1, 'u64'))).toBe('-1 is out of range for u64 (0 to 2^64 - 1)');
     expect(problem(() => parseKernelNumber('-1', 'u64'))).toBe('"-1" is not a number');
+    expect(problem(() => parseKernelNumber(Number.POSITIVE_INFINITY, 'u64'))).toBe('Infinity is out of range for u64 (0 to 2^64 - 1)');
+    expect(problem(() => parseKernelNumber(Number.NEGATIVE_INFINITY, 's32'))).toBe('-Infinity is out of range for s32 (-2^31 to 2^31 - 1)');
+    expect(problem(() => parseKernelNumber(2 ** 64, 'u64'))).toBe('18446744073709552000 is beyond 2^53 - 1: write it as a string');
+    expect(problem(() => parseKernelNumber(2 ** 65, 'u64'))).toBe('36893488147419103000 is out of range for u64 (0 to 2^64 - 1)');
+    expect(problem(() => parseKernelNumber(2 ** 53, 'u32'))).toBe('9007199254740992 is out of range for u32 (0 to 2^32 - 1)');
+    expect(problem(() => parseKernelNumber(-(2 ** 53), 'u64'))).toBe('-9007199254740992 is out of range for u64 (0 to 2^64 - 1)');
     expect(problem(() => parseKernelNumber('1e3', 'u64'))).toBe('"1e3" is not a number');
     expect(problem(() => parseKernelNumber('0x', 'u64'))).toBe('"0x" is not a number');
     expect(problem(() => parseKernelNumber(' 1', 'u64'))).toBe('" 1" is not a number');
@@ -86,7 +92,7 @@ describe('flags and enums', () => {
     expect(parseEnum('SELFTEST', 'u32', 'IOMMU_VEVENTQ_TYPE_')).toBe(0xbeefbeefn);
     expect(parseEnum('0xdeadbeef', 'u32', 'IOMMU_VIOMMU_TYPE_')).toBe(0xdeadbeefn);
     expect(parseEnum(3, 'u32', 'IOMMU_OPTION_')).toBe(3n);
-    expect(problem(() => parseEnum('SELFTEST', 'u16', 'IOMMU_HW_INFO_TYPE_'))).toBe('"SELFTEST" is out of range for u16');
+    expect(problem(() => parseEnum('SELFTEST', 'u16', 'IOMMU_HW_INFO_TYPE_'))).toBe('"SELFTEST" is out of range for u16 (0 to 2^16 - 1)');
     expect(problem(() => parseEnum(['GET'], 'u16', 'IOMMU_OPTION_OP_'))).toBe('["GET"] is not a number');
   });
 

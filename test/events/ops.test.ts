@@ -69,6 +69,9 @@ describe('registry', () => {
     ['VFIO_DEVICE_BIND_IOMMUFD', 0x3b76, 24, 16],
     ['VFIO_DEVICE_ATTACH_IOMMUFD_PT', 0x3b77, 16, 12],
     ['VFIO_DEVICE_DETACH_IOMMUFD_PT', 0x3b78, 12, 8],
+    // struct vfio_iommu_type1_dirty_bitmap (8) with the GET_BITMAP data behind it (40).
+    ['VFIO_IOMMU_DIRTY_PAGES', 0x3b75, 48, 8],
+    ['VFIO_GROUP_GET_STATUS', 0x3b67, 8, 8],
   ])('%s is ioctl %i with sizeof %i, min size %i', (op, ioctl, size, minSize) => {
     expect(specOf(op).ioctl).toBe(ioctl);
     expect(structOf(op)).toMatchObject({ size, minSize });
@@ -78,11 +81,18 @@ describe('registry', () => {
     ['VFIO_GET_API_VERSION', 0x3b64],
     ['VFIO_CHECK_EXTENSION', 0x3b65],
     ['VFIO_SET_IOMMU', 0x3b66],
-    ['VFIO_GROUP_SET_CONTAINER', 0x3b68],
     ['VFIO_IOMMU_ENABLE', 0x3b73],
     ['VFIO_IOMMU_DISABLE', 0x3b74],
   ])('%s is ioctl %i with a plain argument', (op, ioctl) => {
     expect(specOf(op)).toMatchObject({ ioctl, family: 'vfio-container', layout: { kind: 'plain' } });
+  });
+
+  it.each([
+    ['VFIO_GROUP_SET_CONTAINER', 0x3b68],
+    ['VFIO_GROUP_UNSET_CONTAINER', 0x3b69],
+    ['VFIO_GROUP_GET_DEVICE_FD', 0x3b6a],
+  ])('%s is group ioctl %i with a plain argument', (op, ioctl) => {
+    expect(specOf(op)).toMatchObject({ ioctl, family: 'vfio-group', layout: { kind: 'plain' } });
   });
 
   // iommufd.md §7.3, in IOMMU_TEST_OP_* order from 1.

@@ -21,6 +21,7 @@ describe('header', () => {
         mappings: [],
         processes: [{ pid: 1, uid: 0, rlimitMemlock: null, caps: [] }],
         devices: [],
+        vfio: null,
         extra: {},
       },
       params: {},
@@ -65,6 +66,22 @@ describe('header', () => {
     expect(header.kernel).toBe('6.17');
     expect(header.params).toEqual({ 'vfio_iommu_type1.dma_entry_limit': 65535n });
     expect(header.extra).toEqual({ source: { file: 'x.c' }, description: 'a trace' });
+  });
+
+  it('takes every page size Linux builds with, huge pages from there to 16 GiB, and mappings that touch', () => {
+    for (const pageSize of [4096, 8192, 16384, 32768, 65536, 262144]) {
+      const header = parseHeaderOnly({ trace: 'iommufd', version: 1, env: { page_size: pageSize, hugepage_size: pageSize } });
+      expect(header.env.pageSize).toBe(BigInt(pageSize));
+      expect(header.env.hugepageSize).toBe(BigInt(pageSize));
+    }
+    expect(parseHeaderOnly({ trace: 'iommufd', version: 1, env: { hugepage_size: '0x400000000' } }).env.hugepageSize).toBe(1n << 34n);
+    const mappings = [
+      { addr: '0x10000', length: 1 },
+      { addr: '0x11000', length: '0x1000' },
+      { addr: '0x200000', length: 1, hugepage: true },
+      { addr: '0xfffffffffffff000', length: '0x1000' },
+    ];
+    expect(parseHeaderOnly({ trace: 'iommufd', version: 1, env: { mappings } }).env.mappings).toHaveLength(4);
   });
 
   it('keeps the declared version, as a number or a string', () => {

@@ -132,11 +132,20 @@ describe('formatHeader', () => {
       params: { 'vfio_iommu_type1.dma_entry_limit': 65535 },
       source: { test: 'x' },
     };
+    // Version 1's top-level params are written where format 1.1 places them, in env.
+    const { params, ...rest } = full;
     expect(JSON.parse(formatHeader(parseHeaderOnly(full)))).toEqual({
-      ...full,
+      ...rest,
       version: '1.1',
-      env: { ...full.env, devices: [{ name: 'dev0', kind: 'mock', pgsize_bitmap: 4294963200 }] },
+      env: { ...full.env, devices: [{ name: 'dev0', kind: 'mock', pgsize_bitmap: 4294963200 }], params },
     });
+  });
+
+  it('writes env.vfio as read, and drivers only when given', () => {
+    const header = (vfio: object) => ({ trace: 'iommufd', version: '1.1', env: { vfio } });
+    const written = (vfio: object) => JSON.parse(formatHeader(parseHeaderOnly(header(vfio)))).env.vfio;
+    expect(written({ container: 'iommufd' })).toEqual({ container: 'iommufd' });
+    expect(written({ drivers: ['noiommu', 'type1'] })).toEqual({ container: 'native', drivers: ['noiommu', 'type1'] });
   });
 });
 
