@@ -14,13 +14,19 @@ import { OrderedMap } from '../model/ordered-map.ts';
 import { intersecting } from '../model/ranges.ts';
 import type { Access, AccessItem, Area, Ctx, Device, Hold, IommuObject, Ioas, Pages, Process, Range, World } from '../model/world.ts';
 import { type CellPath, CellStore } from './cell-store.ts';
+import type { SpaprMm } from '../vfio/spapr-state.ts';
+import type { Container } from '../vfio/state.ts';
 import type { InvariantTracker } from './invariants.ts';
 import { ContextRefs, type ItemRef } from './context-refs.ts';
+import { VFIO_CELLS, VfioCells } from './vfio-cells.ts';
 import {
   type Charges,
   type Violation,
   accessOf,
   addCharges,
+  addContainerCharges,
+  addSpaprMmCharges,
+  chargedPids,
   checkAccessItem,
   checkAccessListed,
   checkAllowed,
@@ -38,7 +44,8 @@ import {
 } from './state-checks.ts';
 
 // Cell paths, in the order `checkWorld` visits the subjects: [0, ctx, 0, object] a HWPT's or a
-// device's cell, [0, ctx, 0, ioas, section, ...] an IOAS's, [0, ctx, 1, pages], [1, pid], [2, uid].
+// device's cell, [0, ctx, 0, ioas, section, ...] an IOAS's, [0, ctx, 1, pages], [1, pid], [2, uid],
+// then VFIO's [3, ...] (vfio-cells.ts).
 const AREA = 0;
 const ALLOWED = 1;
 const CONFIG = 2;
@@ -65,6 +72,8 @@ const NO_ITEMS = OrderedMap.empty<number, AccessItem>();
 const NO_ATTACHED = OrderedMap.empty<number, number>();
 const NO_PROCESSES = OrderedMap.empty<number, Process>();
 const NO_COUNTERS = OrderedMap.empty<number, bigint>();
+const NO_CONTAINERS = OrderedMap.empty<number, Container>();
+const NO_SPAPR_MMS = OrderedMap.empty<number, SpaprMm>();
 const NO_IDS: readonly number[] = [];
 const NO_HOLDS: readonly Hold[] = [];
 const NONE: readonly Violation[] = [];
@@ -115,6 +124,7 @@ export class IncrementalInvariantTracker implements InvariantTracker {
   private readonly store = new CellStore();
   private refs = new Map<number, ContextRefs>();
   private sums: Charges = { user: new Map(), locked: new Map(), pinned: new Map() };
+  private vfio = new VfioCells();
 
   get hasStanding(): boolean {
     return this.store.hasStanding;
@@ -129,13 +139,33 @@ export class IncrementalInvariantTracker implements InvariantTracker {
       this.store.markAll();
       this.refs = new Map();
       this.sums = { user: new Map(), locked: new Map(), pinned: new Map() };
+      this.vfio = new VfioCells();
       was = null;
     }
     this.last = world;
     world.contexts.changesSince(was?.contexts ?? NO_CONTEXTS, (id, o, n) => this.context(id, o, n));
     world.processes.changesSince(was?.processes ?? NO_PROCESSES, (pid) => this.store.mark(processPath(pid)));
     world.userLockedVm.changesSince(was?.userLockedVm ?? NO_COUNTERS, (uid) => this.store.mark(uidPath(uid)));
+    world.vfio.containers.changesSince(was?.vfio.containers ?? NO_CONTAINERS, (_, o, n) => this.container(o, n));
+    world.vfio.spaprMms.changesSince(was?.vfio.spaprMms ?? NO_SPAPR_MMS, (pid, o, n) => this.spaprMm(pid, o, n));
+    this.vfio.changes(was, world, (path) => this.store.mark(path));
     return this.store.settle((path) => this.cell(world, path));
+  }
+
+  /** A native container's charges move in the sums; the processes it charged are checked again. */
+  private container(was: Container | undefined, now: Container | undefined): void {
+    for (const [c, sign] of [[was, -1n], [now, 1n]] as const) {
+      if (c === undefined) continue;
+      addContainerCharges(this.sums, c, sign);
+      for (const pid of chargedPids(c)) this.store.mark(processPath(pid));
+    }
+  }
+
+  /** An mm's SPAPR pre-registration charges move in the sums; the process is checked again. */
+  private spaprMm(pid: number, was: SpaprMm | undefined, now: SpaprMm | undefined): void {
+    if (was !== undefined) addSpaprMmCharges(this.sums, pid, was, -1n);
+    if (now !== undefined) addSpaprMmCharges(this.sums, pid, now, 1n);
+    this.store.mark(processPath(pid));
   }
 
   private context(c: number, was: Ctx | undefined, now: Ctx | undefined): void {
@@ -333,6 +363,7 @@ export class IncrementalInvariantTracker implements InvariantTracker {
       if (locked !== undefined) checkUser(path[1] as number, locked, this.sums, out);
       return out;
     }
+    if (path[0] === VFIO_CELLS) return this.vfio.cell(world, path);
     const ctx = world.contexts.get(path[1] as number);
     const refs = this.refs.get(path[1] as number);
     if (ctx === undefined || refs === undefined) return NONE;

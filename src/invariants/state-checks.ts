@@ -9,6 +9,9 @@ import { alignmentOf } from '../iommufd/hw-pagetable/hw-pagetable.ts';
 import { areaHoldKey, areaIndexes, pinnedOf } from '../iommufd/pages/pages.ts';
 import { firstIntersecting } from '../model/ranges.ts';
 import type { Access, AccessItem, Area, Ctx, Device, Hold, HwptPaging, Ioas, Pages, Process, Range, World } from '../model/world.ts';
+import { containerPages, mmPages } from '../vfio/spapr-accounting.ts';
+import type { SpaprMm } from '../vfio/spapr-state.ts';
+import type { Container } from '../vfio/state.ts';
 
 export interface Violation {
   readonly invariant: string;
@@ -230,11 +233,39 @@ export function addCharges(sums: Charges, pages: Pages, sign: 1n | -1n): void {
   add(sums.pinned, pages.owner);
 }
 
+/** What a native container charged to each mm's `locked_vm`: type1 per mapping owner, SPAPR TCE to its mm. */
+function* containerCharges(container: Container): Generator<[number, bigint]> {
+  const driver = container.driver;
+  if (driver?.kind === 'type1') yield* driver.iommu.charged;
+  if (driver?.kind === 'spapr_tce' && driver.iommu.mm !== null) yield [driver.iommu.mm, containerPages(driver.iommu)];
+}
+
+function addLocked(sums: Charges, pid: number, pages: bigint): void {
+  const v = (sums.locked.get(pid) ?? 0n) + pages;
+  if (v === 0n) sums.locked.delete(pid);
+  else sums.locked.set(pid, v);
+}
+
+/** Adds `sign` times what a native container charged to each mm's `locked_vm` (no VFIO driver charges `pinned_vm`). */
+export function addContainerCharges(sums: Charges, container: Container, sign: 1n | -1n): void {
+  for (const [pid, pages] of containerCharges(container)) addLocked(sums, pid, sign * pages);
+}
+
+/** The pids a native container has charged. */
+export function* chargedPids(container: Container | undefined): Generator<number> {
+  if (container !== undefined) for (const [pid] of containerCharges(container)) yield pid;
+}
+
+/** Adds `sign` times what an mm's SPAPR pre-registration (and its leaked table charges) charged it. */
+export function addSpaprMmCharges(sums: Charges, pid: number, mm: SpaprMm, sign: 1n | -1n): void {
+  addLocked(sums, pid, sign * mmPages(mm));
+}
+
 export function checkProcess(p: Process, sums: Charges, out: Violation[]): void {
   const locked = sums.locked.get(p.pid) ?? 0n;
   const pinned = sums.pinned.get(p.pid) ?? 0n;
   if (p.lockedVm !== locked) {
-    out.push({ invariant: 'accounting-sums', detail: `pid ${p.pid} locked_vm ${p.lockedVm} pages, its MM pages objects hold ${locked}` });
+    out.push({ invariant: 'accounting-sums', detail: `pid ${p.pid} locked_vm ${p.lockedVm} pages, its MM pages objects and VFIO containers hold ${locked}` });
   }
   if (p.pinnedVm !== pinned) {
     out.push({ invariant: 'accounting-sums', detail: `pid ${p.pid} pinned_vm ${p.pinnedVm} pages, its pages objects hold ${pinned}` });

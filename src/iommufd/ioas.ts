@@ -77,20 +77,22 @@ export function withIopt(ioas: Ioas, iopt: IoPagetable): Ioas {
 const conv = (flags: bigint): number =>
   ((flags & IOMMU_IOAS_MAP_WRITEABLE) !== 0n ? IOMMU_WRITE : 0) | ((flags & IOMMU_IOAS_MAP_READABLE) !== 0n ? IOMMU_READ : 0);
 
+/** `iommufd_ioas_alloc()`: an empty IOAS. */
+export const newIoas = (id: number): Ioas => ({
+  type: 'ioas',
+  id,
+  lifecycle: initialRecord(ioasMachine),
+  iopt: emptyIopt(),
+  hugePagesDisabled: false,
+  domains: [],
+  accesses: [],
+});
+
 export function ioasAlloc(call: Call, ctx: Ctx, cmd: Fields): Result {
   if (big(cmd, 'flags') !== 0n) return refuse(call, fail('EOPNOTSUPP', 'iommufd_ioas_alloc_ioctl', 'flags is not zero'));
   const id = allocId(ctx.objects, call.choices, 'out_ioas_id');
   if (id instanceof Fail) return refuse(call, id);
-  const ioas: Ioas = {
-    type: 'ioas',
-    id,
-    lifecycle: initialRecord(ioasMachine),
-    iopt: emptyIopt(),
-    hugePagesDisabled: false,
-    domains: [],
-    accesses: [],
-  };
-  return ok(putContext(call.world, putIoas(ctx, ioas)), { out_ioas_id: BigInt(id) });
+  return ok(putContext(call.world, putIoas(ctx, newIoas(id))), { out_ioas_id: BigInt(id) });
 }
 
 /** `iommufd_ioas_iova_ranges()`: the holes of the reserved set; EMSGSIZE after writing back when they do not fit. */

@@ -30,18 +30,27 @@ import { getHwInfo } from '../iommufd/device/hw-info.ts';
 import { addReserved, mdCheckRefs, setTempMemoryLimit } from '../iommufd/selftest/selftest.ts';
 import { accessPages, accessReplaceIoas, accessRwOp, createAccess, destroyAccessPages } from '../iommufd/selftest/selftest-access.ts';
 import { devCheckCache, mdCheckMap, mockDomain, mockDomainReplace } from '../iommufd/selftest/selftest-device.ts';
+import { checkExtension, getApiVersion, iommuGetInfo, iommuMapDma, iommuUnmapDma, notEmulated, setIommu, vfioIoas } from '../vfio/compat.ts';
 import {
-  type CompatArg,
-  checkExtension,
-  getApiVersion,
-  iommuGetInfo,
-  iommuMapDma,
-  iommuUnmapDma,
-  namedArg,
-  rawArg,
-  setIommu,
-  vfioIoas,
-} from '../vfio/compat.ts';
+  containerApiVersion,
+  containerCheckExtension,
+  containerCreateWindow,
+  containerDirtyPages,
+  containerDisable,
+  containerEnable,
+  containerGetInfo,
+  containerMapDma,
+  containerOther,
+  containerRegisterMemory,
+  containerRemoveWindow,
+  containerSetIommu,
+  containerSpaprGetInfo,
+  containerUnmapDma,
+  containerUnregisterMemory,
+} from '../vfio/container/container.ts';
+import { defaultContainerFd, groupGetDeviceFd, groupGetStatus, groupSetContainer, groupUnsetContainer } from '../vfio/group.ts';
+import { type ContainerArg, namedArg, rawArg } from '../vfio/ioctl-arg.ts';
+import type { Container } from '../vfio/state.ts';
 import type { Ctx, World } from './world.ts';
 import { getDirtyBitmap, setDirtyTracking, testDirty } from '../iommufd/hw-pagetable/dirty.ts';
 import { fdRead, fdWrite } from '../iommufd/eventq/fd-io.ts';
@@ -56,25 +65,17 @@ import { attachPt, bindIommufd, detachPt } from '../vfio/device-cdev.ts';
 import { vdeviceAlloc, viommuAlloc } from '../iommufd/viommu/viommu.ts';
 
 type IoctlHandler = (call: Call, ctx: Ctx, cmd: Fields) => Result;
-type EnvHandler = (call: Call) => Result;
-type CompatHandler = (call: Call, ctx: Ctx, arg: CompatArg) => Result;
+/** A handler that may find the variant its state selects not modelled (null: unsupported). */
+type EnvHandler = (call: Call) => Result | null;
+type CompatHandler = (call: Call, ctx: Ctx, arg: ContainerArg) => Result;
+/** A native container's ioctl. */
+type NativeHandler = (call: Call, container: Container, arg: ContainerArg) => Result;
 
 /**
- * The ops the model has no handler for: the VFIO container's SPAPR, ENABLE/DISABLE and group
- * ioctls, and the selftest's dma-buf ops. Every other op is in the handler table of its family.
+ * The ops the model has no handler for: the selftest's dma-buf ops. Every other op is in the
+ * handler table of its family.
  */
-export const UNSUPPORTED = [
-  'VFIO_GROUP_SET_CONTAINER',
-  'VFIO_IOMMU_SPAPR_TCE_GET_INFO',
-  'VFIO_IOMMU_ENABLE',
-  'VFIO_IOMMU_DISABLE',
-  'VFIO_IOMMU_SPAPR_REGISTER_MEMORY',
-  'VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY',
-  'VFIO_IOMMU_SPAPR_TCE_CREATE',
-  'VFIO_IOMMU_SPAPR_TCE_REMOVE',
-  'TEST_DMABUF_GET',
-  'TEST_DMABUF_REVOKE',
-] as const satisfies readonly OpName[];
+export const UNSUPPORTED = ['TEST_DMABUF_GET', 'TEST_DMABUF_REVOKE'] as const satisfies readonly OpName[];
 
 /** The handled ops of some families: each table below must name exactly these. */
 type Handled<F extends OpFamily> = Exclude<OpNameOf<F>, (typeof UNSUPPORTED)[number]>;
@@ -125,14 +126,52 @@ export const IOCTLS: { readonly [Op in Handled<'iommufd' | 'selftest'>]: IoctlHa
   TEST_PASID_CHECK_HWPT: pasidCheckHwpt,
 };
 
-/** The VFIO container ioctls iommufd answers (`iommufd_vfio_ioctl()`), by name or by raw number. */
+/**
+ * The VFIO container ioctls iommufd answers (`iommufd_vfio_ioctl()`), by name or by raw number.
+ * iommufd goes by the number: SPAPR_TCE_GET_INFO is its GET_INFO, and the other SPAPR and v1
+ * numbers are none of its ioctls.
+ */
 export const VFIO_COMPAT: { readonly [Op in Handled<'vfio-container'>]: CompatHandler } = {
   VFIO_GET_API_VERSION: getApiVersion,
   VFIO_CHECK_EXTENSION: checkExtension,
   VFIO_SET_IOMMU: setIommu,
   VFIO_IOMMU_GET_INFO: iommuGetInfo,
+  VFIO_IOMMU_SPAPR_TCE_GET_INFO: iommuGetInfo,
   VFIO_IOMMU_MAP_DMA: iommuMapDma,
   VFIO_IOMMU_UNMAP_DMA: iommuUnmapDma,
+  VFIO_IOMMU_ENABLE: notEmulated,
+  VFIO_IOMMU_DISABLE: notEmulated,
+  VFIO_IOMMU_DIRTY_PAGES: notEmulated,
+  VFIO_IOMMU_SPAPR_REGISTER_MEMORY: notEmulated,
+  VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY: notEmulated,
+  VFIO_IOMMU_SPAPR_TCE_CREATE: notEmulated,
+  VFIO_IOMMU_SPAPR_TCE_REMOVE: notEmulated,
+};
+
+/** The same ioctls on a native container (`vfio_fops_unl_ioctl()`). */
+export const VFIO_NATIVE: { readonly [Op in Handled<'vfio-container'>]: NativeHandler } = {
+  VFIO_GET_API_VERSION: containerApiVersion,
+  VFIO_CHECK_EXTENSION: containerCheckExtension,
+  VFIO_SET_IOMMU: containerSetIommu,
+  VFIO_IOMMU_GET_INFO: containerGetInfo,
+  VFIO_IOMMU_SPAPR_TCE_GET_INFO: containerSpaprGetInfo,
+  VFIO_IOMMU_MAP_DMA: containerMapDma,
+  VFIO_IOMMU_UNMAP_DMA: containerUnmapDma,
+  VFIO_IOMMU_ENABLE: containerEnable,
+  VFIO_IOMMU_DISABLE: containerDisable,
+  VFIO_IOMMU_DIRTY_PAGES: containerDirtyPages,
+  VFIO_IOMMU_SPAPR_REGISTER_MEMORY: containerRegisterMemory,
+  VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY: containerUnregisterMemory,
+  VFIO_IOMMU_SPAPR_TCE_CREATE: containerCreateWindow,
+  VFIO_IOMMU_SPAPR_TCE_REMOVE: containerRemoveWindow,
+};
+
+/** The VFIO group ioctls (`vfio_group_fops_unl_ioctl()`). */
+export const VFIO_GROUP: { readonly [Op in Handled<'vfio-group'>]: EnvHandler } = {
+  VFIO_GROUP_GET_STATUS: groupGetStatus,
+  VFIO_GROUP_SET_CONTAINER: groupSetContainer,
+  VFIO_GROUP_UNSET_CONTAINER: groupUnsetContainer,
+  VFIO_GROUP_GET_DEVICE_FD: groupGetDeviceFd,
 };
 
 interface EnvOp {
@@ -187,7 +226,7 @@ const handles = <Op extends OpName>(table: { readonly [K in Op]: unknown }, op: 
 /** Whether the model has a handler for this event's op and the variant its args select. */
 export function isSupported(event: TraceEvent): boolean {
   const { op } = event;
-  if (handles(IOCTLS, op) || handles(VFIO_COMPAT, op)) return true;
+  if (handles(IOCTLS, op) || handles(VFIO_COMPAT, op) || handles(VFIO_GROUP, op)) return true;
   return handles(PLAIN_OPS, op) && (PLAIN_OPS[op].supports?.(event.args?.fields ?? {}) ?? true);
 }
 
@@ -200,6 +239,7 @@ export function step(world: World, event: TraceEvent, options: StepOptions): Ste
   const call: Call = { world, event, process, choices };
   if (event.fd !== undefined && !process.fds.has(event.fd)) return unissued(world, FD_NOT_OPEN);
   const { value: result, fired } = withFailNth(event.failNth, () => inCommand(() => run(call)));
+  if (result === null) return { world, result: null, rejected: [], unissued: false };
   return {
     world: result.world,
     result,
@@ -217,10 +257,13 @@ function unissued(world: World, f: Fail): StepOutcome {
   return { world, result: { world, errno: f.errno, check: f.check, out: {} }, rejected: [], unissued: true };
 }
 
-function run(call: Call): Result {
+function run(call: Call): Result | null {
   const { op, args } = call.event;
   if (handles(PLAIN_OPS, op)) return PLAIN_OPS[op].run(call);
-  const target = iommufdOf(call);
+  if (handles(VFIO_GROUP, op)) return VFIO_GROUP[op](call);
+  const container = OPS.get(op)?.family === 'vfio-container';
+  const target = iommufdOf(call, container);
+  if ('container' in target) return handles(VFIO_NATIVE, op) ? VFIO_NATIVE[op](call, target.container, namedArg(args)) : containerOther(call, target.container, namedArg(args));
   if (!('ctx' in target)) return target;
   if (handles(VFIO_COMPAT, op)) return VFIO_COMPAT[op](call, target.ctx, namedArg(args));
   if (!handles(IOCTLS, op)) throw new Error(`[iommufd-model] ${op} has no handler`);
@@ -230,10 +273,15 @@ function run(call: Call): Result {
   return structIoctl(call, layout.struct, (cmd) => handler(call, target.ctx, cmd));
 }
 
-/** The context behind the event's fd (default: the process's lowest /dev/iommu fd). */
-function iommufdOf(call: Call): { readonly ctx: Ctx } | Result {
+/**
+ * The context or native container behind the event's fd. Without `fd`, a container op goes to
+ * the process's lowest container fd, else its lowest /dev/iommu fd; any other op to its lowest
+ * /dev/iommu fd.
+ */
+function iommufdOf(call: Call, containerOp: boolean): { readonly ctx: Ctx } | { readonly container: Container } | Result {
   const { process, world } = call;
   let fd = call.event.fd;
+  if (fd === undefined && containerOp) fd = defaultContainerFd(world, process);
   if (fd === undefined) {
     for (const [n, id] of process.fds) {
       const file = world.files.get(id);
@@ -245,6 +293,11 @@ function iommufdOf(call: Call): { readonly ctx: Ctx } | Result {
   }
   const file = fd === undefined ? undefined : fileOf(world, process, fd);
   if (file === undefined) return refuse(call, fail('EBADF', 'fdget', 'no /dev/iommu fd open'));
+  if (file.kind === 'container') {
+    const container = world.vfio.containers.get(file.container);
+    if (container === undefined) throw new Error(`[iommufd-model] fd ${fd} holds a released container`);
+    return { container };
+  }
   if (file.kind !== 'iommufd') return refuse(call, fail('ENOTTY', 'vfs_ioctl', 'the fd is not /dev/iommu'));
   const ctx = world.contexts.get(file.ctx);
   if (ctx === undefined) throw new Error(`[iommufd-model] fd ${fd} holds a released context`);
@@ -259,6 +312,18 @@ const TABLE_SIZE = 0x21n;
 function opOfNumber(cmd: bigint): OpSpec<OpName> | undefined {
   for (const spec of OPS.values()) if (spec.ioctl !== undefined && BigInt(spec.ioctl) === cmd) return spec;
   return undefined;
+}
+
+/**
+ * `vfio_fops_unl_ioctl()` for a raw number on a native container: the container ioctl the
+ * number names, else what its driver answers to an unknown one.
+ */
+function nativeByNumber(call: Call, container: Container, cmd: bigint, arg: ContainerArg): Result {
+  for (const spec of OPS.values()) {
+    const { op, ioctl } = spec;
+    if (handles(VFIO_NATIVE, op) && ioctl !== undefined && BigInt(ioctl) === cmd) return VFIO_NATIVE[op](call, container, arg);
+  }
+  return containerOther(call, container, arg);
 }
 
 /** The container ioctl iommufd emulates under this whole number (SPAPR ops reuse type1 numbers). */
@@ -277,10 +342,11 @@ function compatOfNumber(cmd: bigint): CompatHandler | undefined {
  * argument), then the number must match the slot. The argument points at zeroed memory, so a
  * matching op sees size 0 (or argsz 0): below every minimum.
  */
-function rawIoctl(call: Call): Result {
-  const target = iommufdOf(call);
-  if (!('ctx' in target)) return target;
+function rawIoctl(call: Call): Result | null {
+  const target = iommufdOf(call, false);
   const args = call.event.args?.fields ?? {};
+  if ('container' in target) return nativeByNumber(call, target.container, big(args, 'cmd'), rawArg(args));
+  if (!('ctx' in target)) return target;
   const cmd = big(args, 'cmd');
   const nr = cmd & 0xffn;
   if (nr < CMD_BASE || nr - CMD_BASE >= TABLE_SIZE) {

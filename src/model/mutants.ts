@@ -1,8 +1,8 @@
 /**
  * Deliberate bugs, for measuring the fuzzer's power: each is a realistic mistake (several
- * re-create historical iommufd bugs, spec-history §C.2) that the model carries behind a switch.
- * The switches are part of a model's configuration (`ModelConfig.bugs`, empty for the faithful
- * model), so models with different bugs on can run side by side.
+ * re-create historical iommufd and VFIO type1 bugs, spec-history §C.1 and §C.2) that the model
+ * carries behind a switch. The switches are part of a model's configuration (`ModelConfig.bugs`,
+ * empty for the faithful model), so models with different bugs on can run side by side.
  */
 export const BUGS = {
   'overlap-off-by-one': 'iopt_check_iova() misses an area that overlaps only the last byte',
@@ -28,6 +28,13 @@ export const BUGS = {
   'rlimit-mode-busy-ignored': 'RLIMIT_MODE can be changed with objects present',
   'map-checks-ioas-before-flags': 'IOAS_MAP looks the IOAS up before checking its flags (wrong errno order)',
   'fork-copies-counters': 'a forked child starts with its parent\'s VmLck and VmPin',
+  'type1-v1-unmap-below-iova': 'a type1 v1 unmap that starts inside a mapping removes all of it (the walk does not stop at a mapping below the iova)',
+  'type1-v2-unmap-misses-tail': 'a type1 v2 unmap misses a mapping its range ends inside and removes it whole',
+  'type1-v2-unmap-split-keeps-charge': 'a type1 v2 unmap that starts inside a mapping cuts it short there, its whole charge kept',
+  'type1-unmap-keeps-dma-entry': 'a type1 mapping removed does not give its dma_entry_limit entry back',
+  'type1-vaddr-rollback-keeps-count': 'a type1 VADDR unmap that fails undoes its invalidations but keeps them counted',
+  'type1-vaddr-update-double-charge': 'a type1 VADDR map from another mm charges it without uncharging the old one',
+  'type1-vaddr-update-charge-not-moved': 'a type1 VADDR map from another mm takes the mapping over but leaves its charge on the old mm',
 } as const satisfies Readonly<Record<string, string>>;
 
 export type BugName = keyof typeof BUGS;

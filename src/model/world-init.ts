@@ -7,6 +7,7 @@ import { mapUser } from '../mm/address-space.ts';
 import { mappingOf } from '../mm/env-ops.ts';
 import { installFile } from '../mm/files.ts';
 import { headerDevices } from '../iommufd/device/header-devices.ts';
+import { vfioState } from '../vfio/config.ts';
 import { type BugName, bugSet } from './mutants.ts';
 import { OrderedMap } from './ordered-map.ts';
 import type { ModelConfig, Process, World } from './world.ts';
@@ -43,6 +44,7 @@ export function createWorld(header: TraceHeader, options: WorldOptions = {}): Wo
     userLockedVm: OrderedMap.empty(),
     tempMemoryLimit: DEFAULT_TEMP_MEMORY_LIMIT,
     devices: headerDevices(header.env.devices, config.pageSize),
+    vfio: vfioState(header),
   };
   for (const decl of decls) {
     let mm: Process['mm'] = OrderedMap.empty();

@@ -11,6 +11,7 @@ import type { RefContext } from '../../machines/object.machine.ts';
 import type { GapTree } from './gap-tree.ts';
 import type { BugName } from './mutants.ts';
 import type { OrderedMap } from './ordered-map.ts';
+import type { VfioState } from '../vfio/state.ts';
 
 export interface ModelConfig {
   readonly pageSize: bigint;
@@ -38,13 +39,16 @@ export interface Mapping extends Range {
     | { readonly kind: 'named'; readonly path: string; readonly offset: bigint };
 }
 
-/** An anonymous page of a private mapping: page `index` of memory object `obj`. */
-export interface AnonPage {
+/**
+ * Anonymous pages `[start, last]` of a private mapping, alike in all but their place: the
+ * consecutive pages of memory object `obj` from page `index` (the page at `start`) on.
+ */
+export interface AnonRun extends Range {
   readonly obj: string;
   readonly index: bigint;
   /** Part of a compound (huge) page. */
   readonly compound: boolean;
-  /** `PageAnonExclusive()`: no other process maps it, so a write or a pin keeps it. */
+  /** `PageAnonExclusive()`: no other process maps them, so a write or a pin keeps them. */
   readonly exclusive: boolean;
 }
 
@@ -67,11 +71,11 @@ export interface Process {
   /**
    * Private pages that are not simply their mapping's own: where this process got its own copy
    * (a write or a pin broke copy-on-write), or where FORK left it alone with a pinned page.
-   * Page VA → that page. Elsewhere a private page is the mapping's, exclusive when the mapping
-   * is anonymous and not `cow`.
+   * Runs by their first VA, never overlapping (src/mm/anon-runs.ts). Elsewhere a private page
+   * is the mapping's, exclusive when the mapping is anonymous and not `cow`.
    */
-  readonly anonPages: OrderedMap<bigint, AnonPage>;
-  /** Pages charged to this mm's `locked_vm` (VmLck) by iommufd. */
+  readonly anonPages: OrderedMap<bigint, AnonRun>;
+  /** Pages charged to this mm's `locked_vm` (VmLck) by iommufd and by native VFIO containers (type1, SPAPR TCE). */
   readonly lockedVm: bigint;
   /** Pages charged to this mm's `pinned_vm` (VmPin) by iommufd. */
   readonly pinnedVm: bigint;
@@ -98,6 +102,18 @@ export type OpenFile =
   | { readonly id: number; readonly refs: number; readonly kind: 'access'; readonly ctx: number; readonly access: number }
   /** A FAULT or VEVENTQ object's fd: it holds the object and the context until closed. */
   | { readonly id: number; readonly refs: number; readonly kind: 'fault' | 'veventq'; readonly ctx: number; readonly object: number }
+  /** A native VFIO container's /dev/vfio/vfio file. */
+  | { readonly id: number; readonly refs: number; readonly kind: 'container'; readonly container: number }
+  /** A VFIO group's /dev/vfio/N file. */
+  | { readonly id: number; readonly refs: number; readonly kind: 'group'; readonly group: number }
+  /**
+   * A device file from `VFIO_GROUP_GET_DEVICE_FD`: header device `device` opened through group
+   * `group`; `opened` is false for a no-IOMMU device on an iommufd, which the kernel hands out
+   * without opening it.
+   */
+  | { readonly id: number; readonly refs: number; readonly kind: 'vfio-device'; readonly group: number; readonly device: number; readonly opened: boolean }
+  /** Header device `device`'s cdev, /dev/vfio/devices/vfioN (format 1.1): `struct vfio_device_file` without a group. */
+  | { readonly id: number; readonly refs: number; readonly kind: 'vfio-cdev'; readonly device: number }
   /** Any other file (the standard fds 0-2): it exists, iommufd ioctls on it get ENOTTY. */
   | { readonly id: number; readonly refs: number; readonly kind: 'other'; readonly path: string };
 
@@ -425,8 +441,13 @@ export type IommuObject =
 /** A VFIO device declared in the trace header, and how its cdev is bound (spec §3.23). */
 export interface HeaderDevice {
   readonly model: DeviceModel;
-  /** The context and DEVICE object `VFIO_DEVICE_BIND_IOMMUFD` bound it to, through the cdev fd `fd`. */
-  readonly bound: { readonly ctx: number; readonly device: number; readonly fd: number | null } | null;
+  /** The N of its /dev/vfio/devices/vfioN (header `cdev`), if the header gives it. */
+  readonly cdev: number | null;
+  /**
+   * The context and DEVICE object `VFIO_DEVICE_BIND_IOMMUFD` bound it to, through the cdev fd
+   * `fd`, which is the open file `file` when the cdev was opened with `OPEN`.
+   */
+  readonly bound: { readonly ctx: number; readonly device: number; readonly fd: number | null; readonly file?: number } | null;
   /** `vdev->iommufd_attached`: its RID was attached through `ATTACH_IOMMUFD_PT`. */
   readonly ridAttached: boolean;
   /** `vdev->pasids`: the PASIDs attached through `ATTACH_IOMMUFD_PT`. */
@@ -465,6 +486,8 @@ export interface Ctx {
   readonly cowBroken: OrderedMap<number, CowBreak>;
   /** The VFIO compatibility IOAS id (no reference held). */
   readonly vfioIoas: number | null;
+  /** `no_iommu_mode`: a no-IOMMU VFIO group joined the context as its container. */
+  readonly vfioNoIommu: boolean;
 }
 
 export interface World {
@@ -486,4 +509,6 @@ export interface World {
   readonly tempMemoryLimit: bigint;
   /** The header's VFIO devices, in declaration order. */
   readonly devices: readonly HeaderDevice[];
+  /** How VFIO is set up, its groups and its native containers. */
+  readonly vfio: VfioState;
 }

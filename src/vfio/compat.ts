@@ -7,17 +7,32 @@
  * whatever `argsz` says, refuses an `argsz` below `minsz` (EINVAL) and never looks past
  * `minsz` (no E2BIG).
  *
- * No context of the model is in no-iommu mode: only a no-iommu VFIO group joining the
- * container sets it (`iommufd_vfio_compat_set_no_iommu()`), and groups are not modelled.
+ * A VFIO group joining the context as its container (`VFIO_GROUP_SET_CONTAINER`) makes the
+ * compat IOAS if there is none (`iommufd_vfio_compat_ioas_create()`), or, for a no-IOMMU group,
+ * puts the context in no-IOMMU mode (`iommufd_vfio_compat_set_no_iommu()`).
  */
 import { putContext } from '../iommufd/main/context.ts';
-import { VFIO_IOMMU_TYPE1_INFO } from '../../events/structs.ts';
-import type { EventArgs, Fields } from '../../events/types.ts';
+import type { Fields } from '../../events/types.ts';
+import type { ContainerArg } from './ioctl-arg.ts';
 import { cutIova } from '../iommufd/io-pagetable/area-split.ts';
 import { type Call, type Result, big, num, ok, partial, refuse } from '../model/command.ts';
 import { Fail, fail } from '../model/fail.ts';
 import { type Piece, lastOf, pagesBase } from '../iommufd/io-pagetable/io-pagetable.ts';
-import { IOMMU_IOAS_MAP_FIXED_IOVA, IOMMU_IOAS_MAP_READABLE, IOMMU_IOAS_MAP_WRITEABLE, getIoas, mapPieces, putIoas, unmapIovaRange } from '../iommufd/ioas.ts';
+import {
+  IOMMU_IOAS_MAP_FIXED_IOVA,
+  IOMMU_IOAS_MAP_READABLE,
+  IOMMU_IOAS_MAP_WRITEABLE,
+  getIoas,
+  mapPieces,
+  newIoas,
+  putIoas,
+  unmapIovaRange,
+} from '../iommufd/ioas.ts';
+import { allocId } from '../iommufd/main/object-table.ts';
+import { capable } from './store.ts';
+import { VFIO_NOIOMMU_IOMMU } from './container/drivers.ts';
+import { VFIO_DMA_CC_IOMMU, VFIO_TYPE1_IOMMU, VFIO_TYPE1v2_IOMMU, VFIO_UNMAP_ALL } from './container/type1.ts';
+import { INFO_MINSZ, INFO_SIZE, dmaAvailCap, infoOut, iovaRangeCap } from './container/type1-info.ts';
 import { allocUserPages } from '../iommufd/pages/pages.ts';
 import { disableLargePages } from '../iommufd/main/option.ts';
 import { U64_MAX, holes } from '../model/ranges.ts';
@@ -29,58 +44,16 @@ const IOMMU_VFIO_IOAS_SET = 1n;
 const IOMMU_VFIO_IOAS_CLEAR = 2n;
 
 const VFIO_API_VERSION = 0n;
-const VFIO_TYPE1_IOMMU = 1n;
-const VFIO_TYPE1v2_IOMMU = 3n;
-const VFIO_DMA_CC_IOMMU = 4n;
-const VFIO_UNMAP_ALL = 9n;
 
-const VFIO_IOMMU_INFO_PGSIZES = 1n;
-const VFIO_IOMMU_INFO_CAPS = 2n;
 const VFIO_DMA_MAP_FLAG_READ = 1n;
 const VFIO_DMA_MAP_FLAG_WRITE = 2n;
 const VFIO_DMA_UNMAP_FLAG_ALL = 2n;
 
 /** `offsetofend()` of the last field each struct ioctl reads. */
-const INFO_MINSZ = 16n;
 const MAP_MINSZ = 32n;
 const UNMAP_MINSZ = 24n;
-/** `offsetofend(struct vfio_iommu_type1_info, cap_offset)`. */
-const CAP_OFFSET_END = 20n;
 
-/** `struct vfio_iommu_type1_info`, after which the capability chain starts. */
-const INFO_SIZE = BigInt(VFIO_IOMMU_TYPE1_INFO.size);
-/** A capability header (id, version, next); DMA_AVAIL adds `avail`, IOVA_RANGE a count and a pad. */
-const CAP_HEADER = 8n;
-const DMA_AVAIL_CAP = CAP_HEADER + 4n;
-const IOVA_RANGE_CAP = CAP_HEADER + 8n;
-/** `struct vfio_iova_range` (start, end), one per usable range. */
-const IOVA_RANGE_ENTRY = 16n;
-
-const align8 = (n: bigint): bigint => (n + 7n) & ~7n;
-
-/**
- * What a legacy ioctl gets: its argument as a number (the extension or IOMMU type of the
- * value ioctls) and the struct it points at (`null`: a NULL pointer, whose read faults).
- */
-export interface CompatArg {
-  readonly value: bigint;
-  readonly struct: Fields | null;
-}
-
-/** A named event's argument: `arg` of a value ioctl, or the struct (`args: null` is NULL). */
-export function namedArg(args: EventArgs | null): CompatArg {
-  return { value: args === null ? 0n : big(args.fields, 'arg'), struct: args?.fields ?? null };
-}
-
-/**
- * A raw `IOCTL`'s argument: `arg` is the pointer itself, and it points at zeroed memory unless
- * NULL. Without `arg` the pointer is some user address, which no extension or IOMMU type
- * number equals, so the value ioctls answer it as they answer 0.
- */
-export function rawArg(args: Fields): CompatArg {
-  const arg = args['arg'];
-  return { value: typeof arg === 'bigint' ? arg : 0n, struct: arg === null ? null : {} };
-}
+const U32_MAX = 0xffffffffn;
 
 /** `get_compat_ioas()`: the compat IOAS, ENODEV when none is set. */
 export function compatIoas(ctx: Ctx): Ioas | Fail {
@@ -125,17 +98,22 @@ export function getApiVersion(call: Call): Result {
   return answer(ok(call.world), VFIO_API_VERSION);
 }
 
+/** CONFIG_VFIO_NOIOMMU: the host registered VFIO's no-IOMMU driver. */
+const noiommuBuilt = (world: World): boolean => world.vfio.config.drivers.includes('noiommu');
+
 /**
- * `iommufd_vfio_check_extension()`: 1 for TYPE1, TYPE1v2 and UNMAP_ALL; DMA_CC asks the compat
- * IOAS; 0 for everything else: NOIOMMU (CONFIG_VFIO_NOIOMMU is off by default), the retired
+ * `iommufd_vfio_check_extension()`: 1 for TYPE1, TYPE1v2 and UNMAP_ALL; NOIOMMU when
+ * CONFIG_VFIO_NOIOMMU is built; DMA_CC asks the compat IOAS; 0 for everything else: the retired
  * nesting type, UPDATE_VADDR (the kernel sees no safe way to offer it) and the SPAPR types.
  */
-export function checkExtension(call: Call, ctx: Ctx, arg: CompatArg): Result {
+export function checkExtension(call: Call, ctx: Ctx, arg: ContainerArg): Result {
   switch (arg.value) {
     case VFIO_TYPE1_IOMMU:
     case VFIO_TYPE1v2_IOMMU:
     case VFIO_UNMAP_ALL:
       return answer(ok(call.world), 1n);
+    case VFIO_NOIOMMU_IOMMU:
+      return answer(ok(call.world), noiommuBuilt(call.world) ? 1n : 0n);
     case VFIO_DMA_CC_IOMMU:
       return cacheCoherent(call, ctx);
     default:
@@ -156,13 +134,19 @@ function cacheCoherent(call: Call, ctx: Ctx): Result {
 }
 
 /**
- * `iommufd_vfio_set_iommu()`: TYPE1 or TYPE1v2 (EINVAL otherwise), on a compat IOAS (ENODEV:
- * VFIO refuses a container without a group). TYPE1 may unmap inside a mapping, so the IOAS
- * stops using large IOPTEs, as IOMMU_OPTION HUGE_PAGES=0 does (and fails as it fails).
+ * `iommufd_vfio_set_iommu()`: NOIOMMU on a context in no-IOMMU mode (with CONFIG_VFIO_NOIOMMU)
+ * needs CAP_SYS_RAWIO (EPERM) and changes nothing; otherwise TYPE1 or TYPE1v2 outside no-IOMMU
+ * mode (EINVAL: the SPAPR types too), on a compat IOAS (ENODEV: VFIO refuses a container
+ * without a group). TYPE1 may unmap inside a mapping, so the IOAS stops using large IOPTEs, as
+ * IOMMU_OPTION HUGE_PAGES=0 does (and fails as it fails).
  */
-export function setIommu(call: Call, ctx: Ctx, arg: CompatArg): Result {
-  if (arg.value !== VFIO_TYPE1_IOMMU && arg.value !== VFIO_TYPE1v2_IOMMU) {
-    return refuse(call, fail('EINVAL', 'iommufd_vfio_set_iommu', 'not a type1 iommu type'));
+export function setIommu(call: Call, ctx: Ctx, arg: ContainerArg): Result {
+  if (noiommuBuilt(call.world) && arg.value === VFIO_NOIOMMU_IOMMU && ctx.vfioNoIommu) {
+    if (!capable(call.process, 'CAP_SYS_RAWIO')) return refuse(call, fail('EPERM', 'iommufd_vfio_set_iommu', 'no-IOMMU needs CAP_SYS_RAWIO'));
+    return answer(ok(call.world), 0n);
+  }
+  if ((arg.value !== VFIO_TYPE1_IOMMU && arg.value !== VFIO_TYPE1v2_IOMMU) || ctx.vfioNoIommu) {
+    return refuse(call, fail('EINVAL', 'iommufd_vfio_set_iommu', 'not a type1 iommu type, or the context is in no-IOMMU mode'));
   }
   const ioas = compatIoas(ctx);
   if (ioas instanceof Fail) return refuse(call, ioas);
@@ -192,24 +176,48 @@ function pageSizes(world: World, ctx: Ctx, ioas: Ioas): bigint {
 /**
  * `iommufd_vfio_iommu_get_info()`. The capability chain after the struct is DMA_AVAIL (avail
  * U32_MAX: iommufd's limit is the memory cgroup) then IOVA_RANGE (the holes of the reserved
- * ranges), each padded to 8 bytes. `argsz` comes back as the size of the whole chain, and
- * `cap_offset` points at it only when all of it fit; `min(argsz, sizeof)` bytes are written back.
+ * ranges), each padded to 8 bytes; no MIGRATION. `argsz` always comes back as the size of the
+ * whole chain (type1 leaves it when it fits), and `cap_offset` points at it only when all of it
+ * fit; `min(argsz, sizeof)` bytes are written back.
  */
-export function iommuGetInfo(call: Call, ctx: Ctx, arg: CompatArg): Result {
+export function iommuGetInfo(call: Call, ctx: Ctx, arg: ContainerArg): Result {
   if (arg.struct === null) return refuse(call, fail('EFAULT', 'iommufd_vfio_iommu_get_info', 'copy_from_user of a NULL argument'));
   const argsz = big(arg.struct, 'argsz');
   if (argsz < INFO_MINSZ) return refuse(call, fail('EINVAL', 'iommufd_vfio_iommu_get_info', 'argsz below minsz'));
   const ioas = compatIoas(ctx);
   if (ioas instanceof Fail) return refuse(call, ioas);
-  const ranges = BigInt([...holes([ioas.iopt.reservedSpans], 0n, U64_MAX)].length);
-  const total = INFO_SIZE + align8(DMA_AVAIL_CAP) + align8(IOVA_RANGE_CAP + ranges * IOVA_RANGE_ENTRY);
-  const info: Fields = {
-    argsz: total,
-    flags: VFIO_IOMMU_INFO_PGSIZES | VFIO_IOMMU_INFO_CAPS,
-    iova_pgsizes: pageSizes(call.world, ctx, ioas),
-  };
-  // Of `cap_offset` (bytes 16-19), a shorter argsz lets through at most its low zero bytes.
-  return ok(call.world, argsz >= CAP_OFFSET_END ? { ...info, cap_offset: argsz >= total ? INFO_SIZE : 0n } : info);
+  const caps = [dmaAvailCap(U32_MAX), iovaRangeCap([...holes([ioas.iopt.reservedSpans], 0n, U64_MAX)])];
+  const total = caps.reduce((n, c) => n + c.size, INFO_SIZE);
+  return ok(call.world, infoOut(argsz, pageSizes(call.world, ctx, ioas), caps, total));
+}
+
+/**
+ * A container ioctl iommufd does not emulate (`-ENOIOCTLCMD`, ENOTTY to the caller):
+ * `VFIO_IOMMU_DIRTY_PAGES`, v1's ENABLE and DISABLE, the SPAPR ones but GET_INFO's number.
+ */
+export function notEmulated(call: Call): Result {
+  return refuse(call, fail('ENOTTY', 'iommufd_vfio_ioctl', 'no container ioctl has this number'));
+}
+
+/**
+ * `iommufd_vfio_compat_ioas_create()`, as a VFIO group joins the context: a new IOAS becomes the
+ * compat IOAS unless there is one already; a context in no-IOMMU mode refuses (EINVAL). The IOAS
+ * takes the lowest free id, as its id is allocated before those checks.
+ */
+export function compatIoasCreate(ctx: Ctx, choices: Call['choices']): Fail | Ctx {
+  const id = allocId(ctx.objects, choices, 'compat_ioas_id');
+  if (id instanceof Fail) return id;
+  if (ctx.vfioNoIommu) return fail('EINVAL', 'iommufd_vfio_compat_ioas_create', 'the context is in no-IOMMU mode');
+  if (!(compatIoas(ctx) instanceof Fail)) return ctx;
+  return withCompatIoas(putIoas(ctx, newIoas(id)), id);
+}
+
+/** `iommufd_vfio_compat_set_no_iommu()`, as a no-IOMMU group joins: EINVAL when a compat IOAS is set. */
+export function compatSetNoIommu(ctx: Ctx): Fail | Ctx {
+  if (ctx.vfioIoas !== null) return fail('EINVAL', 'iommufd_vfio_compat_set_no_iommu', 'the context has a compat IOAS');
+  return revise(ctx, (d) => {
+    d.vfioNoIommu = true;
+  });
 }
 
 /**
@@ -217,7 +225,7 @@ export function iommuGetInfo(call: Call, ctx: Ctx, arg: CompatArg): Result {
  * `iopt_map_user_pages()` at the fixed IOVA, as IOAS_MAP maps user memory: a new pages object,
  * pinned now if the IOAS has a domain. Nothing is written back.
  */
-export function iommuMapDma(call: Call, ctx: Ctx, arg: CompatArg): Result {
+export function iommuMapDma(call: Call, ctx: Ctx, arg: ContainerArg): Result {
   if (arg.struct === null) return refuse(call, fail('EFAULT', 'iommufd_vfio_map_dma', 'copy_from_user of a NULL argument'));
   const map = arg.struct;
   const flags = big(map, 'flags');
@@ -249,7 +257,7 @@ export function iommuMapDma(call: Call, ctx: Ctx, arg: CompatArg): Result {
  * with the bytes unmapped, on failure too, except when the ALL check or a cut failed; the
  * cuts made and the areas removed before a failure stay.
  */
-export function iommuUnmapDma(call: Call, ctx: Ctx, arg: CompatArg): Result {
+export function iommuUnmapDma(call: Call, ctx: Ctx, arg: ContainerArg): Result {
   if (arg.struct === null) return refuse(call, fail('EFAULT', 'iommufd_vfio_unmap_dma', 'copy_from_user of a NULL argument'));
   const unmap = arg.struct;
   const flags = big(unmap, 'flags');

@@ -2,6 +2,10 @@
  * VFIO device cdev ioctls (drivers/vfio/device_cdev.c, drivers/vfio/iommufd.c, spec §3.23)
  * on a header device (`dev`): bind it to an iommufd, attach its RID or a PASID to a HWPT or
  * IOAS (replacing what is there), detach. A bound device holds the iommufd context alive.
+ *
+ * The same ioctls on a device fd from `VFIO_GROUP_GET_DEVICE_FD` (`df->group`) are the group
+ * path's: BIND_IOMMUFD is EINVAL there, and ATTACH/DETACH, cdev-only, reach the device driver,
+ * which knows neither (vfio-pci: ENOTTY).
  */
 import { putContext } from '../iommufd/main/context.ts';
 import type { Fields } from '../../events/types.ts';
@@ -15,7 +19,9 @@ import { structIoctl } from '../iommufd/main/ioctl.ts';
 import { revise } from '../model/revise.ts';
 import { commit } from '../iommufd/main/object-refs.ts';
 import { ptRequest } from '../iommufd/selftest/selftest-device.ts';
-import type { Ctx, HeaderDevice, World } from '../model/world.ts';
+import type { Ctx, HeaderDevice, OpenFile, World } from '../model/world.ts';
+import { cdevFileOf } from './cdev-file.ts';
+import { groupOfDevice, groupOpens } from './store.ts';
 
 export const VFIO_DEVICE_BIND_FLAG_TOKEN = 1n;
 export const VFIO_DEVICE_ATTACH_PASID = 1n;
@@ -28,12 +34,36 @@ interface Target {
   readonly device: HeaderDevice;
 }
 
-/** The header device whose cdev the event is issued on; an unknown name is not a VFIO device (ENOTTY). */
+/** The event's fd when it is a device fd opened through a group. */
+function groupDeviceFile(call: Call): (OpenFile & { readonly kind: 'vfio-device' }) | null {
+  const file = call.event.fd === undefined ? undefined : fileOf(call.world, call.process, call.event.fd);
+  return file?.kind === 'vfio-device' ? file : null;
+}
+
+/**
+ * The header device the event is issued on: a group device fd's or an opened cdev's own (format
+ * 1.1: `dev`, optional there, must name it), else the cdev of `dev`; an unknown name is not a
+ * VFIO device (ENOTTY).
+ */
 function targetOf(call: Call): Target | null {
+  const file = groupDeviceFile(call) ?? cdevFileOf(call);
   const name = call.event.args?.fields['dev'];
-  const index = call.world.devices.findIndex((d) => d.model.name === name);
+  const index = file !== null ? file.device : call.world.devices.findIndex((d) => d.model.name === name);
   const device = call.world.devices[index];
+  if (file?.kind === 'vfio-cdev' && name !== undefined && name !== device?.model.name) {
+    throw new Error(`[iommufd-model] dev ${JSON.stringify(name)} is not the device of cdev fd ${call.event.fd} (${device?.model.name})`);
+  }
   return device === undefined ? null : { index, device };
+}
+
+/**
+ * Whether the device is bound through the event's cdev (`df->access_granted`): its opened cdev
+ * file, or, for an event naming its device by `dev`, the fd number the bind was issued on.
+ */
+function boundHere(call: Call, device: HeaderDevice): boolean {
+  const file = cdevFileOf(call);
+  if (device.bound === null) return false;
+  return file === null ? device.bound.fd === cdevOf(call) : device.bound.file === file.id;
 }
 
 function withDevice(world: World, index: number, device: HeaderDevice): World {
@@ -60,14 +90,20 @@ export function bindIommufd(call: Call): Result {
     if (fd < 0n || (big(cmd, 'flags') & ~VFIO_DEVICE_BIND_FLAG_TOKEN) !== 0n) {
       return refuse(call, fail('EINVAL', 'vfio_df_ioctl_bind_iommufd', 'negative iommufd or flags has unknown bits'));
     }
-    if (target.device.bound?.fd === cdevOf(call)) return refuse(call, fail('EINVAL', 'vfio_df_ioctl_bind_iommufd', 'this cdev fd is already bound'));
+    if (groupDeviceFile(call) !== null) return refuse(call, fail('EINVAL', 'vfio_df_ioctl_bind_iommufd', 'a device fd from a group'));
+    if ((groupOfDevice(call.world, target.index)?.opened ?? null) !== null) {
+      return refuse(call, fail('EBUSY', 'vfio_device_block_group', 'the device\'s group is open'));
+    }
+    if (boundHere(call, target.device)) return refuse(call, fail('EINVAL', 'vfio_df_ioctl_bind_iommufd', 'this cdev fd is already bound'));
     if ((big(cmd, 'flags') & VFIO_DEVICE_BIND_FLAG_TOKEN) !== 0n) {
       return refuse(call, fail('EINVAL', 'vfio_df_check_token', 'a token for a device that takes none'));
     }
     const file = fileOf(call.world, call.process, Number(fd));
     if (file === undefined) return refuse(call, fail('EBADF', 'iommufd_ctx_from_fd', 'the fd is not open'));
     if (file.kind !== 'iommufd') return refuse(call, fail('EBADFD', 'iommufd_ctx_from_fd', 'the fd is not an iommufd'));
-    if (target.device.bound !== null) return refuse(call, fail('EINVAL', 'vfio_df_open', 'device opened through another cdev fd'));
+    if (target.device.bound !== null || groupOpens(call.world, target.index) > 0) {
+      return refuse(call, fail('EINVAL', 'vfio_df_open', 'device opened through another cdev fd'));
+    }
     const owner = call.world.devices.find((d) => d.model.group === target.device.model.group && d.bound !== null);
     if (owner !== undefined && owner.bound?.ctx !== file.ctx) {
       return refuse(call, fail('EPERM', 'iommu_device_claim_dma_owner', 'the group is owned by another context'));
@@ -75,13 +111,14 @@ export function bindIommufd(call: Call): Result {
     const ctx = call.world.contexts.get(file.ctx);
     if (ctx === undefined) throw new Error(`[iommufd-model] fd ${fd} holds a released context`);
     const bound = bindDevice(ctx, call.choices, 'out_devid', () => target.device.model);
+    const cdev = cdevFileOf(call);
     if (bound instanceof Fail) return refuse(call, bound);
     const held = revise(bound.ctx, (d) => {
       d.holders = bound.ctx.holders + 1;
     });
     const world = withDevice(putContext(call.world, held), target.index, {
       ...target.device,
-      bound: { ctx: ctx.id, device: bound.device.id, fd: cdevOf(call) },
+      bound: { ctx: ctx.id, device: bound.device.id, fd: cdevOf(call), ...(cdev === null ? {} : { file: cdev.id }) },
     });
     return ok(world, { out_devid: BigInt(bound.device.id) });
   }, 'vfio_df_ioctl_bind_iommufd');
@@ -100,8 +137,15 @@ function ptArgs(
 ): { ctx: Ctx; devId: number; cmd: Fields; pasid: number | null } | Result {
   const target = targetOf(call);
   if (target === null) return refuse(call, fail('ENOTTY', 'vfs_ioctl', 'the fd is not a vfio device cdev'));
+  const file = groupDeviceFile(call);
+  if (file !== null) {
+    if (!file.opened) return refuse(call, fail('EINVAL', 'vfio_device_fops_unl_ioctl', 'the device fd was not granted access'));
+    return refuse(call, fail('ENOTTY', 'vfio_pci_core_ioctl', 'a cdev-only ioctl on a device fd from a group'));
+  }
   const bound = target.device.bound;
-  if (bound === null || bound.fd !== cdevOf(call)) return refuse(call, fail('EINVAL', 'vfio_device_fops_unl_ioctl', 'the cdev fd is not bound'));
+  if (bound === null || !boundHere(call, target.device) || groupOpens(call.world, target.index) > 0) {
+    return refuse(call, fail('EINVAL', 'vfio_device_fops_unl_ioctl', 'the cdev fd is not bound'));
+  }
   const args = call.event.args;
   if (args === null) return refuse(call, fail('EFAULT', where, 'copy_from_user of a NULL argument'));
   if (args.size < minsz) return refuse(call, fail('EINVAL', where, 'argsz below minsz'));

@@ -16,7 +16,7 @@ import { parseEvent } from '../../events/event.ts';
 import { parseHeader } from '../../events/header.ts';
 import type { TraceEvent, TraceHeader } from '../../events/types.ts';
 import type { Access, AccessItem, Area, Ctx, IommuObject, Ioas, Pages, World } from '../../src/model/world.ts';
-import { FUZZ_HEADER, PROLOGUE, eventArbitrary } from '../../src/fuzz/arbitraries.ts';
+import { FUZZ_HEADER, PROLOGUE, stepArbitrary } from '../../src/fuzz/arbitraries.ts';
 import { fuzz } from '../../src/fuzz/fuzz.ts';
 import { IncrementalInvariantTracker, areaOfHoldKey } from '../../src/invariants/incremental.ts';
 import { FullInvariantTracker, type InvariantTracker, checkWorld } from '../../src/invariants/invariants.ts';
@@ -286,8 +286,8 @@ describe('incremental invariants agree with the full check', () => {
     const header = parseHeader(FUZZ_HEADER);
     let violations = 0;
     fc.assert(
-      fc.property(fc.array(eventArbitrary(), { maxLength: 80, size: 'max' }), fc.subarray([...BUG_NAMES], { maxLength: 3 }), (raw, bugs) => {
-        const events = [...PROLOGUE, ...raw].map((e, i) => parseEvent(e, i + 2));
+      fc.property(fc.array(stepArbitrary(), { maxLength: 80, size: 'max' }), fc.subarray([...BUG_NAMES], { maxLength: 3 }), (raw, bugs) => {
+        const events = [...PROLOGUE, ...raw.flat()].map((e, i) => parseEvent(e, i + 2));
         violations += sideBySide('random run', header, events, new Set(bugs)).violations;
       }),
       propertySettings(1500),
@@ -336,10 +336,10 @@ describe('incremental invariants agree with the full check', () => {
     const names = Object.keys(CORRUPTIONS);
     const applied = new Map<string, number>();
     const traced = SNAPSHOT_TRACES.map(snapshotsOf);
-    const randomRun = fc.array(eventArbitrary(), { minLength: 10, maxLength: 60, size: 'max' }).map((raw) => {
+    const randomRun = fc.array(stepArbitrary(), { minLength: 10, maxLength: 60, size: 'max' }).map((raw) => {
       let world = createWorld(header, { bugs: new Set() });
       const snapshots: World[] = [];
-      [...PROLOGUE, ...raw].forEach((e, i) => {
+      [...PROLOGUE, ...raw.flat()].forEach((e, i) => {
         const next = step(world, parseEvent(e, i + 2), { adopt: false }).world;
         if (next !== world) snapshots.push(next);
         world = next;

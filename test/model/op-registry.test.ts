@@ -6,9 +6,10 @@
 import { describe, expect, it } from 'vitest';
 import { OPS, type OpName } from '../../events/ops.ts';
 import type { Fields, TraceEvent } from '../../events/types.ts';
-import { IOCTLS, PLAIN_OPS, UNSUPPORTED, VFIO_COMPAT, isSupported } from '../../src/model/dispatch.ts';
+import { IOCTLS, PLAIN_OPS, UNSUPPORTED, VFIO_COMPAT, VFIO_GROUP, VFIO_NATIVE, isSupported } from '../../src/model/dispatch.ts';
 
 const compatOps = (table: typeof VFIO_COMPAT): string[] => Object.keys(table);
+const ioctlOps = (table: typeof IOCTLS): string[] => Object.keys(table);
 
 const event = (op: OpName, fields: Fields = {}): TraceEvent => ({
   line: 2,
@@ -34,10 +35,10 @@ describe('op registry and handler tables', () => {
         // @ts-expect-error no op is named so
         VFIO_IOMMU_UNMAP_DAM: VFIO_COMPAT.VFIO_IOMMU_UNMAP_DMA,
       }),
-      compatOps({
-        ...VFIO_COMPAT,
+      ioctlOps({
+        ...IOCTLS,
         // @ts-expect-error listed as unsupported
-        VFIO_IOMMU_ENABLE: VFIO_COMPAT.VFIO_IOMMU_GET_INFO,
+        TEST_DMABUF_GET: IOCTLS.DESTROY,
       }),
       compatOps({
         ...VFIO_COMPAT,
@@ -47,13 +48,18 @@ describe('op registry and handler tables', () => {
     ];
     // @ts-expect-error the unsupported list names ops too
     const misspelled = ['VFIO_IOMMU_ENABEL'] satisfies readonly OpName[];
-    expect(tables.map((t) => t.length)).toEqual([7, 7, 7]);
+    const compat = Object.keys(VFIO_COMPAT).length;
+    expect(tables.map((t) => t.length)).toEqual([compat + 1, Object.keys(IOCTLS).length + 1, compat + 1]);
     expect(misspelled).toHaveLength(1);
   });
 
   it('partitions the registry: each op is in one handler table or unsupported, once', () => {
-    const named = [...Object.keys(IOCTLS), ...Object.keys(VFIO_COMPAT), ...Object.keys(PLAIN_OPS), ...UNSUPPORTED];
+    const named = [...Object.keys(IOCTLS), ...Object.keys(VFIO_COMPAT), ...Object.keys(VFIO_GROUP), ...Object.keys(PLAIN_OPS), ...UNSUPPORTED];
     expect(named.toSorted()).toEqual([...OPS.keys()].toSorted());
+  });
+
+  it('answers the same container ioctls on a native container as through iommufd', () => {
+    expect(Object.keys(VFIO_NATIVE).toSorted()).toEqual(Object.keys(VFIO_COMPAT).toSorted());
   });
 
   it('gives every struct ioctl a struct layout', () => {
@@ -63,6 +69,8 @@ describe('op registry and handler tables', () => {
   it('supports exactly the handled ops and the variants they model', () => {
     for (const op of OPS.keys()) expect([op, isSupported(event(op))]).toEqual([op, !UNSUPPORTED.some((u) => u === op)]);
     expect(isSupported(event('OPEN', { path: '/dev/vfio/vfio' }))).toBe(true);
-    expect(isSupported(event('OPEN', { path: '/dev/vfio/1' }))).toBe(false);
+    expect(isSupported(event('OPEN', { path: '/dev/vfio/1' }))).toBe(true);
+    expect(isSupported(event('OPEN', { path: '/dev/vfio/devices/vfio0' }))).toBe(true);
+    expect(isSupported(event('OPEN', { path: '/dev/vfio/devices' }))).toBe(false);
   });
 });

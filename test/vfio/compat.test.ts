@@ -5,7 +5,10 @@
 import { describe, expect, it } from 'vitest';
 import { MOCK_PAGE_SIZE, mockDeviceModel } from '../../src/iommufd/selftest/mock.ts';
 import type { Ioas } from '../../src/model/world.ts';
-import { type Ran, errnos, failedAt, runTrace, afterPrologue } from '../harness.ts';
+import { type Ran, HEADER, errnos, failedAt, runTrace, afterPrologue } from '../harness.ts';
+
+/** A host whose /dev/vfio/vfio is iommufd's compatibility container (CONFIG_IOMMUFD_VFIO_CONTAINER). */
+const IOMMUFD_CONTAINER = { ...HEADER, env: { ...HEADER.env, vfio: { container: 'iommufd' } } };
 
 const BUF = 0x7f0000000000n;
 const IOVA = 0x1000000n;
@@ -85,6 +88,11 @@ describe('VFIO_GET_API_VERSION and VFIO_CHECK_EXTENSION (iommufd_vfio_check_exte
     const ran = runTrace([{ op: 'OPEN' }, ...[1, 3, 9, 8, 2, 7, 6, 10, 5, 11].map(checkExtension)]).slice(1);
     expect(ran.map(ret)).toEqual([1n, 1n, 1n, 0n, 0n, 0n, 0n, 0n, 0n, 0n]);
   });
+  it('NOIOMMU is offered when CONFIG_VFIO_NOIOMMU is built (the noiommu driver registered); SPAPR never', () => {
+    const header = { ...HEADER, env: { ...HEADER.env, vfio: { drivers: ['noiommu', 'type1'] } } };
+    const ran = runTrace([{ op: 'OPEN' }, checkExtension(8), checkExtension(2), checkExtension(7)], header).slice(1);
+    expect(ran.map(ret)).toEqual([1n, 0n, 0n]);
+  });
   it('DMA_CC without a compat IOAS → ENODEV (iommufd_vfio_cc_iommu)', () => {
     const [r] = runTrace([{ op: 'OPEN' }, checkExtension(4)]).slice(1);
     failedAt(r, 'ENODEV get_compat_ioas: no compat IOAS is set');
@@ -98,7 +106,12 @@ describe('VFIO_GET_API_VERSION and VFIO_CHECK_EXTENSION (iommufd_vfio_check_exte
 describe('VFIO_SET_IOMMU (iommufd_vfio_set_iommu)', () => {
   it('a type other than TYPE1/TYPE1v2 → EINVAL, before the compat IOAS is looked up', () => {
     const ran = runTrace([{ op: 'OPEN' }, setIommu(8), setIommu(2), setIommu(0)]).slice(1);
-    expect(checks(ran)).toEqual(Array(3).fill('EINVAL iommufd_vfio_set_iommu: not a type1 iommu type'));
+    expect(checks(ran)).toEqual(Array(3).fill('EINVAL iommufd_vfio_set_iommu: not a type1 iommu type, or the context is in no-IOMMU mode'));
+  });
+  it('NOIOMMU outside no-IOMMU mode, and the SPAPR types → EINVAL, whatever drivers the host has', () => {
+    const header = { ...HEADER, env: { ...HEADER.env, vfio: { drivers: ['noiommu', 'type1'] } } };
+    const ran = after(COMPAT, [setIommu(8), setIommu(2), setIommu(7)], header);
+    expect(errnos(ran)).toEqual(['EINVAL', 'EINVAL', 'EINVAL']);
   });
   it('no compat IOAS → ENODEV (VFIO fails set_iommu without a group)', () => {
     const ran = runTrace([{ op: 'OPEN' }, { op: 'IOAS_ALLOC' }, TYPE1, TYPE1V2]).slice(2);
@@ -364,26 +377,51 @@ describe('the legacy ioctls by raw number (iommufd_fops_ioctl → iommufd_vfio_i
   });
 });
 
-describe('/dev/vfio/vfio served by iommufd (iommufd_fops_open)', () => {
+describe('/dev/vfio/vfio served by iommufd (env.vfio.container "iommufd", iommufd_fops_open)', () => {
   it('the context starts in MM accounting mode', () => {
-    const ran = runTrace([
-      { op: 'OPEN', args: { path: '/dev/vfio/vfio' } },
-      { op: 'OPTION', fd: 3, args: { option_id: 0, op: 1 } },
-      { op: 'OPEN' },
-      { op: 'OPTION', fd: 4, args: { option_id: 0, op: 1 } },
-    ]);
+    const ran = runTrace(
+      [
+        { op: 'OPEN', args: { path: '/dev/vfio/vfio' } },
+        { op: 'OPTION', fd: 3, args: { option_id: 0, op: 1 } },
+        { op: 'OPEN' },
+        { op: 'OPTION', fd: 4, args: { option_id: 0, op: 1 } },
+      ],
+      IOMMUFD_CONTAINER,
+    );
     expect([ran[1]?.out, ran[3]?.out]).toEqual([{ val64: 1n }, { val64: 0n }]);
   });
-  it('is not a /dev/iommu fd: an event without fd goes to the lowest /dev/iommu one', () => {
-    const ran = runTrace([
-      { op: 'OPEN', args: { path: '/dev/vfio/vfio' } },
-      { op: 'IOAS_ALLOC' },
-      { op: 'OPEN' },
-      { op: 'IOAS_ALLOC' },
-      { op: 'VFIO_IOAS', fd: 3, args: { op: 0 } },
-      { op: 'VFIO_IOAS', args: { ioas_id: 1, op: 1 } },
-      { op: 'VFIO_GET_API_VERSION', fd: 3 },
-    ]);
+  it('is not a /dev/iommu fd: an iommufd op without fd goes to the lowest /dev/iommu one', () => {
+    const ran = runTrace(
+      [
+        { op: 'OPEN', args: { path: '/dev/vfio/vfio' } },
+        { op: 'IOAS_ALLOC' },
+        { op: 'OPEN' },
+        { op: 'IOAS_ALLOC' },
+        { op: 'VFIO_IOAS', fd: 3, args: { op: 0 } },
+        { op: 'VFIO_IOAS', args: { ioas_id: 1, op: 1 } },
+        { op: 'VFIO_GET_API_VERSION', fd: 3 },
+      ],
+      IOMMUFD_CONTAINER,
+    );
     expect(errnos(ran)).toEqual(['ok', 'EBADF', 'ok', 'ok', 'ENODEV', 'ok', 'ok']);
+  });
+  it('a container op without fd goes to the lowest container fd (format 1.1), before any /dev/iommu fd', () => {
+    const ran = runTrace(
+      [
+        { op: 'OPEN' },
+        { op: 'IOAS_ALLOC' },
+        { op: 'VFIO_IOAS', args: { ioas_id: 1, op: 1 } },
+        { op: 'OPEN', args: { path: '/dev/vfio/vfio' } },
+        { op: 'VFIO_SET_IOMMU', args: { arg: 3 } },
+        { op: 'VFIO_SET_IOMMU', fd: 3, args: { arg: 3 } },
+      ],
+      IOMMUFD_CONTAINER,
+    );
+    // fd 4's context has no compat IOAS; fd 3's has.
+    expect(checks(ran.slice(4))).toEqual(['ENODEV get_compat_ioas: no compat IOAS is set', 'ok']);
+  });
+  it('without env.vfio the node is the native container: iommufd ops on it find no driver (EINVAL)', () => {
+    const ran = runTrace([{ op: 'OPEN', args: { path: '/dev/vfio/vfio' } }, { op: 'VFIO_IOAS', fd: 3, args: { op: 0 } }]);
+    failedAt(ran[1], 'EINVAL vfio_fops_unl_ioctl: no IOMMU driver is set');
   });
 });

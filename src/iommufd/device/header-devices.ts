@@ -2,7 +2,8 @@
  * The VFIO devices a trace header declares (`env.devices`, trace format "Header"): what their
  * IOMMU driver offers. Kind `mock` is the selftest mock's driver; any other kind is a driver
  * described by the entry's own parameters (`aperture`, `pgsize_bitmap`, `reserved`,
- * `max_pasid_log2`, `dirty`, `nesting`, `group`), one IOMMU instance per kind.
+ * `max_pasid_log2`, `dirty`, `nesting`, `group`), one IOMMU instance per kind. A reserved region
+ * may name its `type` (`IOMMU_RESV_*` without the prefix, default `RESERVED`).
  */
 import type { DeviceDecl, Fields, Value } from '../../../events/types.ts';
 import { mockDeviceModel } from '../selftest/mock.ts';
@@ -37,6 +38,13 @@ function range(decl: DeviceDecl, param: string, v: Value): Range {
   return { start, last };
 }
 
+/**
+ * Whether a reserved region is kept out of IOVA space: every type but DIRECT_RELAXABLE
+ * (`iopt_table_enforce_dev_resv_regions()`, `vfio_iommu_resv_exclude()` skip those); the
+ * reader checked the type's name.
+ */
+const excluded = (v: Value): boolean => typeof v !== 'object' || v === null || Array.isArray(v) || (v as Fields)['type'] !== 'DIRECT_RELAXABLE';
+
 function otherModel(decl: DeviceDecl, pageSize: bigint): DeviceModel {
   const reserved = decl.params['reserved'];
   if (reserved !== undefined && !Array.isArray(reserved)) malformed(decl, 'reserved', 'is not an array of ranges');
@@ -49,7 +57,7 @@ function otherModel(decl: DeviceDecl, pageSize: bigint): DeviceModel {
     mockFlags: 0n,
     pgsizeBitmap: number(decl, 'pgsize_bitmap', U64_MAX & ~(pageSize - 1n)),
     aperture: aperture === undefined ? { start: 0n, last: U64_MAX } : range(decl, 'aperture', aperture),
-    reserved: ((reserved ?? []) as readonly Value[]).map((r) => range(decl, 'reserved', r)),
+    reserved: ((reserved ?? []) as readonly Value[]).filter(excluded).map((r) => range(decl, 'reserved', r)),
     maxPasidLog2: Number(number(decl, 'max_pasid_log2', 0n)),
     dirty: flag(decl, 'dirty'),
     nesting: flag(decl, 'nesting'),
@@ -68,6 +76,7 @@ export function headerDevices(decls: readonly DeviceDecl[], pageSize: bigint): H
       decl.kind === 'mock'
         ? { ...mockDeviceModel(0n), name: decl.name, group: groupOf(decl) }
         : otherModel(decl, pageSize),
+    cdev: typeof decl.params['cdev'] === 'bigint' ? Number(decl.params['cdev']) : null,
     bound: null,
     ridAttached: false,
     pasids: [],

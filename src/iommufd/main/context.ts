@@ -19,6 +19,7 @@ export function newContext(id: number): Ctx {
     unsettled: NOTHING_UNSETTLED,
     cowBroken: OrderedMap.empty(),
     vfioIoas: null,
+    vfioNoIommu: false,
   };
 }
 

@@ -1,0 +1,93 @@
+/**
+ * Type1's `VFIO_IOMMU_GET_INFO` (`vfio_iommu_type1_get_info()`): the page sizes and a
+ * capability chain of, in this order, MIGRATION (the dirty bitmap's page size and largest size),
+ * DMA_AVAIL (how many more mappings `dma_entry_limit` allows) and IOVA_RANGE (the usable IOVA
+ * ranges, when there are any), each padded to 8 bytes (`vfio_info_cap_add()`).
+ *
+ * The chain is copied only when all of it fits in `argsz`; then `cap_offset` points at it
+ * (just past the struct) and `argsz` stays as given. Otherwise `argsz` comes back as the size
+ * needed and `cap_offset` as 0. `caps` shows the chain copied, a record per capability.
+ */
+import type { Fields } from '../../../events/types.ts';
+import { VFIO_IOMMU_TYPE1_INFO } from '../../../events/structs.ts';
+import { type Call, type Result, big, ok, refuse } from '../../model/command.ts';
+import { fail } from '../../model/fail.ts';
+import type { ContainerArg } from '../ioctl-arg.ts';
+import type { IovaRange, Type1 } from '../state.ts';
+import { DIRTY_BITMAP_SIZE_MAX } from './dirty-bitmap.ts';
+import { minPgsize } from './type1-dma.ts';
+
+const VFIO_IOMMU_INFO_PGSIZES = 1n;
+const VFIO_IOMMU_INFO_CAPS = 2n;
+const VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE = 1n;
+const VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION = 2n;
+const VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL = 3n;
+
+/** `offsetofend(iova_pgsizes)`, and of `cap_offset`. */
+export const INFO_MINSZ = 16n;
+const CAP_OFFSET_END = 20n;
+/** `sizeof(struct vfio_iommu_type1_info)`: the chain starts here. */
+export const INFO_SIZE = BigInt(VFIO_IOMMU_TYPE1_INFO.size);
+
+const align8 = (n: bigint): bigint => (n + 7n) & ~7n;
+
+/** A capability as `caps` shows it, and the bytes it takes in the chain. */
+interface Cap {
+  readonly record: Fields;
+  readonly size: bigint;
+}
+
+/** `struct vfio_iommu_type1_info_dma_avail`: header (8) and `avail`. */
+export const dmaAvailCap = (avail: bigint): Cap => ({
+  record: { id: VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL, version: 1n, avail },
+  size: align8(12n),
+});
+
+/** `struct vfio_iommu_type1_info_cap_iova_range`: header, `nr_iovas`, a pad, then each `{start, end}`. */
+export const iovaRangeCap = (ranges: readonly IovaRange[]): Cap => ({
+  record: {
+    id: VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE,
+    version: 1n,
+    nr_iovas: BigInt(ranges.length),
+    iova_ranges: ranges.map((r) => ({ start: r.start, end: r.last })),
+  },
+  size: 16n + 16n * BigInt(ranges.length),
+});
+
+/** `struct vfio_iommu_type1_info_cap_migration`: header, `flags`, `pgsize_bitmap`, `max_dirty_bitmap_size`. */
+const migrationCap = (iommu: Type1): Cap => ({
+  record: {
+    id: VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION,
+    version: 1n,
+    flags: 0n,
+    pgsize_bitmap: minPgsize(iommu),
+    max_dirty_bitmap_size: DIRTY_BITMAP_SIZE_MAX,
+  },
+  size: 32n,
+});
+
+/**
+ * What `GET_INFO` writes back: `min(argsz, sizeof)` bytes of the struct (of `cap_offset`, bytes
+ * 16-19, a shorter argsz lets through at most its low bytes, zero unless the chain was copied,
+ * which needs the whole struct), and the chain when `cap_offset` points at it.
+ */
+export function infoOut(argsz: bigint, iovaPgsizes: bigint, caps: readonly Cap[], argszWhenFits: bigint): Fields {
+  const total = INFO_SIZE + caps.reduce((n, c) => n + c.size, 0n);
+  const fits = argsz >= total;
+  const info: Fields = {
+    argsz: fits ? argszWhenFits : total,
+    flags: VFIO_IOMMU_INFO_PGSIZES | VFIO_IOMMU_INFO_CAPS,
+    iova_pgsizes: iovaPgsizes,
+  };
+  if (argsz < CAP_OFFSET_END) return info;
+  return fits ? { ...info, cap_offset: INFO_SIZE, caps: caps.map((c) => c.record) } : { ...info, cap_offset: 0n };
+}
+
+export function type1GetInfo(call: Call, iommu: Type1, arg: ContainerArg): Result {
+  if (arg.struct === null) return refuse(call, fail('EFAULT', 'vfio_iommu_type1_get_info', 'copy_from_user of a NULL argument'));
+  const argsz = big(arg.struct, 'argsz');
+  if (argsz < INFO_MINSZ) return refuse(call, fail('EINVAL', 'vfio_iommu_type1_get_info', 'argsz below minsz'));
+  const caps = [migrationCap(iommu), dmaAvailCap(iommu.dmaAvail)];
+  if (iommu.iovaList.length > 0) caps.push(iovaRangeCap(iommu.iovaList));
+  return ok(call.world, infoOut(argsz, iommu.pgsizeBitmap, caps, argsz));
+}
