@@ -6,7 +6,7 @@
  * always ends in a few minutes; one that breaks says so and the others still run.
  */
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { transition } from 'xstate';
 import { initialRecord, nextRecord } from '../machines/adapter.ts';
@@ -16,7 +16,9 @@ import { fuzz } from '../src/fuzz/fuzz.ts';
 import { bugSet } from '../src/model/mutants.ts';
 import { writeChurnTrace } from './churn-trace.ts';
 import { cpuMicros, cpuSeconds, median } from './clock.ts';
+import { extentWorkload } from './extents.ts';
 import { type ChurnCosts, TooSlow, autoIovaPerMap, churnCosts, parseOnly, unmapAllPerArea } from './scale.ts';
+import { replayJobs } from './jobs.ts';
 import { startup } from './startup.ts';
 
 /** Churn pairs (unmap + map) timed at every size. */
@@ -26,6 +28,12 @@ const CHURN_10K_MAX_SECONDS = 15;
 /** The longest a figure may spend building its state. */
 const BUILD_SECONDS = 90;
 const STARTUP_RUNS = 20;
+/** Runs of the corpus replay at each --jobs, the median kept. */
+const JOBS_RUNS = 3;
+/** Runs of the extent workload per size, the median kept. */
+const EXTENT_RUNS = 51;
+const GIB = 2 ** 30;
+const TIB = 2 ** 40;
 
 interface Target {
   readonly at: 'least' | 'most';
@@ -108,7 +116,7 @@ function smallAndLarge(measure: (size: number) => number, small: number, large: 
 }
 
 async function main(root: string, tmp: string): Promise<void> {
-  say(`machine: ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), node ${process.version}; one core used`);
+  say(`machine: ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), node ${process.version}; one core used, but by the --jobs figure`);
   say('in-process figures are CPU time; start-up is wall time');
 
   const startupFigure = 'startup: replay of 1 event vs node -e 0';
@@ -171,6 +179,19 @@ async function main(root: string, tmp: string): Promise<void> {
     record(invariantsFigure, checkedS / replayS, atMost(1.5));
   });
 
+  const jobsFigure = 'corpus replay wall time, --jobs 1 vs --jobs 2';
+  await attempt([[jobsFigure, null]], async () => {
+    const dir = join(root, 'test/conformance/corpus');
+    const corpus = readdirSync(dir).filter((f) => f.endsWith('.jsonl')).map((f) => join(dir, f));
+    const load = loadavg()[0] ?? 0;
+    const t = await replayJobs(root, corpus, JOBS_RUNS);
+    say(
+      `corpus replay by the command, wall (median of ${JOBS_RUNS}): --jobs 1 ${t.one.toFixed(2)} s, --jobs 2 ${t.two.toFixed(2)} s; ` +
+        `two --jobs 1 processes on halves at once ${t.halves.toFixed(2)} s (load average ${load.toFixed(1)} on ${cpus().length} cores)`,
+    );
+    record(jobsFigure, t.one / t.two, null, `${ratio(t.one / t.two, null)} (halves in two processes: ${ratio(t.one / t.halves, null)})`);
+  });
+
   churnFigures();
 
   const churnFigure = 'churn replay speed vs JSON.parse (10k live)';
@@ -200,6 +221,20 @@ async function main(root: string, tmp: string): Promise<void> {
     const c = smallAndLarge((live) => autoIovaPerMap(live, 1000, deadline()), 1000, 50000);
     say(`automatic-IOVA map placed past every area, CPU per map: 1k areas ${us(c.small)}, 50k areas ${us(c.large)}`);
     record(autoFigure, c.large / c.small, atMost(1.5));
+  });
+
+  const extentsFigure = 'extent workload, 1 TiB vs 1 GiB mapping';
+  await attempt([[extentsFigure, atMost(1.5)]], () => {
+    const runs = new Map<number, number>();
+    const c = smallAndLarge((bytes) => {
+      const w = extentWorkload(bytes, EXTENT_RUNS);
+      runs.set(bytes, w.runs);
+      return w.us;
+    }, GIB, TIB);
+    say(
+      `MMAP, pin, FORK, write TOUCH in both, CHECK_REFS in both, unpin, CHECK_REFS, CPU per workload: 1 GiB ${us(c.small)}, 1 TiB ${us(c.large)} (page runs kept: ${runs.get(GIB)}, ${runs.get(TIB)})`,
+    );
+    record(extentsFigure, c.large / c.small, atMost(1.5));
   });
 
   table();

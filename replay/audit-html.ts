@@ -20,14 +20,31 @@ function scriptJson(value: unknown): string {
 const escapeHtml = (s: string): string =>
   s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
 
+/** First strong isolate … pop directional isolate: a file name's direction stays its own (<title> takes no <bdi>). */
+const isolate = (s: string): string => `\u2068${s}\u2069`;
+
+/**
+ * uPlot formats numbers with `new Intl.NumberFormat(navigator.language)` as it loads, and a
+ * browser under a C or POSIX locale reports a language Intl rejects (`en-US@posix`), so the chart
+ * library would not load at all. It is given its own navigator, whose language is fixed.
+ */
+const withFixedLocale = (library: string, global: string): string =>
+  `var ${global} = (function (navigator) {\n${library}\nreturn ${global};\n})(new Proxy(window.navigator, { get: (nav, key) => {
+  if (key === 'language') return 'en-US';
+  if (key === 'languages') return ['en-US'];
+  const value = Reflect.get(nav, key);
+  return typeof value === 'function' ? value.bind(nav) : value;
+} }));`;
+
 /** Draws the charts and tables from the JSON block; runs in the page. */
 const PAGE_SCRIPT = `
 const data = JSON.parse(document.getElementById('audit-data').textContent);
 const el = (tag, text, cls) => { const e = document.createElement(tag); if (text !== undefined) e.textContent = String(text); if (cls) e.className = cls; return e; };
 const fmt = (pages) => { const b = pages * data.pageSize; return b >= 1073741824 ? (b / 1073741824).toFixed(2) + ' GiB' : b >= 1048576 ? (b / 1048576).toFixed(2) + ' MiB' : (b / 1024) + ' KiB'; };
-document.getElementById('title').textContent = 'iommufd-model audit: ' + data.file;
+document.getElementById('title').append('iommufd-model audit: ', el('bdi', data.file));
 const sum = document.getElementById('summary');
-if (data.description) sum.append(el('p', data.description, 'description'));
+if (data.description) { const d = el('p', data.description, 'description'); d.dir = 'auto'; sum.append(d); }
+if (data.sampleStride) sum.append(el('p', 'The charts keep one change in ' + data.sampleStride + ', and the last; peaks are over every change.'));
 const r = data.replay;
 sum.append(el('p', r.events + ' events: ' + r.ok + ' ok, ' + r.diverged + ' diverged, ' + r.ran + ' ran, ' + r.unsupported + ' unsupported; ' + data.violations.length + ' invariant violations'));
 const c = data.comparison;
@@ -63,6 +80,7 @@ for (const p of data.pages) {
   for (const v of [p.ctx, p.id, p.kind, p.start, p.length, p.owner, p.uid, p.account, p.areas, fmt(p.maxPinned), p.firstLine + '-' + p.lastLine]) tr.append(el('td', v));
   table.append(tr);
 }
+if (data.pagesOmitted) document.getElementById('pages-omitted').textContent = data.pagesOmitted + ' more pages objects that went away are not listed (audit --history lists them).';
 const viol = document.getElementById('violations');
 for (const v of data.violations) viol.append(el('li', 'line ' + v.line + ' ' + v.op + ': ' + v.invariant + ': ' + v.detail));
 if (data.violations.length === 0) viol.append(el('li', 'none'));
@@ -75,7 +93,7 @@ export function renderAuditHtml(report: AuditReport): string {
 <head>
 <meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'">
-<title>iommufd-model audit: ${escapeHtml(report.file)}</title>
+<title>iommufd-model audit: ${escapeHtml(isolate(report.file))}</title>
 <style>${asset('uplot/dist/uPlot.min.css')}
 body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }
 h1 { overflow-wrap: anywhere; font-size: 1.5em; }
@@ -85,16 +103,17 @@ th, td { border: 1px solid #ccc; padding: 0.2em 0.5em; text-align: left; }
 </style>
 </head>
 <body>
-<h1 id="title"></h1>
+<h1 id="title" dir="auto"></h1>
 <section id="summary"></section>
 <h2>Charged memory over the trace</h2>
 <section id="charts"></section>
 <h2>Pages objects</h2>
 <table id="pages"></table>
+<p id="pages-omitted"></p>
 <h2>Invariant violations</h2>
 <ul id="violations"></ul>
 <script type="application/json" id="audit-data">${scriptJson(report)}</script>
-<script>${asset('uplot/dist/uPlot.iife.min.js')}</script>
+<script>${withFixedLocale(asset('uplot/dist/uPlot.iife.min.js'), 'uPlot')}</script>
 <script>${PAGE_SCRIPT}</script>
 </body>
 </html>

@@ -1,4 +1,5 @@
 /** The audit as a terminal reads it: peaks per target, type1 comparison, leaks, violations. */
+import { clip } from '../events/quote.ts';
 import type { AuditReport } from './audit.ts';
 
 function size(pages: number, pageSize: number): string {
@@ -11,7 +12,7 @@ function size(pages: number, pageSize: number): string {
 export function formatAuditText(a: AuditReport): string {
   const r = a.replay;
   const out: string[] = [];
-  out.push(`${a.file}: ${r.events} events: ${r.ok} ok, ${r.diverged} diverged, ${r.ran} ran, ${r.unsupported} unsupported`);
+  out.push(`${clip(a.file, Infinity)}: ${r.events} events: ${r.ok} ok, ${r.diverged} diverged, ${r.ran} ran, ${r.unsupported} unsupported`);
   if (r.error !== undefined) out.push(`  stopped: ${r.error}`);
   out.push('  charged pages per target (peak, where, at the end):');
   const width = Math.max(0, ...a.series.map((s) => s.target.length));

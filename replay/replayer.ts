@@ -1,9 +1,9 @@
 /**
  * The replay engine: a fold of trace events over the model that classifies each event
- * (`ok`, `diverged`, `ran`, `unsupported`) as the trace format's replay contract says.
+ * (`ok`, `diverged`, `ran`, `unknown`, `unsupported`) as the trace format's replay contract says.
  */
 import type { Expectation, TraceEvent, TraceHeader } from '../events/types.ts';
-import { step } from '../src/model/dispatch.ts';
+import { type StepOptions, type StepOutcome, step } from '../src/model/dispatch.ts';
 import type { Result } from '../src/model/command.ts';
 import type { BugName } from '../src/model/mutants.ts';
 import type { World } from '../src/model/world.ts';
@@ -12,6 +12,7 @@ import { FullInvariantTracker, type InvariantTracker, checkStep } from '../src/i
 import { IncrementalInvariantTracker } from '../src/invariants/incremental.ts';
 import { matches, outputsOf } from './compare.ts';
 import { type Json, toJson } from './json-value.ts';
+import { UnsureScopes, alternatives } from './unrecorded.ts';
 
 export interface ReplayOptions {
   /** `--own-choices`: adopt no recorded free choice; compare them all. */
@@ -25,6 +26,8 @@ export interface ReplayOptions {
   readonly invariantsFull?: boolean;
   /** Deliberate bugs to switch on in the model (default: none). */
   readonly bugs?: ReadonlySet<BugName>;
+  /** Divergences kept in `divergences`, at most (default: all); the rest are only counted. */
+  readonly maxDivergences?: number;
 }
 
 /** An invariant an event broke (reported once, at the event that broke it). */
@@ -47,15 +50,19 @@ export interface Divergence {
   readonly unsure: boolean;
   /** Why a recorded free choice was not adopted, when that is the divergence. */
   readonly note?: string;
+  /** The capture line the event was imported from (format 1.1 `source_line`). */
+  readonly source_line?: number;
 }
 
-export type Outcome = 'ok' | 'diverged' | 'ran' | 'unsupported';
+export type Outcome = 'ok' | 'diverged' | 'ran' | 'unknown' | 'unsupported';
 
 export interface Counts {
   events: number;
   ok: number;
   diverged: number;
   ran: number;
+  /** Events whose outcome the capture cannot decide: arguments it did not record (format 1.1). */
+  unknown: number;
   unsupported: number;
   unsure_diverged: number;
 }
@@ -70,10 +77,14 @@ export function resultJson(result: Result): Json {
 
 export class Replayer {
   private current: World;
-  readonly counts: Counts = { events: 0, ok: 0, diverged: 0, ran: 0, unsupported: 0, unsure_diverged: 0 };
+  readonly counts: Counts = { events: 0, ok: 0, diverged: 0, ran: 0, unknown: 0, unsupported: 0, unsure_diverged: 0 };
   readonly divergences: Divergence[] = [];
+  /** Divergences past `maxDivergences`: counted, not kept. */
+  divergencesOmitted = 0;
   readonly violations: ViolationRecord[] = [];
   private readonly invariants: InvariantTracker;
+  /** What events of undecided outcome reached: a divergence there is unsure. */
+  private readonly unsureScopes = new UnsureScopes();
 
   constructor(
     header: TraceHeader,
@@ -94,10 +105,24 @@ export class Replayer {
     for (const v of found) this.violations.push({ line: event.line, seq: event.seq, op: event.op, ...v });
   }
 
+  /**
+   * An event the capture does not decide: not run, or run with outcomes that differ between the
+   * values its unrecorded arguments may have had. The state stays as it was.
+   */
+  private undecided(event: TraceEvent, before: World): { readonly outcome: Outcome; readonly result: null; readonly before: World } {
+    this.unsureScopes.add(before, event);
+    this.counts.events++;
+    this.counts.unknown++;
+    return { outcome: 'unknown', result: null, before };
+  }
+
   /** Replays one event and returns how it came out. */
   feed(event: TraceEvent): { readonly outcome: Outcome; readonly result: Result | null; readonly before: World } {
     const before = this.current;
-    const stepped = step(before, event, { adopt: !this.options.ownChoices });
+    if (event.unknownArgs !== undefined) return this.undecided(event, before);
+    const adopt = { adopt: !this.options.ownChoices };
+    const stepped = event.argsOneOf === undefined ? step(before, event, adopt) : oneOf(event, before, adopt);
+    if (stepped === null) return this.undecided(event, before);
     this.current = stepped.world;
     this.counts.events++;
     if (this.options.invariants === true && stepped.result !== null) this.check(event, before, stepped.result);
@@ -116,11 +141,18 @@ export class Replayer {
       this.counts.ok++;
       return { outcome: 'ok', result, before };
     }
-    if (event.unsure) this.counts.unsure_diverged++;
+    const after = event.unsure ? null : this.unsureScopes.reached(before, event);
+    const unsure = event.unsure || after !== null;
+    if (unsure) this.counts.unsure_diverged++;
     else this.counts.diverged++;
-    const rejected = stepped.rejected
-      .map((r) => `recorded ${r.field} ${JSON.stringify(toJson(r.recorded, r.field))} not adopted: ${r.reason}`)
-      .join('; ');
+    if (this.divergences.length >= (this.options.maxDivergences ?? Infinity)) {
+      this.divergencesOmitted++;
+      return { outcome: 'diverged', result, before };
+    }
+    const rejected = [
+      ...stepped.rejected.map((r) => `recorded ${r.field} ${JSON.stringify(toJson(r.recorded, r.field))} not adopted: ${r.reason}`),
+      ...(after === null ? [] : [`unsure: after line ${after}, whose outcome the capture does not decide, reached the same place`]),
+    ].join('; ');
     this.divergences.push({
       line: event.line,
       seq: event.seq,
@@ -128,11 +160,29 @@ export class Replayer {
       expected: expect === undefined ? null : expectJson(expect),
       actual: resultJson(result),
       ...(result.check === undefined ? {} : { check: result.check }),
-      unsure: event.unsure,
+      unsure,
       ...(rejected === '' ? {} : { note: rejected }),
+      ...(event.sourceLine === undefined ? {} : { source_line: event.sourceLine }),
     });
     return { outcome: 'diverged', result, before };
   }
+}
+
+/**
+ * An `args_one_of` event, run once per combination of its values from the same state: decided
+ * (the first run) when every run gives the same answer, else null.
+ */
+function oneOf(event: TraceEvent, before: World, adopt: StepOptions): StepOutcome | null {
+  const runs = alternatives(event).map((alt) => step(before, alt, adopt));
+  return new Set(runs.map((run) => answerOf(event, run))).size === 1 ? (runs[0] as StepOutcome) : null;
+}
+
+/** How one run of an `args_one_of` event comes out, and what it answered: every run must agree. */
+function answerOf(event: TraceEvent, run: StepOutcome): string {
+  if (run.result === null) return 'unsupported';
+  const expect = expectationOf(event);
+  const outcome = expect === undefined ? 'ran' : matches(expect, run.result, run.rejected) ? 'ok' : 'diverged';
+  return `${outcome} ${JSON.stringify(resultJson(run.result))}`;
 }
 
 /** What the event says the system answered; a `CHECK` always asserts its `value`. */

@@ -4,17 +4,34 @@
  * and sets the exit code; bad input is one line on stderr and exit 2, never a stack trace.
  */
 import { Command, InvalidArgumentError } from '@commander-js/extra-typings';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
+import { clip } from '../events/quote.ts';
+import type { AuditReport } from '../replay/audit.ts';
+import type { ReplayReport } from '../replay/replay-file.ts';
+import { errorCode, writableDirectory } from './cli-files.ts';
+import { fail, guardOutput } from './cli-output.ts';
+import type { FuzzReport } from './fuzz/fuzz-report.ts';
+import { MAX_RUNS } from './fuzz/run-seed.ts';
 import { packageVersion } from './package-version.ts';
 import { BUG_NAMES, type BugName, bugSet } from './model/mutants.ts';
+import { type Shard, WHOLE, parseShard, shardUnits } from './parallel/shard.ts';
+import { CAPTURE_FORMATS, type CaptureFormat } from '../replay/import/formats.ts';
 
 // Each command imports what only it needs when it runs (the fuzzer pulls in fast-check, the audit
 // its HTML renderer and uPlot): a short `replay` would otherwise spend most of its time loading them.
 
-function integer(value: string): number {
-  const n = Number(value);
-  if (!Number.isSafeInteger(n)) throw new InvalidArgumentError('must be an integer');
+/** fast-check seeds are 32-bit: a larger one would silently run as another seed. */
+function seed(value: string): number {
+  const n = /^[0-9]+$/.test(value) ? Number(value) : NaN;
+  if (!(n <= 2 ** 32 - 1)) throw new InvalidArgumentError(`must be an integer from 0 to ${2 ** 32 - 1}`);
+  return n;
+}
+
+function count(value: string): number {
+  const n = /^[0-9]+$/.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(n)) throw new InvalidArgumentError('must be a non-negative integer');
   return n;
 }
 
@@ -22,6 +39,43 @@ function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError('must be a positive integer');
   return n;
+}
+
+/** Past 2^32 runs, a run would have the seed of another (src/fuzz/run-seed.ts). */
+function runCount(value: string): number {
+  const n = positiveInt(value);
+  if (n > MAX_RUNS) throw new InvalidArgumentError(`must be at most ${MAX_RUNS}`);
+  return n;
+}
+
+function runIndex(value: string): number {
+  const n = count(value);
+  if (n >= MAX_RUNS) throw new InvalidArgumentError(`must be below ${MAX_RUNS}`);
+  return n;
+}
+
+/** The way to a fuzz failure, as printed with it: fast-check's path, then `@` and fc.commands' replay path (src/fuzz/fuzz.ts). */
+function failurePath(value: string): string {
+  if (!/^[0-9]+(:[0-9]+)*(@[A-Za-z0-9+/:]*)?$/.test(value)) throw new InvalidArgumentError('must be the path a fuzz failure printed, such as 0:4:1@AB:C');
+  return value;
+}
+
+function shard(value: string): Shard {
+  const s = parseShard(value);
+  if (s === null) throw new InvalidArgumentError('must be I/N, the I-th of N shards, with 1 <= I <= N');
+  return s;
+}
+
+function captureFormat(value: string): CaptureFormat {
+  const format = CAPTURE_FORMATS.find((f) => f === value);
+  if (format === undefined) throw new InvalidArgumentError(`must be one of ${CAPTURE_FORMATS.join(', ')}`);
+  return format;
+}
+
+/** `--syz-data 0x20000000`: an address. */
+function address(value: string): bigint {
+  if (!/^(0x[0-9a-fA-F]+|[0-9]+)$/.test(value) || BigInt(value) >= 2n ** 64n) throw new InvalidArgumentError('must be an address (0x... or decimal) below 2^64');
+  return BigInt(value);
 }
 
 /** `--bugs a,b`: deliberate bugs of the model to switch on (`BUGS` in src/model/mutants.ts). */
@@ -32,13 +86,46 @@ function bugList(value: string): ReadonlySet<BugName> {
   return bugSet(names);
 }
 
+/** `--ops a,b`: the names; whether the fuzzer knows them is checked once it is loaded. */
+function opList(value: string): string[] {
+  const ops = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (ops.length === 0) throw new InvalidArgumentError('names no op');
+  return ops;
+}
+
 const BUGS_HELP = 'comma-separated deliberate bugs to switch on in the model (for measuring a checker; default none)';
+const HEADER_HELP = 'a header JSON file giving what the capture cannot say (devices, rlimit, uid, kernel, /dev/vfio/vfio driver)';
+const STRICT_HELP = 'an unreadable capture line is an error, not a warning';
+const REPEAT_HELP = 'runs of a syzkaller program that repeats forever';
+const SYZ_DATA_HELP = "a .syz program's data area at run time, when no C reproducer beside it says (default 0x200000000000)";
+
+/** The options `import` and `replay --from` pass to the importer. */
+const importOptions = (opts: { header?: string; strict?: true; repeat?: number; syzData?: bigint }) => ({
+  ...(opts.header === undefined ? {} : { header: opts.header }),
+  strict: opts.strict === true,
+  ...(opts.repeat === undefined ? {} : { repeat: opts.repeat }),
+  ...(opts.syzData === undefined ? {} : { syzData: opts.syzData }),
+});
+const MAX_DIVERGENCES_HELP = 'divergences listed per file, at most; the rest are counted';
+const JOBS_HELP = 'worker threads, at most (default: the number of cores; 1: none, all in this thread)';
+const SHARD_HELP = 'make only every N-th unit from the I-th (1 <= I <= N); with --json, a report `merge` takes';
+
+/** The worker threads' entry, built beside this file (dist/src/worker.js). */
+const WORKER = new URL('./worker.js', import.meta.url);
+
+const threads = (jobs: number | undefined): number => jobs ?? availableParallelism();
+
+/** Options as a shard's report names them: one run's shards all name the same. */
+const optionsJson = <O extends { readonly bugs?: ReadonlySet<BugName> }>(options: O) => ({ ...options, bugs: [...(options.bugs ?? [])].sort() });
+
+guardOutput();
 
 const program = new Command()
   .name('iommufd-model')
   .description('A reference model of the Linux iommufd user API')
   .version(packageVersion(), '-V, --version', 'print the version and exit')
-  .showHelpAfterError()
+  // Every error is one line and exit 2; `--help` has the usage.
+  .configureOutput({ outputError: (str) => fail(clip(str.replace(/^error: /, '').trim().replace(/\s*\n\s*/g, ' '), 500)) })
   .exitOverride((err) => {
     process.exit(err.exitCode === 0 ? 0 : 2);
   });
@@ -52,24 +139,81 @@ program
   .option('--invariants', "check the model's invariants after every event (what the event changed)")
   .option('--invariants-full', 'like --invariants, but check the whole state after every event (slow; the reference check)')
   .option('--max-line-bytes <n>', 'longest accepted line, in bytes', positiveInt, 1048576)
+  .option('--max-divergences <n>', MAX_DIVERGENCES_HELP, count, 1000)
   .option('--bugs <list>', BUGS_HELP, bugList)
-  .action(async (files, opts) => {
-    const [{ exitCode, replayFiles }, { formatTextReport }] = await Promise.all([
-      import('../replay/replay-file.ts'),
-      import('../replay/text-report.ts'),
-    ]);
-    const report = await replayFiles(files, {
+  .option('--jobs <n>', JOBS_HELP, positiveInt)
+  .option('--shard <i/n>', SHARD_HELP, shard)
+  .option('--from <format>', `the files are captures: import each (${CAPTURE_FORMATS.join(', ')}) and replay it`, captureFormat)
+  .option('--header <file>', `with --from: ${HEADER_HELP}`)
+  .option('--strict', `with --from: ${STRICT_HELP}`)
+  .option('--repeat <n>', `with --from syz: ${REPEAT_HELP}`, positiveInt)
+  .option('--syz-data <addr>', `with --from syz: ${SYZ_DATA_HELP}`, address)
+  .action(async (captures, opts) => {
+    const [{ exitCode, replayReport }, { runUnits }] = await Promise.all([import('../replay/replay-file.ts'), import('./parallel/pool.ts')]);
+    const imported = opts.from === undefined ? null : await importCaptures(opts.from, captures, importOptions(opts));
+    const files = imported?.traces ?? captures;
+    const options = {
       ownChoices: opts.ownChoices === true,
       invariants: opts.invariants === true || opts.invariantsFull === true,
       invariantsFull: opts.invariantsFull === true,
       maxLineBytes: opts.maxLineBytes,
+      maxDivergences: opts.maxDivergences,
       ...(opts.bugs === undefined ? {} : { bugs: opts.bugs }),
-    });
-    if (opts.json === true) process.stdout.write(`${JSON.stringify(report)}\n`);
-    else process.stdout.write(`${formatTextReport(report)}\n`);
-    for (const t of report.traces) if (t.error !== undefined) process.stderr.write(`${t.error}\n`);
+    };
+    const units = shardUnits(files.length, opts.shard ?? WHOLE);
+    const traces = await runUnits({ kind: 'replay', files, options }, units, { jobs: threads(opts.jobs), worker: WORKER }).finally(() => imported?.done());
+    const report = imported === null ? replayReport(traces, options.invariants) : imported.named(replayReport(traces, options.invariants));
+    const part =
+      opts.shard === undefined
+        ? report
+        : (await import('./parallel/part.ts')).replayPart(report, units, { options: optionsJson(options), shard: opts.shard, units: files.length });
+    await showReplay(report, opts.json === true ? part : null);
     process.exitCode = exitCode(report);
   });
+
+program
+  .command('import')
+  .description('import a capture (a QEMU log, strace output, a syzkaller program or C reproducer) as a trace (format 1.1)')
+  .argument('<format>', CAPTURE_FORMATS.join(', '), captureFormat)
+  .argument('<file>', 'the capture')
+  .option('-o, --out <file>', 'write the trace there (default: stdout)')
+  .option('--header <file>', HEADER_HELP)
+  .option('--strict', STRICT_HELP)
+  .option('--repeat <n>', `syz: ${REPEAT_HELP}`, positiveInt)
+  .option('--syz-data <addr>', `syz: ${SYZ_DATA_HELP}`, address)
+  .action(async (format, file, opts) => {
+    const [{ importText }, { ImportError }] = await Promise.all([import('../replay/import/command.ts'), import('../replay/import/import-error.ts')]);
+    let imported: { text: string; warnings: string[] };
+    try {
+      imported = importText(format, file, importOptions(opts));
+    } catch (e: unknown) {
+      if (e instanceof ImportError) fail(e.message);
+      throw e;
+    }
+    for (const w of imported.warnings) process.stderr.write(`${w}\n`);
+    if (opts.out === undefined) {
+      process.stdout.write(imported.text);
+      return;
+    }
+    try {
+      writeFileSync(opts.out, imported.text);
+    } catch (e: unknown) {
+      fail(`cannot write ${clip(opts.out, Infinity)}: ${errorCode(e)}`);
+    }
+  });
+
+/** `replay --from`: the captures imported to trace files, their warnings printed; an import that fails is the command's error. */
+async function importCaptures(format: CaptureFormat, captures: readonly string[], options: ReturnType<typeof importOptions>) {
+  const [{ importToFiles, underCaptureNames }, { ImportError }] = await Promise.all([import('../replay/import/command.ts'), import('../replay/import/import-error.ts')]);
+  try {
+    const imported = importToFiles(format, captures, options);
+    for (const w of imported.warnings) process.stderr.write(`${w}\n`);
+    return { ...imported, named: (report: ReplayReport) => underCaptureNames(report, imported.traces, captures) };
+  } catch (e: unknown) {
+    if (e instanceof ImportError) fail(e.message);
+    throw e;
+  }
+}
 
 program
   .command('audit')
@@ -77,93 +221,163 @@ program
   .argument('<files...>', 'trace files (JSON Lines, trace format 1 or 1.1)')
   .option('--json', 'print exactly one JSON report object on stdout')
   .option('--html <file>', 'also write a self-contained HTML report (one trace: that file; several: one per trace, numbered)')
+  .option('--history', 'list every pages object the trace made, not only the live ones and the largest that went away')
   .option('--own-choices', 'adopt no recorded free choice; compare them all')
   .option('--max-line-bytes <n>', 'longest accepted line, in bytes', positiveInt, 1048576)
+  .option('--max-divergences <n>', MAX_DIVERGENCES_HELP, count, 1000)
   .option('--bugs <list>', BUGS_HELP, bugList)
+  .option('--jobs <n>', JOBS_HELP, positiveInt)
+  .option('--shard <i/n>', SHARD_HELP, shard)
   .action(async (files, opts) => {
-    const [{ auditFile }, { formatAuditText }, { exitCode }] = await Promise.all([
-      import('../replay/audit.ts'),
-      import('../replay/audit-text.ts'),
-      import('../replay/replay-file.ts'),
-    ]);
-    const audits = [];
-    for (const file of files) {
-      audits.push(
-        await auditFile(file, {
-          ownChoices: opts.ownChoices === true,
-          maxLineBytes: opts.maxLineBytes,
-          ...(opts.bugs === undefined ? {} : { bugs: opts.bugs }),
-        }),
-      );
-    }
+    const [{ auditExitCode }, { runUnits }] = await Promise.all([import('../replay/audit.ts'), import('./parallel/pool.ts')]);
+    const options = {
+      ownChoices: opts.ownChoices === true,
+      maxLineBytes: opts.maxLineBytes,
+      maxDivergences: opts.maxDivergences,
+      history: opts.history === true,
+      ...(opts.bugs === undefined ? {} : { bugs: opts.bugs }),
+    };
+    const units = shardUnits(files.length, opts.shard ?? WHOLE);
+    const audits = await runUnits({ kind: 'audit', files, options }, units, { jobs: threads(opts.jobs), worker: WORKER });
+    // The reports are printed whatever becomes of the HTML; a failure to write it is told after them.
+    let htmlError: string | null = null;
     if (opts.html !== undefined) {
       const { renderAuditHtml } = await import('../replay/audit-html.ts');
-      audits.forEach((a, i) => writeFileSync(audits.length === 1 ? (opts.html as string) : numbered(opts.html as string, i + 1), renderAuditHtml(a)));
+      for (const [k, a] of audits.entries()) {
+        // Numbered by the file's place on the command line, as a run over every file numbers it.
+        const path = files.length === 1 ? opts.html : numbered(opts.html, (units[k] as number) + 1);
+        try {
+          writeFileSync(path, renderAuditHtml(a));
+        } catch (e: unknown) {
+          htmlError = `cannot write ${clip(path, Infinity)}: ${errorCode(e)}`;
+          break;
+        }
+      }
     }
-    if (opts.json === true) process.stdout.write(`${JSON.stringify({ audits })}\n`);
-    else process.stdout.write(`${audits.map(formatAuditText).join('\n')}\n`);
-    for (const a of audits) if (a.replay.error !== undefined) process.stderr.write(`${a.replay.error}\n`);
-    process.exitCode = exitCode({
-      traces: audits.map((a) => a.replay),
-      totals: {
-        events: 0,
-        ok: 0,
-        ran: 0,
-        unsupported: 0,
-        unsure_diverged: 0,
-        diverged: audits.reduce((n, a) => n + a.replay.diverged, 0),
-        violations: audits.reduce((n, a) => n + a.violations.length + a.leaks.length, 0),
-      },
-    });
+    const part =
+      opts.shard === undefined
+        ? { audits }
+        : (await import('./parallel/part.ts')).auditPart(audits, units, { options: optionsJson(options), shard: opts.shard, units: files.length });
+    await showAudit(audits, opts.json === true ? part : null);
+    if (htmlError !== null) {
+      process.stderr.write(`iommufd-model: ${htmlError}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    process.exitCode = auditExitCode(audits);
   });
 
 program
   .command('fuzz')
   .description('generate command sequences, check every invariant after every step, shrink a failure to a minimal trace')
-  .option('--seed <n>', 'fast-check seed (default: from the clock; printed either way)', integer)
-  .option('--runs <n>', 'command sequences to try', positiveInt, 100)
+  .option('--seed <n>', 'fast-check seed, 0 to 2^32-1 (default: from the clock; printed either way)', seed)
+  .option('--runs <n>', 'runs (command sequences) of the campaign, numbered from 0', runCount, 100)
+  .option('--run <i>', 'make only run I of the campaign (what a failure prints to rerun it)', runIndex)
   .option('--max-steps <n>', 'commands per sequence, at most', positiveInt, 200)
   .option('--out <dir>', 'where to write a counterexample trace', '.')
-  .option('--ops <list>', 'comma-separated ops to generate (default: all)')
-  .option('--path <path>', "replay one failure: fast-check's path printed with it")
+  .option('--ops <list>', 'comma-separated ops to generate (default: all)', opList)
+  .option('--path <path>', "with --run: go straight to the shrunk failure at fast-check's path, printed with it", failurePath)
   .option('--no-faults', 'skip the fail_nth injection reruns')
   .option('--bugs <list>', BUGS_HELP, bugList)
+  .option('--json', 'print exactly one JSON report object on stdout')
+  .option('--jobs <n>', JOBS_HELP, positiveInt)
+  .option('--shard <i/n>', SHARD_HELP, shard)
   .action(async (opts) => {
-    const { fuzz } = await import('./fuzz/fuzz.ts');
+    const [{ FUZZ_OPS }, { runUnits }, { tally }, { fuzzBanner, fuzzReport }, { fuzzPart }] = await Promise.all([
+      import('./fuzz/fuzz.ts'),
+      import('./parallel/pool.ts'),
+      import('./fuzz/tally.ts'),
+      import('./fuzz/fuzz-report.ts'),
+      import('./parallel/part.ts'),
+    ]);
+    const ops = opts.ops;
+    const unknown = ops?.filter((op) => !FUZZ_OPS.includes(op)) ?? [];
+    if (unknown.length > 0) fail(`--ops: the fuzzer generates no op named ${clip(unknown.join(', '), 200)}; it generates ${FUZZ_OPS.join(', ')}`);
+    if (opts.path !== undefined && opts.run === undefined) fail('--path needs --run, the run the path is in');
+    if (opts.run !== undefined && opts.shard !== undefined) fail('--run makes one run: it takes no --shard');
+    // Checked before the run, so that a failure found is not lost for want of a place to write it.
+    const unusable = writableDirectory(opts.out);
+    if (unusable !== null) fail(`--out ${unusable}`);
     const seed = opts.seed ?? Date.now() % 2 ** 31;
-    const ops = opts.ops?.split(',').map((s) => s.trim()).filter((s) => s !== '');
-    process.stdout.write(`fuzz: seed ${seed}, ${opts.runs} runs of up to ${opts.maxSteps} steps${ops === undefined ? '' : `, ops ${ops.join(',')}`}\n`);
+    const shard = opts.shard ?? WHOLE;
+    const which = opts.run === undefined ? { runs: opts.runs } : { run: opts.run, ...(opts.path === undefined ? {} : { path: opts.path }) };
+    const campaign = { ...which, maxSteps: opts.maxSteps, ops: ops ?? null, faults: opts.faults !== false, bugs: [...(opts.bugs ?? [])].sort() };
+    if (opts.json !== true) process.stdout.write(`${fuzzBanner(seed, campaign, shard)}\n`);
+    const units = opts.run === undefined ? shardUnits(opts.runs, shard) : [opts.run];
     const bar = process.stderr.isTTY ? await progressBar() : null;
-    bar?.start(opts.runs, 0);
+    bar?.start(units.length, 0);
     const started = performance.now();
-    const result = fuzz({
-      seed,
-      runs: opts.runs,
-      maxSteps: opts.maxSteps,
-      faultInjection: opts.faults !== false,
-      ...(ops === undefined ? {} : { ops }),
+    const job = {
+      kind: 'fuzz',
+      campaign: {
+        seed,
+        maxSteps: opts.maxSteps,
+        faultInjection: opts.faults !== false,
+        ...(ops === undefined ? {} : { ops }),
+        ...(opts.bugs === undefined ? {} : { bugs: opts.bugs }),
+      },
       ...(opts.path === undefined ? {} : { path: opts.path }),
-      ...(opts.bugs === undefined ? {} : { bugs: opts.bugs }),
-      onRun: () => bar?.increment(),
+    } as const;
+    const outcomes = await runUnits(job, units, {
+      jobs: threads(opts.jobs),
+      worker: WORKER,
+      onTick: () => bar?.increment(),
+      ends: (o) => o.counterexample !== null,
     });
     bar?.stop();
     const seconds = (performance.now() - started) / 1000;
-    process.stdout.write(`fuzz: ${result.runs} runs, ${result.steps} steps in ${seconds.toFixed(1)} s (${Math.round(result.steps / seconds)} steps/s)\n`);
+    const result = tally(outcomes);
     const found = result.counterexample;
-    if (found === null) {
-      process.stdout.write('fuzz: no invariant violated\n');
-      return;
+    let counterexample = null;
+    if (found !== null) {
+      const file = join(opts.out, `counterexample-${seed}-${found.run}.jsonl`);
+      writeFileSync(file, found.trace);
+      const { run, path, message, shrunkSteps, shrinkRuns, shrinkSteps } = found;
+      counterexample = { run, path, message, shrunkSteps, shrinkRuns, shrinkSteps, file };
     }
-    mkdirSync(opts.out, { recursive: true });
-    const file = join(opts.out, `counterexample-${found.seed}.jsonl`);
-    writeFileSync(file, found.trace);
-    process.stdout.write(
-      `fuzz: ${found.message}\n` +
-        `fuzz: shrunk to ${found.shrunkSteps} commands; seed ${found.seed}, path ${found.path}\n` +
-        `fuzz: wrote ${file}; replay it with: iommufd-model replay --invariants${found.bugs.length === 0 ? '' : ` --bugs ${found.bugs.join(',')}`} ${file}\n`,
-    );
-    process.exitCode = 1;
+    const report = fuzzReport(seed, campaign, shard, { ...result, counterexample });
+    const json = opts.json !== true ? null : opts.shard === undefined ? report : fuzzPart(report, opts.runs, result.runSteps);
+    await showFuzz(report, json, seconds);
+    process.exitCode = found === null ? 0 : 1;
   });
+
+program
+  .command('merge')
+  .description('merge the --json reports of the shards of one replay, audit or fuzz run into the report of the whole run')
+  .argument('<reports...>', "each shard's --json report (--shard I/N), in any order")
+  .option('--json', "print exactly one JSON report object on stdout: the whole run's --json")
+  .action(async (reports, opts) => {
+    const { mergeReports } = await import('./parallel/merge.ts');
+    const merged = mergeReports(reports);
+    const json = opts.json === true;
+    if (merged.command === 'replay') await showReplay(merged.report, json ? merged.report : null);
+    else if (merged.command === 'audit') await showAudit(merged.audits, json ? { audits: merged.audits } : null);
+    else {
+      const { fuzzBanner } = await import('./fuzz/fuzz-report.ts');
+      if (!json) process.stdout.write(`${fuzzBanner(merged.report.seed, merged.report.options, merged.report.shard)}\n`);
+      await showFuzz(merged.report, json ? merged.report : null, null);
+    }
+    process.exitCode = merged.exitCode;
+  });
+
+/** Prints a replay report as `replay` does: `json` when given, else the text; each file's error on stderr. */
+async function showReplay(report: ReplayReport, json: object | null): Promise<void> {
+  const { formatTextReport } = await import('../replay/text-report.ts');
+  process.stdout.write(`${json === null ? formatTextReport(report) : JSON.stringify(json)}\n`);
+  for (const t of report.traces) if (t.error !== undefined) process.stderr.write(`${t.error}\n`);
+}
+
+async function showAudit(audits: readonly AuditReport[], json: object | null): Promise<void> {
+  const { formatAuditText } = await import('../replay/audit-text.ts');
+  process.stdout.write(`${json === null ? audits.map(formatAuditText).join('\n') : JSON.stringify(json)}\n`);
+  for (const a of audits) if (a.replay.error !== undefined) process.stderr.write(`${a.replay.error}\n`);
+}
+
+/** Prints what a campaign found (after its banner): `json` when given, else the text; `seconds`, when the runs were made here. */
+async function showFuzz(report: FuzzReport, json: object | null, seconds: number | null): Promise<void> {
+  const { fuzzSummary } = await import('./fuzz/fuzz-report.ts');
+  process.stdout.write(`${json === null ? fuzzSummary(report, seconds) : JSON.stringify(json)}\n`);
+}
 
 async function progressBar() {
   const { Presets, SingleBar } = await import('cli-progress');
@@ -177,6 +391,5 @@ function numbered(path: string, n: number): string {
 }
 
 program.parseAsync().catch((e: unknown) => {
-  process.stderr.write(`iommufd-model: ${e instanceof Error ? e.message : String(e)}\n`);
-  process.exitCode = 2;
+  fail(clip(e instanceof Error ? e.message.replace(/^\[iommufd-model\] /, '') : String(e), 500));
 });

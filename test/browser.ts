@@ -27,11 +27,10 @@ const ARGS = [
   '--disable-gpu',
 ];
 
-export async function launchChromium(): Promise<Browser> {
+/** A Chromium; `env` replaces the environment it starts in (its locale comes from there). */
+export async function launchChromium(env: NodeJS.ProcessEnv = process.env): Promise<Browser> {
   const executablePath = existsSync(SYSTEM_CHROMIUM) ? SYSTEM_CHROMIUM : await packagedChromium();
-  // Under a C or POSIX locale the packaged build gives navigator.language 'en-US@posix', which
-  // Intl (and so uPlot's number formatting) rejects as a language tag.
-  return chromium.launch({ executablePath, args: ARGS, env: { ...process.env, LC_ALL: 'en_US.UTF-8' } });
+  return chromium.launch({ executablePath, args: ARGS, env });
 }
 
 /**

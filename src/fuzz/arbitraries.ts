@@ -6,6 +6,7 @@
  */
 import fc from 'fast-check';
 import { CURRENT_VERSION } from '../../events/version.ts';
+import { VFIO_HOST, VFIO_OPEN, VFIO_WEIGHTS, vfioArbitraries } from './vfio-arbitraries.ts';
 
 const hex = (v: bigint): string => `0x${v.toString(16)}`;
 const U64_MAX = (1n << 64n) - 1n;
@@ -27,6 +28,7 @@ export const FUZZ_HEADER = {
       { addr: hex(SHARED_BUFFER), length: '0x20000', shared: true },
     ],
     processes: [{ pid: 1, uid: 1000, rlimit_memlock: '0x40000', caps: ['CAP_SYS_RESOURCE'] }],
+    ...VFIO_HOST,
   },
   description: 'fuzz run',
 };
@@ -81,8 +83,11 @@ function withEnvelope(event: fc.Arbitrary<FuzzEvent>, full?: number): fc.Arbitra
 const ioctl = (op: string, full: number, args: fc.Arbitrary<Record<string, unknown>>) =>
   withEnvelope(args.map((a) => ({ op, args: a })), full);
 
+const VFIO = vfioArbitraries(BUFFER, SHARED_BUFFER, pid);
+
 export const COMMANDS: Readonly<Record<string, fc.Arbitrary<FuzzEvent>>> = {
-  OPEN: fc.constant({ op: 'OPEN' }),
+  // /dev/iommu, or VFIO's container and group nodes.
+  OPEN: fc.oneof({ weight: 1, arbitrary: fc.constant({ op: 'OPEN' }) }, { weight: 1, arbitrary: VFIO_OPEN }),
   CLOSE: fc.integer({ min: 3, max: 7 }).map((fd) => ({ op: 'CLOSE', args: { fd } })),
   IOAS_ALLOC: ioctl('IOAS_ALLOC', 12, fc.record({ flags: fc.constantFrom(0, 0, 0, 1) })),
   DESTROY: ioctl('DESTROY', 8, fc.record({ id: objectId })),
@@ -227,9 +232,10 @@ export const COMMANDS: Readonly<Record<string, fc.Arbitrary<FuzzEvent>>> = {
   EXIT: fc.constant({ op: 'EXIT', args: { pid: 2 } }),
   SET_RLIMIT: fc.constantFrom('0x4000', '0x40000', 'unlimited').map((l) => ({ op: 'SET_RLIMIT', args: { rlimit_memlock: l } })),
   SET_CAPS: fc.constantFrom<string[]>([], ['CAP_SYS_RESOURCE'], ['CAP_IPC_LOCK', 'CAP_SYS_RESOURCE']).map((caps) => ({ op: 'SET_CAPS', args: { caps } })),
+  ...VFIO.commands,
 };
 
-/** Weights: the IOAS commands most, lifecycle and process events less. */
+/** Weights: the IOAS commands most, lifecycle and process events less; VFIO's about a fifth of all. */
 const WEIGHTS: Readonly<Record<string, number>> = {
   IOAS_MAP: 8,
   IOAS_UNMAP: 5,
@@ -240,19 +246,29 @@ const WEIGHTS: Readonly<Record<string, number>> = {
   TEST_CREATE_ACCESS: 2,
   DESTROY: 2,
   CLOSE: 1,
-  OPEN: 1,
+  // One for /dev/iommu, one for VFIO's nodes.
+  OPEN: 2,
+  ...VFIO_WEIGHTS,
 };
+
+function weighted(ops: readonly string[] | undefined): fc.WeightedArbitrary<FuzzEvent>[] {
+  return (ops ?? Object.keys(COMMANDS)).map((name) => {
+    const arbitrary = COMMANDS[name];
+    if (arbitrary === undefined) throw new Error(`[iommufd-model] the fuzzer has no generator for op ${name}`);
+    return { weight: WEIGHTS[name] ?? 1, arbitrary };
+  });
+}
 
 /** The event arbitrary over the chosen ops (all by default). */
 export function eventArbitrary(ops?: readonly string[]): fc.Arbitrary<FuzzEvent> {
-  const names = ops ?? Object.keys(COMMANDS);
-  return fc.oneof(
-    ...names.map((name) => {
-      const arbitrary = COMMANDS[name];
-      if (arbitrary === undefined) throw new Error(`[iommufd-model] the fuzzer has no generator for op ${name}`);
-      return { weight: WEIGHTS[name] ?? 1, arbitrary };
-    }),
-  );
+  return fc.oneof(...weighted(ops));
+}
+
+/** What one fuzz command applies: an event over the chosen ops, or a sequence of events over them. */
+export function stepArbitrary(ops?: readonly string[]): fc.Arbitrary<readonly FuzzEvent[]> {
+  const single = weighted(ops).map(({ weight, arbitrary }) => ({ weight, arbitrary: arbitrary.map((e): readonly FuzzEvent[] => [e]) }));
+  const sequences = VFIO.sequences.filter((q) => ops === undefined || q.ops.every((op) => ops.includes(op)));
+  return fc.oneof(...single, ...sequences.map(({ weight, arbitrary }) => ({ weight, arbitrary })));
 }
 
 /** Every run starts from an open iommufd with two IOAS. */

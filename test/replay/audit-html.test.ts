@@ -1,6 +1,7 @@
 /**
- * The HTML audit in a real browser (Chromium driven by playwright-core): the chart is drawn, and
- * text from the trace is shown as text, never run as script.
+ * The HTML audit in a real browser (Chromium driven by playwright-core): the chart is drawn, in
+ * every locale, and text from the trace is shown as text, never run as script, in its own
+ * direction.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -58,5 +59,30 @@ describe.skipIf(noBrowser)(title, () => {
     const peak = data.series.find((s: { target: string }) => s.target === 'uid 1000 locked_vm').peak;
     expect(peak).toBe(16);
     await page.close();
+  });
+
+  it('draws under a C locale, and keeps a right-to-left override in the file name to the name', async () => {
+    // Chromium started under C.UTF-8 reports a language Intl rejects (`en-US@posix`).
+    const cLocale = await launchChromium({ ...process.env, LANG: 'C.UTF-8', LC_ALL: 'C.UTF-8' });
+    try {
+      const name = 'rlo-\u202egnp.jsonl';
+      const file = join(dir, name);
+      writeFileSync(file, trace.map((l) => JSON.stringify(l)).join('\n'));
+      const html = join(dir, 'rlo.html');
+      writeFileSync(html, renderAuditHtml(await auditFile(file, { ownChoices: false })));
+      const page = await cLocale.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.goto(`file://${html}`);
+      await page.waitForSelector('body[data-ready="1"]', { timeout: 15000 });
+      expect(errors).toEqual([]);
+      expect(await page.locator('canvas').count()).toBeGreaterThan(0);
+      expect(await page.title()).toBe(`iommufd-model audit: \u2068${file}\u2069`);
+      expect(await page.locator('#title').getAttribute('dir')).toBe('auto');
+      expect(await page.locator('#title bdi').textContent()).toBe(file);
+      await page.close();
+    } finally {
+      await cLocale.close();
+    }
   });
 });

@@ -1,7 +1,8 @@
 /**
  * A trace that breaks off: the replay reports what it replayed up to the bad line, and the line.
+ * Whatever stops a file is that file's error, and its file is closed.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -34,5 +35,57 @@ describe('a malformed line', () => {
     const r = await replayFile(path, { ownChoices: false });
     expect(r.events).toBe(2000);
     expect(r.error).toBe(`${path}:2002: invalid JSON: Expected ',' or '}' after property value in JSON at position 12`);
+  });
+});
+
+describe('a failure that is not the trace\'s', () => {
+  const path = trace('ok.jsonl', [HEADER, OPEN, ALLOC, '{"op":"CLOSE","args":{"fd":3}}']);
+  const throwAt = (line: number, error: Error) => ({
+    event: (event: { line: number }) => {
+      if (event.line === line) throw error;
+    },
+  });
+
+  it('is the file\'s error at the event it came from, after the events before it', async () => {
+    const r = await replayFile(path, { ownChoices: false }, throwAt(3, new RangeError('Maximum call stack size exceeded')));
+    expect(r).toMatchObject({ events: 2, ok: 2 });
+    expect(r.error).toBe(`${path}:3: RangeError: Maximum call stack size exceeded`);
+  });
+
+  it('stays one line of bounded length, the file name escaped', async () => {
+    const odd = trace('two\nlines\u202e.jsonl', [HEADER, OPEN]);
+    const r = await replayFile(odd, { ownChoices: false }, throwAt(2, new Error(`[iommufd-model] bad\n${'x'.repeat(10_000)}`)));
+    expect(r.error).toMatch(/^\S*two\\u000alines\\u202e\.jsonl:2: bad\\u000ax+\.\.\.$/);
+    expect((r.error ?? '').length).toBeLessThan(odd.length + 250);
+  });
+
+  it.skipIf(!existsSync('/proc/self/fd'))('leaves no file open, whatever stopped the replay', async () => {
+    const badDevice = trace('device.jsonl', [JSON.stringify({ trace: 'iommufd', version: 1, env: { devices: [{ name: 'd', kind: 'x', dirty: 3 }] } }), OPEN]);
+    const malformed = trace('malformed.jsonl', [HEADER, OPEN, '{"op":']);
+    const open = () => readdirSync('/proc/self/fd').length;
+    const before = open();
+    for (let i = 0; i < 50; i++) {
+      expect((await replayFile(badDevice, { ownChoices: false })).error).toMatch(/device\.jsonl:1: /);
+      expect((await replayFile(malformed, { ownChoices: false })).error).toMatch(/malformed\.jsonl:3: /);
+      expect((await replayFile(path, { ownChoices: false }, throwAt(2, new Error('model failure')))).error).toMatch(/ok\.jsonl:2: model failure$/);
+    }
+    expect(open()).toBeLessThanOrEqual(before);
+  });
+});
+
+describe('--max-divergences', () => {
+  const diverging = (n: number) => trace(`diverge-${n}.jsonl`, [HEADER, OPEN, ...Array.from({ length: n }, () => '{"op":"IOAS_ALLOC","expect":{"errno":"EINVAL"}}')]);
+
+  it('keeps the first N divergences and counts the rest', async () => {
+    const r = await replayFile(diverging(10), { ownChoices: false, maxDivergences: 3 });
+    expect(r.diverged).toBe(10);
+    expect(r.divergences.map((d) => d.line)).toEqual([3, 4, 5]);
+    expect(r.divergencesOmitted).toBe(7);
+  });
+
+  it('says nothing of omitted divergences when none were left out', async () => {
+    const r = await replayFile(diverging(3), { ownChoices: false, maxDivergences: 3 });
+    expect(r.divergences).toHaveLength(3);
+    expect('divergencesOmitted' in r).toBe(false);
   });
 });
