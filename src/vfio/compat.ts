@@ -38,16 +38,11 @@ import { disableLargePages } from '../iommufd/main/option.ts';
 import { U64_MAX, holes } from '../model/ranges.ts';
 import { revise } from '../model/revise.ts';
 import type { Ctx, Ioas, World } from '../model/world.ts';
+import { VFIO_API_VERSION, VFIO_DMA_MAP_FLAG_READ, VFIO_DMA_MAP_FLAG_WRITE, VFIO_DMA_UNMAP_FLAG_ALL } from './uapi.ts';
 
 const IOMMU_VFIO_IOAS_GET = 0n;
 const IOMMU_VFIO_IOAS_SET = 1n;
 const IOMMU_VFIO_IOAS_CLEAR = 2n;
-
-const VFIO_API_VERSION = 0n;
-
-const VFIO_DMA_MAP_FLAG_READ = 1n;
-const VFIO_DMA_MAP_FLAG_WRITE = 2n;
-const VFIO_DMA_UNMAP_FLAG_ALL = 2n;
 
 /** `offsetofend()` of the last field each struct ioctl reads. */
 const MAP_MINSZ = 32n;

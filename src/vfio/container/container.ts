@@ -26,8 +26,7 @@ import { spaprRegister, spaprUnregister } from './spapr-prereg.ts';
 import { spaprCreate, spaprRemove } from './spapr-windows.ts';
 import { mapDma, unmapDma } from './type1-dma.ts';
 import { type1GetInfo } from './type1-info.ts';
-
-const VFIO_API_VERSION = 0n;
+import { VFIO_API_VERSION } from '../uapi.ts';
 
 /** A successful ioctl whose return value is its answer. */
 const answer = (result: Result, ret: bigint): Result => ({ ...result, ret });

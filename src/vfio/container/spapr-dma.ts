@@ -29,9 +29,8 @@ import { spaprOf } from '../store.ts';
 import { WHERE, otherMm, readStruct } from './spapr-call.ts';
 import { clearTces, findTable, setTces } from './spapr-tces.ts';
 import { defaultWindow } from './spapr-windows.ts';
+import { VFIO_DMA_MAP_FLAG_READ, VFIO_DMA_MAP_FLAG_WRITE } from '../uapi.ts';
 
-const VFIO_DMA_MAP_FLAG_READ = 1n;
-const VFIO_DMA_MAP_FLAG_WRITE = 2n;
 /** `offsetofend(..., size)` of the map and unmap structs. */
 const MAP_MINSZ = 32n;
 const UNMAP_MINSZ = 24n;

@@ -20,13 +20,7 @@ import type { Type1, VfioDma } from '../state.ts';
 import { capable, putType1 } from '../store.ts';
 import { DIRTY_BITMAP_PAGES_MAX, type UserBitmap, accessOk, bitmapSizeOk, bitsWritable, dirtyHex, pageShift } from './dirty-bitmap.ts';
 import { charge, lockRoom, owed, uncharge } from './locked-vm.ts';
-
-const VFIO_DMA_MAP_FLAG_READ = 1n;
-const VFIO_DMA_MAP_FLAG_WRITE = 2n;
-const VFIO_DMA_MAP_FLAG_VADDR = 4n;
-const VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP = 1n;
-const VFIO_DMA_UNMAP_FLAG_ALL = 2n;
-const VFIO_DMA_UNMAP_FLAG_VADDR = 4n;
+import { VFIO_DMA_MAP_FLAG_READ, VFIO_DMA_MAP_FLAG_VADDR, VFIO_DMA_MAP_FLAG_WRITE, VFIO_DMA_UNMAP_FLAG_ALL, VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP, VFIO_DMA_UNMAP_FLAG_VADDR } from '../uapi.ts';
 
 const IOMMU_READ = 1;
 const IOMMU_WRITE = 2;
