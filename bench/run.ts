@@ -20,6 +20,7 @@ import { extentWorkload } from './extents.ts';
 import { type ChurnCosts, TooSlow, autoIovaPerMap, churnCosts, parseOnly, unmapAllPerArea } from './scale.ts';
 import { replayJobs } from './jobs.ts';
 import { startup } from './startup.ts';
+import { inspectCosts } from './inspect.ts';
 
 /** Churn pairs (unmap + map) timed at every size. */
 const CHURN = 5000;
@@ -32,6 +33,8 @@ const STARTUP_RUNS = 20;
 const JOBS_RUNS = 3;
 /** Runs of the extent workload per size, the median kept. */
 const EXTENT_RUNS = 51;
+/** The longest the million-event inspect figures may take, first pass included (wall time). */
+const INSPECT_SECONDS = 300;
 const GIB = 2 ** 30;
 const TIB = 2 ** 40;
 
@@ -235,6 +238,21 @@ async function main(root: string, tmp: string): Promise<void> {
       `MMAP, pin, FORK, write TOUCH in both, CHECK_REFS in both, unpin, CHECK_REFS, CPU per workload: 1 GiB ${us(c.small)}, 1 TiB ${us(c.large)} (page runs kept: ${runs.get(GIB)}, ${runs.get(TIB)})`,
     );
     record(extentsFigure, c.large / c.small, atMost(1.5));
+  });
+
+  const reachFigure = 'inspect: reach a random event of 1M after the first pass vs replaying K events in it';
+  const checkpointFigure = 'inspect: checkpoints of 1M events, heap';
+  await attempt([[reachFigure, atMost(1)], [checkpointFigure, null]], async () => {
+    const c = await inspectCosts(join(tmp, 'churn-1m.jsonl'), performance.now() + INSPECT_SECONDS * 1000);
+    const perEventMs = (c.passSeconds * 1000) / c.events;
+    const mb = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+    say(
+      `inspect, ${c.events} events, a checkpoint every ${c.every}: first pass ${c.passSeconds.toFixed(1)} CPU-s; reaching a random event after it ${c.reachMedianMs.toFixed(1)} ms ` +
+        `(median of 50, longest ${c.reachMaxMs.toFixed(1)} ms; replaying ${c.every} events in the pass: ${(perEventMs * c.every).toFixed(1)} ms)`,
+    );
+    say(`inspect checkpoints: ${c.checkpoints} kept, ${mb(c.checkpointBytes)} of heap (${(c.checkpointBytes / c.checkpoints / 1024).toFixed(1)} KiB each); the last state alone ${mb(c.stateBytes)}`);
+    record(reachFigure, c.reachMedianMs / (perEventMs * c.every), atMost(1));
+    record(checkpointFigure, c.checkpointBytes, null, `${mb(c.checkpointBytes)} for ${c.checkpoints} (last state ${mb(c.stateBytes)})`);
   });
 
   table();

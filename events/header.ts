@@ -27,7 +27,6 @@ export function parseHeader(raw: unknown): TraceHeader {
   if (given.trace !== 'iommufd') throw new FieldError('trace', `${show(given.trace)} is not "iommufd"`);
   const version = under('version', () => parseVersion(given.version));
   let env: TraceEnv = parseEnv({});
-  let kernel: string | undefined;
   let params: Fields = {};
   let envParams: Fields | null = null;
   const extra: { [key: string]: unknown } = {};
@@ -36,9 +35,6 @@ export function parseHeader(raw: unknown): TraceHeader {
     if (key === 'env') {
       env = under(key, () => parseEnv(value));
       envParams = under(key, () => paramsIn(value));
-    } else if (key === 'kernel') {
-      if (typeof value !== 'string') throw new FieldError(key, `${show(value)} is not a string`);
-      kernel = value;
     } else if (key === 'params') params = under(key, () => parseParams(value));
     else setOwn(extra, key, value);
   }
@@ -46,7 +42,7 @@ export function parseHeader(raw: unknown): TraceHeader {
     if ('params' in given) throw new FieldError('params', 'given in env too: give the module parameters once, in env');
     params = envParams;
   }
-  return { version, env, ...(kernel === undefined ? {} : { kernel }), params, extra };
+  return { version, env, params, extra };
 }
 
 /** Format 1.1 places the module parameters in `env`; format 1 at the top level, which stays accepted. */
@@ -65,6 +61,7 @@ function parseEnv(raw: unknown): TraceEnv {
   let processes: readonly ProcessDecl[] = [DEFAULT_PROCESS];
   let devices: readonly DeviceDecl[] = [];
   let vfio: VfioDecl | null = null;
+  let kernel: unknown = null;
   const extra: { [key: string]: unknown } = {};
   for (const [key, value] of Object.entries(given)) {
     switch (key) {
@@ -94,6 +91,10 @@ function parseEnv(raw: unknown): TraceEnv {
       case 'vfio':
         vfio = under(key, () => parseVfioDecl(value));
         break;
+      case 'kernel':
+        // Read as a version when a world is made (src/kernel/select.ts): a value that is none is a warning there, not malformed.
+        kernel = value;
+        break;
       case 'params':
         // Read by parseHeader(): the module parameters belong to the header.
         break;
@@ -103,7 +104,7 @@ function parseEnv(raw: unknown): TraceEnv {
   }
   under('hugepage_size', () => checkHugepageSize(hugepageSize, hugepageRaw, pageSize));
   under('mappings', () => checkMappings(mappings, pageSize, hugepageSize));
-  return { pageSize, hugepageSize, memory, mappings, processes, devices, vfio, extra };
+  return { pageSize, hugepageSize, memory, mappings, processes, devices, vfio, kernel, extra };
 }
 
 const MMAP = PLANS.get('MMAP');

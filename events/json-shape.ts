@@ -1,8 +1,11 @@
 /**
  * What JSON.parse lets through in a line and the format does not: nesting deeper than
  * `MAX_DEPTH`, which would exhaust the stack of every recursive walk over the value (and of
- * JSON.stringify), and an object that gives a key twice, of which JSON.parse silently keeps
- * the last (`{"op":"BOGUS","op":"OPEN"}` would run as `OPEN`).
+ * JSON.stringify); an object that gives a key twice, of which JSON.parse silently keeps
+ * the last (`{"op":"BOGUS","op":"OPEN"}` would run as `OPEN`); and a number past the range of
+ * a double, which JSON.parse silently makes infinite (`1e400`) or 0 (`1e-400`), so that a
+ * field read after it could not tell `1e-400` from `0` (RFC 8259 §6 leaves such numbers to
+ * the implementation).
  *
  * One pass over the characters, with no recursion: an object's keys are compared as offsets
  * into the line, so a line costs time in its length and allocates nothing unless a key is
@@ -27,6 +30,9 @@ const OPEN_ARRAY = 0x5b;
 const CLOSE_ARRAY = 0x5d;
 const OPEN_OBJECT = 0x7b;
 const CLOSE_OBJECT = 0x7d;
+const MINUS = 0x2d;
+const ZERO = 0x30;
+const NINE = 0x39;
 
 /** An object with more keys than this looks its keys up in a set rather than comparing each pair. */
 const FEW_KEYS = 16;
@@ -126,10 +132,49 @@ function pathTo(text: string, level: number): string {
   return path;
 }
 
+/** Where the value being read at `level` sits: `pathTo` its container, then its key or index. */
+function valuePath(text: string, level: number, keys: number): string {
+  if (level < 0) return '';
+  const outer = pathTo(text, level);
+  if (levelArray[level] === true) return `${outer}[${levelItem[level] as number}]`;
+  const key = clip(keyText(text, keys - 1) ?? '');
+  return outer === '' ? key : `${outer}.${key}`;
+}
+
+/** Whether the number `numberEnd` last found has an exponent. */
+let numberExponent = false;
+
+/** The end of the number that starts at `start`: its characters, valid or not (the parse judges them). */
+function numberEnd(text: string, start: number): number {
+  numberExponent = false;
+  let i = start + 1;
+  for (; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x65 || c === 0x45) numberExponent = true;
+    else if (!((c >= ZERO && c <= NINE) || c === 0x2e || c === 0x2b || c === MINUS)) break;
+  }
+  return i;
+}
+
+/**
+ * Fewer digits than this, without an exponent, always make a finite double that is 0 only
+ * when every digit is (a double reaches 1.8e308 and 5e-324).
+ */
+const PLAIN_DIGITS = 300;
+
+/** Why a double cannot hold the number `literal`, or null. */
+function outOfDoubleRange(literal: string): string | null {
+  const value = Number(literal);
+  const mantissa = literal.split(/[eE]/)[0] as string;
+  if (Number.isFinite(value) && (value !== 0 || !/[1-9]/.test(mantissa))) return null;
+  return `${clip(literal)} is out of range for a double (it would read as ${value === 0 ? 0 : value})`;
+}
+
 /**
  * The first problem of `text`'s shape, or null. Nesting too deep is found wherever it is; a
- * repeated key is reported as found, and only means something once the line parses (a line
- * that does not may be scanned wrongly past its first error, which JSON.parse reports).
+ * repeated key or a number out of range is reported as found, and only means something once
+ * the line parses (a line that does not may be scanned wrongly past its first error, which
+ * JSON.parse reports).
  */
 export function shapeProblem(text: string): ShapeProblem | null {
   let found: ShapeProblem | null = null;
@@ -176,6 +221,15 @@ export function shapeProblem(text: string): ShapeProblem | null {
       else keyNext = true;
     } else if (c === COLON) {
       keyNext = false;
+    } else if (c === MINUS || (c >= ZERO && c <= NINE)) {
+      const end = numberEnd(text, i);
+      // Only an exponent or hundreds of digits take a number past a double: the rest cost nothing more.
+      const range: string | null = found === null && (numberExponent || end - i >= PLAIN_DIGITS) ? outOfDoubleRange(text.slice(i, end)) : null;
+      if (range !== null) {
+        const where = valuePath(text, level, keys);
+        found = { tooDeep: false, reason: where === '' ? range : `${where}: ${range}` };
+      }
+      i = end - 1;
     }
   }
   return found;

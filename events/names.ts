@@ -65,6 +65,20 @@ export const NAME_FAMILIES: ReadonlyMap<string, Family> = new Map<string, Family
   ['VFIO_DEVICE_BIND_FLAG_', family({ TOKEN: 1 })],
   ['VFIO_DEVICE_ATTACH_', family({ PASID: 1 })],
   ['VFIO_DEVICE_DETACH_', family({ PASID: 1 })],
+  // struct vfio_device_feature's flags: a feature number in the low 16 bits, the operation bits
+  // above; a trace may give the feature apart as `feature`. DMA_BUF is newer mainline.
+  [
+    'VFIO_DEVICE_FEATURE_',
+    family({
+      PCI_VF_TOKEN: 0, MIGRATION: 1, MIG_DEVICE_STATE: 2, LOW_POWER_ENTRY: 3, LOW_POWER_ENTRY_WITH_WAKEUP: 4,
+      LOW_POWER_EXIT: 5, DMA_LOGGING_START: 6, DMA_LOGGING_STOP: 7, DMA_LOGGING_REPORT: 8, MIG_DATA_SIZE: 9,
+      BUS_MASTER: 10, DMA_BUF: 11, GET: 0x10000, SET: 0x20000, PROBE: 0x40000,
+    }),
+  ],
+  // include/linux/iommu.h: the prot of vfio_pin_pages().
+  ['IOMMU_', family({ READ: 1, WRITE: 2, CACHE: 4, NOEXEC: 8, MMIO: 0x10, PRIV: 0x20 })],
+  // open(2) flags (x86-64 values) of a dma-buf's open_flags.
+  ['O_', family({ RDONLY: 0, WRONLY: 1, RDWR: 2, NONBLOCK: 0x800, CLOEXEC: 0x80000 })],
   // iommufd_test.h; HUGE_IOVA exists in older kernels only, kept so their captures parse.
   ['MOCK_FLAGS_DEVICE_', family({ NO_DIRTY: 1, HUGE_IOVA: 2, PASID: 4 })],
   ['MOCK_FLAGS_ACCESS_', family({ WRITE: 1, SYZ: 0x10000 })],

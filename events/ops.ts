@@ -140,6 +140,30 @@ const SPECS = [
   device('VFIO_DEVICE_BIND_IOMMUFD', 18, S.VFIO_DEVICE_BIND_IOMMUFD),
   device('VFIO_DEVICE_ATTACH_IOMMUFD_PT', 19, S.VFIO_DEVICE_ATTACH_IOMMUFD_PT),
   device('VFIO_DEVICE_DETACH_IOMMUFD_PT', 20, S.VFIO_DEVICE_DETACH_IOMMUFD_PT),
+  // struct vfio_device_feature with, for DMA_BUF, struct vfio_device_feature_dma_buf after it:
+  // its own `flags` is `dma_buf_flags`, its `dma_ranges[]` the inline `ranges`; the new fd is `ret`.
+  spec(
+    'VFIO_DEVICE_FEATURE',
+    'vfio-device',
+    plain(
+      [
+        ...DEV,
+        arg('argsz', 'u32'),
+        arg('flags', 'flags', { family: 'VFIO_DEVICE_FEATURE_' }),
+        arg('feature', 'enum', { family: 'VFIO_DEVICE_FEATURE_' }),
+        arg('region_index', 'u32'),
+        arg('open_flags', 'flags', { family: 'O_' }),
+        arg('dma_buf_flags', 'u32'),
+        arg('nr_ranges', 'u32'),
+        arg('ranges', 'records', { element: S.VFIO_REGION_DMA_RANGE }),
+      ],
+      [RET],
+    ),
+    { ioctl: vfio(17) },
+  ),
+  // What an emulated device's driver does through VFIO (drivers/vfio/vfio_main.c), not an ioctl.
+  spec('VFIO_PIN_PAGES', 'vfio-device', plain([...DEV, arg('iova', 'u64'), arg('npage', 's32'), arg('prot', 'flags', { family: 'IOMMU_' })], [RET])),
+  spec('VFIO_UNPIN_PAGES', 'vfio-device', plain([...DEV, arg('iova', 'u64'), arg('npage', 's32')])),
 
   container('VFIO_GET_API_VERSION', 0, plain([arg('arg', 'u64')], [RET])),
   container('VFIO_CHECK_EXTENSION', 1, plain([arg('arg', 'enum', { family: 'VFIO_' })], [RET])),

@@ -161,7 +161,7 @@ function argBase(spec: EnvArgSpec): z.ZodType {
     case 'strings':
       return z.array(string);
     case 'records':
-      return z.array(z.record(z.string(), LOOSE));
+      return spec.element === undefined ? z.array(z.record(z.string(), LOOSE)) : z.array(structSchema(spec.element));
     case 'flags':
       return flags('u64', familyOf(spec));
     case 'enum':
@@ -276,9 +276,12 @@ export const HEADER = named(
           })
           .optional(),
         params: z.record(z.string(), LOOSE).optional(),
+        kernel: named(z.unknown(), {
+          id: 'kernel',
+          description: 'The kernel version the trace was captured on, a string such as "6.4"; a value that is no version is read with a warning',
+        }).optional(),
       })
       .optional(),
-    kernel: z.string().optional(),
     params: z.record(z.string(), LOOSE).optional(),
   }),
   { id: 'header', description: 'The header: the first line that is not blank or a comment' },

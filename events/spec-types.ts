@@ -68,6 +68,8 @@ export interface EnvArgSpec {
   readonly allowed?: readonly string[];
   /** `null` is a value of its own (`IOCTL`'s `arg`: a NULL argument). */
   readonly nullable?: boolean;
+  /** For `records`: the struct each record is, read member by member (without it, records are loose). */
+  readonly element?: StructSpec;
 }
 
 export type OpFamily = 'iommufd' | 'vfio-container' | 'vfio-group' | 'vfio-device' | 'selftest' | 'env' | 'raw';

@@ -343,6 +343,9 @@ export const VFIO_DEVICE_DETACH_IOMMUFD_PT = struct('vfio_device_detach_iommufd_
   u32('pasid', 8),
 ]);
 
+// One range of a VFIO_DEVICE_FEATURE_DMA_BUF request (its `dma_ranges[]`, written inline as `ranges`).
+export const VFIO_REGION_DMA_RANGE = struct('vfio_region_dma_range', 16, 16, null, [u64('offset', 0), u64('length', 8)]);
+
 // ---- drivers/iommu/iommufd/iommufd_test.h -----------------------------------------------------
 
 /**

@@ -117,9 +117,9 @@ export function formatHeader(header: TraceHeader): string {
     envOut.vfio = env.vfio.drivers === null ? { container: env.vfio.container } : { container: env.vfio.container, drivers: env.vfio.drivers };
   }
   if (Object.keys(header.params).length > 0) envOut.params = formatLoose(header.params);
+  if (env.kernel !== null) envOut.kernel = env.kernel;
   for (const [key, value] of Object.entries(env.extra)) setOwn(envOut, key, value);
   out.env = envOut;
-  if (header.kernel !== undefined) out.kernel = header.kernel;
   for (const [key, value] of Object.entries(header.extra)) setOwn(out, key, value);
   return JSON.stringify(out);
 }

@@ -110,6 +110,12 @@ export interface TraceEnv {
   readonly devices: readonly DeviceDecl[];
   /** Absent: the native container, with the drivers the devices imply. */
   readonly vfio: VfioDecl | null;
+  /**
+   * `env.kernel`: the kernel version the trace was captured on, the JSON value as given (a
+   * string, in a well-written trace); null when absent. src/kernel/select.ts reads it, with a
+   * warning for a value that is no version.
+   */
+  readonly kernel: unknown;
   readonly extra: { readonly [key: string]: unknown };
 }
 
@@ -117,7 +123,6 @@ export interface TraceHeader {
   /** The version the header declares; the events are read with every version the reader knows. */
   readonly version: FormatVersion;
   readonly env: TraceEnv;
-  readonly kernel?: string;
   /** Module parameters by sysfs name: `env.params`, or (as format 1 wrote it) top-level `params`. */
   readonly params: Fields;
   readonly extra: { readonly [key: string]: unknown };

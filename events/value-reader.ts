@@ -7,7 +7,7 @@ import { FieldError, mapItems, recordOf, rethrowUnder } from './field-error.ts';
 import { show } from './quote.ts';
 import { parseEnum, parseFlags, parseKernelNumber } from './numbers.ts';
 import { type Group, type RecordPlan, recordPlan } from './op-plan.ts';
-import type { EnvArgSpec, FieldSpec } from './spec-types.ts';
+import type { EnvArgSpec, FieldSpec, StructSpec } from './spec-types.ts';
 import type { Fields, Value } from './types.ts';
 import { parseRecords } from './values.ts';
 
@@ -115,7 +115,7 @@ export function parseArg(spec: EnvArgSpec, raw: unknown): Value {
         return allowedName(spec, item);
       });
     case 'records':
-      return parseRecords(raw);
+      return spec.element === undefined ? parseRecords(raw) : parseElements(spec.element, raw);
     case 'flags':
       return parseFlags(raw, 'u64', familyOf(spec));
     case 'enum':
@@ -123,6 +123,13 @@ export function parseArg(spec: EnvArgSpec, raw: unknown): Value {
     case 'rlimit':
       return raw === 'unlimited' ? null : parseKernelNumber(raw, 'u64');
   }
+}
+
+/** An array of records of one struct, each member read by its type, absent members 0. */
+function parseElements(element: StructSpec, raw: unknown): Value {
+  if (!Array.isArray(raw)) throw new FieldError('', `${show(raw)} is not an array of struct ${element.name}`);
+  const plan = recordPlan(element);
+  return mapItems(raw, (item) => parseRecord(plan, item, true));
 }
 
 export function familyOf(spec: EnvArgSpec): string {

@@ -4,7 +4,7 @@
  * enums as integers.
  */
 import { type Group, type RecordPlan, recordPlan } from './op-plan.ts';
-import type { EnvArgSpec, FieldSpec } from './spec-types.ts';
+import type { EnvArgSpec, FieldSpec, StructSpec } from './spec-types.ts';
 import type { Fields, Value } from './types.ts';
 import { setOwn } from './values.ts';
 
@@ -84,7 +84,7 @@ export function formatArg(spec: EnvArgSpec, value: Value): Json {
     case 'enum':
       return plainNumber(bigintOf(value, spec.name));
     case 'records':
-      return formatLoose(value);
+      return spec.element === undefined ? formatLoose(value) : (value as readonly Value[]).map((item) => formatRecord(recordPlan(spec.element as StructSpec), item as Fields));
     default:
       return value as Json;
   }

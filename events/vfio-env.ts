@@ -166,18 +166,31 @@ function checkCdev(d: DeviceDecl, i: number, cdevOf: Map<bigint, number>): void 
   cdevOf.set(cdev, i);
 }
 
+/** `bars` (format 1.1): the sizes of a PCI device's BARs 0-5 (`PCI_STD_NUM_BARS`), u64 each. */
+function checkBars(d: DeviceDecl, i: number): void {
+  const bars = d.params['bars'];
+  if (bars === undefined) return;
+  if (!Array.isArray(bars) || bars.length > 6) throw new FieldError(`[${i}].bars`, `${show(bars)} is not an array of at most 6 BAR sizes`);
+  bars.forEach((b, k) => {
+    if (typeof b !== 'bigint' || b < 0n || b >= 1n << 64n) throw new FieldError(`[${i}].bars[${k}]`, `${show(b)} is not a BAR size (0 to 2^64 - 1)`);
+  });
+}
+
 /**
  * The device properties of format 1.1 (`msi_isolated`, a reserved region's `type`, a numeric
- * `group` as VFIO numbers groups, a `spapr` device's PE, `cdev`), and that no group mixes devices with
- * and without an IOMMU.
+ * `group` as VFIO numbers groups, a `spapr` device's PE, `cdev`, `bars`), that no group mixes
+ * devices with and without an IOMMU, and that an `emulated` device's group is its own
+ * (`vfio_device_set_group()` makes one for each such device).
  */
 export function checkVfioDevices(devices: readonly DeviceDecl[]): void {
   const noiommuOf = new Map<bigint, boolean>();
+  const emulatedOf = new Map<bigint, boolean>();
   const peOf = new Map<bigint, { index: number; props: SpaprProps }>();
   const cdevOf = new Map<bigint, number>();
   devices.forEach((d, i) => {
     if (d.kind === 'spapr') checkSpapr(d, i, peOf);
     checkCdev(d, i, cdevOf);
+    checkBars(d, i);
     const { msi_isolated: msi, reserved, group } = d.params;
     if (msi !== undefined && typeof msi !== 'boolean') throw new FieldError(`[${i}].msi_isolated`, `${show(msi)} is not true or false`);
     if (Array.isArray(reserved)) {
@@ -193,5 +206,10 @@ export function checkVfioDevices(devices: readonly DeviceDecl[]): void {
     const noiommu = d.kind === 'noiommu';
     if (noiommuOf.get(group) === !noiommu) throw new FieldError(`[${i}].group`, `group ${group} mixes devices with and without an IOMMU`);
     noiommuOf.set(group, noiommu);
+    const emulated = d.kind === 'emulated';
+    if (emulatedOf.has(group) && (emulated || emulatedOf.get(group) === true)) {
+      throw new FieldError(`[${i}].group`, `group ${group} has an emulated device, which is alone in its group`);
+    }
+    emulatedOf.set(group, emulated);
   });
 }

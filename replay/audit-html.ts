@@ -8,27 +8,27 @@ import type { AuditReport } from './audit.ts';
 
 const require = createRequire(import.meta.url);
 
-function asset(path: string): string {
+export function asset(path: string): string {
   return readFileSync(require.resolve(path), 'utf8');
 }
 
 /** JSON safe inside a <script> element: no `<`, so no `</script>` or `<!--` can end it. */
-function scriptJson(value: unknown): string {
+export function scriptJson(value: unknown): string {
   return JSON.stringify(value).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
 }
 
-const escapeHtml = (s: string): string =>
+export const escapeHtml = (s: string): string =>
   s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
 
 /** First strong isolate … pop directional isolate: a file name's direction stays its own (<title> takes no <bdi>). */
-const isolate = (s: string): string => `\u2068${s}\u2069`;
+export const isolate = (s: string): string => `\u2068${s}\u2069`;
 
 /**
  * uPlot formats numbers with `new Intl.NumberFormat(navigator.language)` as it loads, and a
  * browser under a C or POSIX locale reports a language Intl rejects (`en-US@posix`), so the chart
  * library would not load at all. It is given its own navigator, whose language is fixed.
  */
-const withFixedLocale = (library: string, global: string): string =>
+export const withFixedLocale = (library: string, global: string): string =>
   `var ${global} = (function (navigator) {\n${library}\nreturn ${global};\n})(new Proxy(window.navigator, { get: (nav, key) => {
   if (key === 'language') return 'en-US';
   if (key === 'languages') return ['en-US'];
@@ -47,18 +47,44 @@ if (data.description) { const d = el('p', data.description, 'description'); d.di
 if (data.sampleStride) sum.append(el('p', 'The charts keep one change in ' + data.sampleStride + ', and the last; peaks are over every change.'));
 const r = data.replay;
 sum.append(el('p', r.events + ' events: ' + r.ok + ' ok, ' + r.diverged + ' diverged, ' + r.ran + ' ran, ' + r.unsupported + ' unsupported; ' + data.violations.length + ' invariant violations'));
-const c = data.comparison;
-sum.append(el('p', 'Pinned memory of all processes, iommufd vs VFIO type1: peak ' + fmt(c.iommufdPeak) + ' vs ' + fmt(c.type1Peak) + '; at the end ' + fmt(c.iommufdFinal) + ' vs ' + fmt(c.type1Final) + '.'));
 sum.append(el('p', data.leaks.length === 0 ? 'Leaks: none.' : 'Leaks: ' + data.leaks.map((l) => l.target + ' ' + fmt(l.pages)).join(', ')));
+if (data.leftByQuirks.length > 0) sum.append(el('p', 'Left charged by kernel quirks (the kernel leaves them too; not a leak): ' + data.leftByQuirks.map((q) => q.target + ' ' + fmt(q.pages) + ' (' + q.quirk + ')').join(', '), 'quirk-left'));
+const acc = data.accountings;
+const kinds = [['iommufd', 'iommufd'], ['type1', 'VFIO type1'], ['spapr', 'SPAPR TCE']];
+const three = document.getElementById('accountings');
+const columns = el('tr');
+columns.append(el('th', 'process'));
+for (const [k, name] of kinds) {
+  const th = el('th', name + (acc.actual.includes(k) ? ' (actual)' : ' (yardstick)'));
+  th.colSpan = 2;
+  th.dataset.accounting = k;
+  columns.append(th);
+}
+const when = el('tr');
+when.append(el('th'));
+for (const _ of kinds) when.append(el('th', 'peak'), el('th', 'at the end'));
+three.append(columns, when);
+const row = (label, cells) => {
+  const tr = el('tr');
+  tr.append(el('th', label));
+  for (const [k] of kinds) tr.append(el('td', fmt(cells[k].peak), 'peak ' + k), el('td', fmt(cells[k].final), 'final ' + k));
+  three.append(tr);
+};
+for (const p of acc.processes) row('pid ' + p.pid, p);
+if (acc.processes.length > 1) row('all', acc.total);
+const prereg = document.getElementById('prereg');
+for (const p of acc.preregistered) {
+  prereg.append(el('li', 'pid ' + p.pid + ': ' + fmt(p.pages) + ' pre-registered, charged once' + (p.mappings === 0 ? ', never mapped' : ', used by up to ' + p.mappings + ' mappings in ' + p.windows + ' windows at once')));
+}
 const charts = document.getElementById('charts');
 const x = data.lines;
 const groups = new Map();
 for (const s of data.series) {
-  const owner = s.target.replace(/ (VmLck|VmPin|type1 locked_vm)$/, '');
+  const owner = s.target.replace(/ (VmLck|VmPin|SPAPR pre-registered locked_vm|accounting .*|(type1|SPAPR TCE) locked_vm \\(pid \\d+\\))$/, '');
   if (!groups.has(owner)) groups.set(owner, []);
   groups.get(owner).push(s);
 }
-const palette = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e'];
+const palette = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#e377c2', '#17becf'];
 for (const [owner, list] of groups) {
   const box = el('div', undefined, 'chart');
   box.append(el('h3', owner));
@@ -84,6 +110,10 @@ if (data.pagesOmitted) document.getElementById('pages-omitted').textContent = da
 const viol = document.getElementById('violations');
 for (const v of data.violations) viol.append(el('li', 'line ' + v.line + ' ' + v.op + ': ' + v.invariant + ': ' + v.detail));
 if (data.violations.length === 0) viol.append(el('li', 'none'));
+const quirks = document.getElementById('quirks');
+for (const q of data.quirks) quirks.append(el('li', 'line ' + q.line + ' ' + q.op + ': ' + q.quirk + ': ' + q.detail));
+if (data.replay.quirksOmitted) quirks.append(el('li', data.replay.quirksOmitted + ' more not listed'));
+if (quirks.children.length === 0) quirks.append(el('li', 'none'));
 document.body.dataset.ready = '1';
 `;
 
@@ -105,6 +135,10 @@ th, td { border: 1px solid #ccc; padding: 0.2em 0.5em; text-align: left; }
 <body>
 <h1 id="title" dir="auto"></h1>
 <section id="summary"></section>
+<h2>The workload under each accounting</h2>
+<p>Pages per process. Each column is what its API charged for the mappings the trace made through it, and what it would charge for those made through the others: iommufd shares a pages object across IO address spaces, VFIO type1 charges each mapping of each container, SPAPR TCE charges pre-registered memory once per process.</p>
+<table id="accountings"></table>
+<ul id="prereg"></ul>
 <h2>Charged memory over the trace</h2>
 <section id="charts"></section>
 <h2>Pages objects</h2>
@@ -112,6 +146,9 @@ th, td { border: 1px solid #ccc; padding: 0.2em 0.5em; text-align: left; }
 <p id="pages-omitted"></p>
 <h2>Invariant violations</h2>
 <ul id="violations"></ul>
+<h2>Kernel quirks</h2>
+<p>What the kernel does where it looks wrong, which the model does too: not a failure.</p>
+<ul id="quirks"></ul>
 <script type="application/json" id="audit-data">${scriptJson(report)}</script>
 <script>${withFixedLocale(asset('uplot/dist/uPlot.iife.min.js'), 'uPlot')}</script>
 <script>${PAGE_SCRIPT}</script>

@@ -1,6 +1,33 @@
-/** The audit as a terminal reads it: peaks per target, type1 comparison, leaks, violations. */
+/** The audit as a terminal reads it: peaks per target, the three accountings side by side, leaks, violations, kernel quirks. */
 import { clip } from '../events/quote.ts';
-import type { AuditReport } from './audit.ts';
+import { ACCOUNTINGS } from './audit-ledgers.ts';
+import type { AuditReport, PeakFinal } from './audit.ts';
+
+const HEADING = { iommufd: 'iommufd', type1: 'VFIO type1', spapr: 'SPAPR TCE' };
+
+const plural = (n: number, what: string): string => `${n} ${what}${n === 1 ? '' : 's'}`;
+
+function preregUse(p: AuditReport['accountings']['preregistered'][number]): string {
+  return p.mappings === 0 ? 'never mapped' : `used by up to ${plural(p.mappings, 'mapping')} in ${plural(p.windows, 'window')} at once`;
+}
+
+/** The accountings, per process and for all: a column each, peak / at the end, marked actual or yardstick. */
+function accountingsTable(a: AuditReport): string[] {
+  const { actual, processes, total } = a.accountings;
+  const cell = (c: PeakFinal) => `${c.peak} / ${c.final}`;
+  const rows = [
+    ['', ...ACCOUNTINGS.map((k) => `${HEADING[k]} (${actual.includes(k) ? 'actual' : 'yardstick'})`)],
+    ...processes.map((p) => [`pid ${p.pid}`, ...ACCOUNTINGS.map((k) => cell(p[k]))]),
+    ...(processes.length > 1 ? [['all', ...ACCOUNTINGS.map((k) => cell(total[k]))]] : []),
+  ];
+  const widths = ACCOUNTINGS.map((_, i) => Math.max(...rows.map((r) => (r[i + 1] as string).length)));
+  const first = Math.max(...rows.map((r) => (r[0] as string).length));
+  return [
+    '  the workload under each accounting, pages per process (peak / at the end):',
+    ...rows.map((r) => `    ${(r[0] as string).padEnd(first)}  ${r.slice(1).map((c, i) => c.padStart(widths[i] as number)).join('  ')}`.trimEnd()),
+    ...a.accountings.preregistered.map((p) => `  SPAPR pre-registration, pid ${p.pid}: ${p.pages} pages charged once, ${preregUse(p)}`),
+  ];
+}
 
 function size(pages: number, pageSize: number): string {
   const bytes = pages * pageSize;
@@ -21,14 +48,21 @@ export function formatAuditText(a: AuditReport): string {
     const where = s.peak === 0 ? '' : ` at line ${s.peakLine}`;
     out.push(`    ${s.target.padEnd(width)}  peak ${String(s.peak).padStart(8)} (${size(s.peak, a.pageSize)})${where}, end ${end}`);
   }
-  const c = a.comparison;
-  const ratio = c.iommufdPeak === 0 ? '' : ` (type1 charges ${(c.type1Peak / c.iommufdPeak).toFixed(2)}x)`;
-  out.push(`  iommufd vs VFIO type1, pinned pages of all processes: peak ${c.iommufdPeak} vs ${c.type1Peak}${ratio}; at the end ${c.iommufdFinal} vs ${c.type1Final}`);
-  out.push(a.leaks.length === 0 ? '  leaks: none' : `  leaks (charged with every iommufd closed): ${a.leaks.map((l) => `${l.target} ${l.pages}`).join(', ')}`);
-  if (a.leaks.length === 0 && a.remaining.length > 0) {
-    out.push(`  still charged at the end (contexts open): ${a.remaining.map((l) => `${l.target} ${l.pages}`).join(', ')}`);
+  out.push(...accountingsTable(a));
+  out.push(a.leaks.length === 0 ? '  leaks: none' : `  leaks (charged with every iommufd and VFIO container closed): ${a.leaks.map((l) => `${l.target} ${l.pages}`).join(', ')}`);
+  if (a.leftByQuirks.length > 0) {
+    out.push(`  left charged by kernel quirks (the kernel leaves them too; not a leak): ${a.leftByQuirks.map((q) => `${q.target} ${q.pages} (${q.quirk})`).join(', ')}`);
+  }
+  if (a.leaks.length === 0 && a.leftByQuirks.length === 0 && a.remaining.length > 0) {
+    out.push(`  still charged at the end (contexts or containers open): ${a.remaining.map((l) => `${l.target} ${l.pages}`).join(', ')}`);
   }
   out.push(`  invariant violations: ${a.violations.length}`);
   for (const v of a.violations) out.push(`    line ${v.line} ${v.op}: ${v.invariant}: ${v.detail}`);
+  const omitted = a.replay.quirksOmitted ?? 0;
+  if (a.quirks.length + omitted > 0) {
+    out.push(`  kernel quirks (the kernel does this too; not a failure): ${a.quirks.length + omitted}`);
+    for (const q of a.quirks) out.push(`    line ${q.line} ${q.op}: ${q.quirk}: ${q.detail}`);
+    if (omitted > 0) out.push(`    ... ${omitted} more not listed`);
+  }
   return out.join('\n');
 }

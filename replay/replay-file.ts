@@ -6,21 +6,35 @@ import { type OpenTrace, TraceError, openTrace } from '../events/index.ts';
 import type { TraceEvent, TraceHeader } from '../events/types.ts';
 import type { World } from '../src/model/world.ts';
 import { clip } from '../events/quote.ts';
-import { type Counts, type Divergence, type ReplayOptions, Replayer, type ViolationRecord } from './replayer.ts';
+import { headerKernel } from '../src/kernel/select.ts';
+import { type Counts, type Divergence, type QuirkRecord, type ReplayOptions, Replayer, type ViolationRecord } from './replayer.ts';
+import type { Explanation } from './inspect/explain.ts';
 
 export interface TraceReport extends Counts {
   readonly file: string;
-  readonly divergences: readonly Divergence[];
+  /** With `explain`, each carries the part of the state its event named, as it was before the event. */
+  readonly divergences: readonly (Divergence & { readonly explain?: Explanation })[];
   /** Present when divergences were left out of `divergences` (`maxDivergences`): how many. */
   readonly divergencesOmitted?: number;
-  /** Present with `--invariants`: every invariant an event broke. */
+  /** Present with `--invariants`: the invariants events broke, up to `maxFindings`. */
   readonly violations?: readonly ViolationRecord[];
+  /** Present when violations were left out of `violations` (`maxFindings`): how many. */
+  readonly violationsOmitted?: number;
+  /** The kernel quirks events brought about, up to `maxFindings`, `--invariants` or not: never a failure. */
+  readonly quirks: readonly QuirkRecord[];
+  /** Present when quirks were left out of `quirks` (`maxFindings`): how many. */
+  readonly quirksOmitted?: number;
   /** Present only when the file could not be replayed through: `file:line: reason`. */
   readonly error?: string;
+  /** Present when reading the header's `env.kernel` warned (not a version, a distribution's, newer than known): `file: reason`, for stderr. */
+  readonly warnings?: readonly string[];
 }
 
 export interface Totals extends Counts {
+  /** With `--invariants`: every violation, listed or not. */
   violations?: number;
+  /** Every kernel quirk, listed or not. */
+  quirks?: number;
 }
 
 export interface ReplayReport {
@@ -36,33 +50,49 @@ export interface ReplayObserver {
 
 export interface FileOptions extends ReplayOptions {
   readonly maxLineBytes?: number;
+  /** `--explain`: each divergence listed carries the part of the state its event named (replay/inspect/explain.ts). */
+  readonly explain?: boolean;
 }
 
 const zero = (): Counts => ({ events: 0, ok: 0, diverged: 0, ran: 0, unknown: 0, unsupported: 0, unsure_diverged: 0 });
 
 export async function replayFile(file: string, options: FileOptions, observer?: ReplayObserver): Promise<TraceReport> {
   let replayer: Replayer | null = null;
+  let kernelWarning: string | null = null;
+  // Divergences listed, by their place in the list, with their explanations.
+  const explained = new Map<number, Explanation>();
   // The line reached: the event being replayed, else the last one read (the header is line 1).
   let reached = 0;
   const summary = (error?: string): TraceReport => ({
     file,
     ...(replayer?.counts ?? zero()),
-    divergences: replayer?.divergences ?? [],
+    divergences: (replayer?.divergences ?? []).map((d, i) => {
+      const explain = explained.get(i);
+      return explain === undefined ? d : { ...d, explain };
+    }),
     ...(replayer !== null && replayer.divergencesOmitted > 0 ? { divergencesOmitted: replayer.divergencesOmitted } : {}),
     ...(options.invariants === true ? { violations: replayer?.violations ?? [] } : {}),
+    ...(replayer !== null && replayer.violationsOmitted > 0 ? { violationsOmitted: replayer.violationsOmitted } : {}),
+    quirks: replayer?.quirks ?? [],
+    ...(replayer !== null && replayer.quirksOmitted > 0 ? { quirksOmitted: replayer.quirksOmitted } : {}),
     ...(error === undefined ? {} : { error }),
+    ...(kernelWarning === null ? {} : { warnings: [`${clip(file, Infinity)}: ${kernelWarning}`] }),
   });
   let trace: OpenTrace | null = null;
   try {
     trace = await openTrace(file, options.maxLineBytes === undefined ? {} : { maxLineBytes: options.maxLineBytes });
     reached = 1;
+    if (options.kernel === undefined) kernelWarning = headerKernel(trace.header).warning;
     const r = new Replayer(trace.header, options);
     replayer = r;
+    const explain = options.explain === true ? (await import('./inspect/explain.ts')).explainEvent : null;
     observer?.start?.(trace.header, r.world);
     for await (const batch of trace.batches) {
       for (const event of batch) {
         reached = event.line;
+        const listed = r.divergences.length;
         const fed = r.feed(event);
+        if (explain !== null && r.divergences.length > listed) explained.set(listed, explain(event, fed.before));
         observer?.event(event, fed.before, r.world, fed.result?.errno ?? null);
       }
     }
@@ -103,11 +133,17 @@ export function replayReport(traces: readonly TraceReport[], invariants: boolean
   for (const t of traces) {
     for (const k of Object.keys(zero()) as (keyof Counts)[]) totals[k] += t[k];
   }
-  if (invariants) totals.violations = traces.reduce((n, t) => n + (t.violations?.length ?? 0), 0);
+  if (invariants) totals.violations = traces.reduce((n, t) => n + violationCount(t), 0);
+  totals.quirks = traces.reduce((n, t) => n + quirkCount(t), 0);
   return { traces, totals };
 }
 
-/** 2 if a file could not be replayed through, else 1 if an event not marked unsure diverged, else 0. */
+/** A trace's violations, listed or not. */
+export const violationCount = (t: TraceReport): number => (t.violations?.length ?? 0) + (t.violationsOmitted ?? 0);
+/** A trace's kernel quirks, listed or not. */
+export const quirkCount = (t: TraceReport): number => t.quirks.length + (t.quirksOmitted ?? 0);
+
+/** 2 if a file could not be replayed through, else 1 if an event not marked unsure diverged or an invariant was violated, else 0: kernel quirks never count. */
 export function exitCode(report: ReplayReport): number {
   if (report.traces.some((t) => t.error !== undefined)) return 2;
   return report.totals.diverged > 0 || (report.totals.violations ?? 0) > 0 ? 1 : 0;

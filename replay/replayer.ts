@@ -8,7 +8,7 @@ import type { Result } from '../src/model/command.ts';
 import type { BugName } from '../src/model/mutants.ts';
 import type { World } from '../src/model/world.ts';
 import { createWorld } from '../src/model/world-init.ts';
-import { FullInvariantTracker, type InvariantTracker, checkStep } from '../src/invariants/invariants.ts';
+import { FullInvariantTracker, type InvariantTracker, checkStep, stepQuirks } from '../src/invariants/invariants.ts';
 import { IncrementalInvariantTracker } from '../src/invariants/incremental.ts';
 import { matches, outputsOf } from './compare.ts';
 import { type Json, toJson } from './json-value.ts';
@@ -26,8 +26,12 @@ export interface ReplayOptions {
   readonly invariantsFull?: boolean;
   /** Deliberate bugs to switch on in the model (default: none). */
   readonly bugs?: ReadonlySet<BugName>;
+  /** `--kernel`: the release to follow (src/kernel/releases.ts), over each trace's `env.kernel`. */
+  readonly kernel?: string;
   /** Divergences kept in `divergences`, at most (default: all); the rest are only counted. */
   readonly maxDivergences?: number;
+  /** Violations kept in `violations`, and quirks in `quirks`, each at most (default: all); the rest are only counted. */
+  readonly maxFindings?: number;
 }
 
 /** An invariant an event broke (reported once, at the event that broke it). */
@@ -36,6 +40,18 @@ export interface ViolationRecord {
   readonly seq: number | null;
   readonly op: string;
   readonly invariant: string;
+  readonly detail: string;
+}
+
+/**
+ * A kernel quirk an event brought about (src/invariants/quirks.ts): the model doing what the
+ * kernel does where the kernel looks wrong. Reported once, at that event; never a failure.
+ */
+export interface QuirkRecord {
+  readonly line: number;
+  readonly seq: number | null;
+  readonly op: string;
+  readonly quirk: string;
   readonly detail: string;
 }
 
@@ -82,6 +98,12 @@ export class Replayer {
   /** Divergences past `maxDivergences`: counted, not kept. */
   divergencesOmitted = 0;
   readonly violations: ViolationRecord[] = [];
+  /** Violations past `maxFindings`: counted, not kept. */
+  violationsOmitted = 0;
+  /** The kernel quirks the events brought about, looked for after every event that changed the state, `invariants` or not. */
+  readonly quirks: QuirkRecord[] = [];
+  /** Quirks past `maxFindings`: counted, not kept. */
+  quirksOmitted = 0;
   private readonly invariants: InvariantTracker;
   /** What events of undecided outcome reached: a divergence there is unsure. */
   private readonly unsureScopes = new UnsureScopes();
@@ -89,8 +111,10 @@ export class Replayer {
   constructor(
     header: TraceHeader,
     private readonly options: ReplayOptions,
+    /** A snapshot an earlier replay of the same trace, with the same options, reached. */
+    start?: World,
   ) {
-    this.current = createWorld(header, options);
+    this.current = start ?? createWorld(header, options);
     this.invariants = options.invariantsFull === true ? new FullInvariantTracker() : new IncrementalInvariantTracker();
   }
 
@@ -102,7 +126,16 @@ export class Replayer {
   private check(event: TraceEvent, before: World, result: Result): void {
     const found = [...checkStep(before, result.world, event, result)];
     if (result.world !== before || this.invariants.hasStanding) found.push(...this.invariants.check(result.world));
-    for (const v of found) this.violations.push({ line: event.line, seq: event.seq, op: event.op, ...v });
+    for (const v of found) {
+      if (!kept(this.violations, { line: event.line, seq: event.seq, op: event.op, ...v }, this.options.maxFindings)) this.violationsOmitted++;
+    }
+  }
+
+  /** Records the quirks an event that changed the state brought about: cheap, for `stepQuirks` walks only what changed. */
+  private noteQuirks(event: TraceEvent, before: World, after: World): void {
+    for (const q of stepQuirks(before, after)) {
+      if (!kept(this.quirks, { line: event.line, seq: event.seq, op: event.op, ...q }, this.options.maxFindings)) this.quirksOmitted++;
+    }
   }
 
   /**
@@ -125,6 +158,7 @@ export class Replayer {
     if (stepped === null) return this.undecided(event, before);
     this.current = stepped.world;
     this.counts.events++;
+    if (stepped.world !== before) this.noteQuirks(event, before, stepped.world);
     if (this.options.invariants === true && stepped.result !== null) this.check(event, before, stepped.result);
     const { result } = stepped;
     if (result === null) {
@@ -166,6 +200,13 @@ export class Replayer {
     });
     return { outcome: 'diverged', result, before };
   }
+}
+
+/** Appends `item` unless `list` already holds `max` items; whether it did. */
+function kept<T>(list: T[], item: T, max = Infinity): boolean {
+  if (list.length >= max) return false;
+  list.push(item);
+  return true;
 }
 
 /**

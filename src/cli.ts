@@ -18,6 +18,8 @@ import { packageVersion } from './package-version.ts';
 import { BUG_NAMES, type BugName, bugSet } from './model/mutants.ts';
 import { type Shard, WHOLE, parseShard, shardUnits } from './parallel/shard.ts';
 import { CAPTURE_FORMATS, type CaptureFormat } from '../replay/import/formats.ts';
+import { kernelList } from './kernel/list.ts';
+import { readKernel } from './kernel/version.ts';
 
 // Each command imports what only it needs when it runs (the fuzzer pulls in fast-check, the audit
 // its HTML renderer and uPlot): a short `replay` would otherwise spend most of its time loading them.
@@ -86,6 +88,22 @@ function bugList(value: string): ReadonlySet<BugName> {
   return bugSet(names);
 }
 
+/**
+ * `--kernel V`: the release whose behaviour the model follows (src/kernel/version.ts), over each
+ * trace's `env.kernel`. `--kernel list` prints the releases and the rows each one brought, and
+ * exits, as `--version` does.
+ */
+function kernelRelease(value: string): string {
+  if (value === 'list') {
+    process.stdout.write(kernelList());
+    process.exit(0);
+  }
+  const read = readKernel(value);
+  if ('error' in read) throw new InvalidArgumentError(read.error);
+  if (read.warning !== null) process.stderr.write(`iommufd-model: --kernel ${read.warning}\n`);
+  return read.release;
+}
+
 /** `--ops a,b`: the names; whether the fuzzer knows them is checked once it is loaded. */
 function opList(value: string): string[] {
   const ops = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
@@ -94,19 +112,22 @@ function opList(value: string): string[] {
 }
 
 const BUGS_HELP = 'comma-separated deliberate bugs to switch on in the model (for measuring a checker; default none)';
+const KERNEL_HELP = "the kernel release to follow (6.4, v6.4, 6.4.12, 6.4-rc3, a release tag's commit) over each trace's env.kernel; list: print the releases";
 const HEADER_HELP = 'a header JSON file giving what the capture cannot say (devices, rlimit, uid, kernel, /dev/vfio/vfio driver)';
 const STRICT_HELP = 'an unreadable capture line is an error, not a warning';
 const REPEAT_HELP = 'runs of a syzkaller program that repeats forever';
 const SYZ_DATA_HELP = "a .syz program's data area at run time, when no C reproducer beside it says (default 0x200000000000)";
 
 /** The options `import` and `replay --from` pass to the importer. */
-const importOptions = (opts: { header?: string; strict?: true; repeat?: number; syzData?: bigint }) => ({
+const importOptions = (opts: { header?: string; strict?: true; repeat?: number; syzData?: bigint; kernel?: string }) => ({
   ...(opts.header === undefined ? {} : { header: opts.header }),
+  ...(opts.kernel === undefined ? {} : { kernel: opts.kernel }),
   strict: opts.strict === true,
   ...(opts.repeat === undefined ? {} : { repeat: opts.repeat }),
   ...(opts.syzData === undefined ? {} : { syzData: opts.syzData }),
 });
 const MAX_DIVERGENCES_HELP = 'divergences listed per file, at most; the rest are counted';
+const MAX_FINDINGS_HELP = 'invariant violations, and kernel quirks, listed per file, each at most; the rest are counted';
 const JOBS_HELP = 'worker threads, at most (default: the number of cores; 1: none, all in this thread)';
 const SHARD_HELP = 'make only every N-th unit from the I-th (1 <= I <= N); with --json, a report `merge` takes';
 
@@ -138,9 +159,12 @@ program
   .option('--own-choices', 'adopt no recorded free choice (ids, fds, IOVAs, addresses); compare them all')
   .option('--invariants', "check the model's invariants after every event (what the event changed)")
   .option('--invariants-full', 'like --invariants, but check the whole state after every event (slow; the reference check)')
+  .option('--explain', 'add to each divergence the part of the state its event named (its IOAS around the IOVA, its objects, the counters)')
   .option('--max-line-bytes <n>', 'longest accepted line, in bytes', positiveInt, 1048576)
   .option('--max-divergences <n>', MAX_DIVERGENCES_HELP, count, 1000)
+  .option('--max-findings <n>', MAX_FINDINGS_HELP, count, 1000)
   .option('--bugs <list>', BUGS_HELP, bugList)
+  .option('--kernel <v>', KERNEL_HELP, kernelRelease)
   .option('--jobs <n>', JOBS_HELP, positiveInt)
   .option('--shard <i/n>', SHARD_HELP, shard)
   .option('--from <format>', `the files are captures: import each (${CAPTURE_FORMATS.join(', ')}) and replay it`, captureFormat)
@@ -156,9 +180,12 @@ program
       ownChoices: opts.ownChoices === true,
       invariants: opts.invariants === true || opts.invariantsFull === true,
       invariantsFull: opts.invariantsFull === true,
+      explain: opts.explain === true,
       maxLineBytes: opts.maxLineBytes,
       maxDivergences: opts.maxDivergences,
+      maxFindings: opts.maxFindings,
       ...(opts.bugs === undefined ? {} : { bugs: opts.bugs }),
+      ...(opts.kernel === undefined ? {} : { kernel: opts.kernel }),
     };
     const units = shardUnits(files.length, opts.shard ?? WHOLE);
     const traces = await runUnits({ kind: 'replay', files, options }, units, { jobs: threads(opts.jobs), worker: WORKER }).finally(() => imported?.done());
@@ -217,7 +244,7 @@ async function importCaptures(format: CaptureFormat, captures: readonly string[]
 
 program
   .command('audit')
-  .description('replay traces and report pinned-memory accounting: charges over time, peaks, leaks, invariants, VFIO type1 comparison')
+  .description('replay traces and report pinned-memory accounting: charges over time, peaks, leaks, invariants, kernel quirks, the workload under iommufd, VFIO type1 and SPAPR TCE accounting side by side')
   .argument('<files...>', 'trace files (JSON Lines, trace format 1 or 1.1)')
   .option('--json', 'print exactly one JSON report object on stdout')
   .option('--html <file>', 'also write a self-contained HTML report (one trace: that file; several: one per trace, numbered)')
@@ -226,6 +253,7 @@ program
   .option('--max-line-bytes <n>', 'longest accepted line, in bytes', positiveInt, 1048576)
   .option('--max-divergences <n>', MAX_DIVERGENCES_HELP, count, 1000)
   .option('--bugs <list>', BUGS_HELP, bugList)
+  .option('--kernel <v>', KERNEL_HELP, kernelRelease)
   .option('--jobs <n>', JOBS_HELP, positiveInt)
   .option('--shard <i/n>', SHARD_HELP, shard)
   .action(async (files, opts) => {
@@ -236,6 +264,7 @@ program
       maxDivergences: opts.maxDivergences,
       history: opts.history === true,
       ...(opts.bugs === undefined ? {} : { bugs: opts.bugs }),
+      ...(opts.kernel === undefined ? {} : { kernel: opts.kernel }),
     };
     const units = shardUnits(files.length, opts.shard ?? WHOLE);
     const audits = await runUnits({ kind: 'audit', files, options }, units, { jobs: threads(opts.jobs), worker: WORKER });
@@ -267,6 +296,88 @@ program
     process.exitCode = auditExitCode(audits);
   });
 
+const CHECKPOINT_HELP = 'events between the snapshots kept to go back to (memory grows with the trace by what changed between two)';
+
+/** The options `inspect`, `diff` and `bisect` replay with, as `replay` takes them. */
+const timelineOptions = (opts: { ownChoices?: true; bugs?: ReadonlySet<BugName>; kernel?: string; maxLineBytes: number; checkpointEvery: number }) => ({
+  ownChoices: opts.ownChoices === true,
+  maxLineBytes: opts.maxLineBytes,
+  checkpointEvery: opts.checkpointEvery,
+  ...(opts.bugs === undefined ? {} : { bugs: opts.bugs }),
+  ...(opts.kernel === undefined ? {} : { kernel: opts.kernel }),
+});
+
+program
+  .command('inspect')
+  .description('print the state after an event of a trace (--at), or go through the trace interactively')
+  .argument('<file>', 'a trace file')
+  .option('--at <n>', 'the trace line of the event (the header is line 1), or seq:S for the first event with that seq')
+  .option('--json', 'print the state as one JSON object (schema: docs/inspect.schema.json)')
+  .option('--select <s>', 'only one context (PID:FD), one object ([PID:FD/]ID) or an IOVA window of an IOAS ([PID:FD/]ID@FIRST..LAST)')
+  .option('--html <file>', 'write a self-contained page: the events to select one from, its state tree, the accounting charts (opens at --at)')
+  .option('--own-choices', 'adopt no recorded free choice, as replay --own-choices')
+  .option('--bugs <list>', BUGS_HELP, bugList)
+  .option('--kernel <v>', KERNEL_HELP, kernelRelease)
+  .option('--max-line-bytes <n>', 'longest accepted line, in bytes', positiveInt, 1048576)
+  .option('--checkpoint-every <k>', CHECKPOINT_HELP, positiveInt, 1000)
+  .action(async (file, opts) => {
+    const options = { ...timelineOptions(opts), json: opts.json === true, ...(opts.select === undefined ? {} : { select: opts.select }) };
+    if (opts.html !== undefined) {
+      if (opts.select !== undefined) fail('--select does not narrow the --html page (its tree opens as far as asked)');
+      const [{ pageData, renderInspectHtml }, { parseAt }] = await Promise.all([import('../replay/inspect/html.ts'), import('../replay/inspect/document.ts')]);
+      const html = renderInspectHtml(await pageData(file, opts.at === undefined ? null : parseAt(opts.at), timelineOptions(opts)));
+      try {
+        writeFileSync(opts.html, html);
+      } catch (e: unknown) {
+        fail(`cannot write ${clip(opts.html, Infinity)}: ${errorCode(e)}`);
+      }
+      return;
+    }
+    if (opts.at === undefined) {
+      if (opts.select !== undefined) fail('--select needs --at (in the session: select S)');
+      const { interactive } = await import('../replay/inspect/session.ts');
+      process.exitCode = await interactive(file, options, { input: process.stdin, output: process.stdout, error: (line) => process.stderr.write(`iommufd-model: ${line}\n`) });
+      return;
+    }
+    const { inspectCommand } = await import('../replay/inspect/inspect-command.ts');
+    process.stdout.write(`${await inspectCommand(file, opts.at, options)}\n`);
+  });
+
+program
+  .command('diff')
+  .description('say what changed between two events of a trace: objects, areas, pins and counters')
+  .argument('<file>', 'a trace file')
+  .argument('<a>', 'the trace line of the earlier event (or seq:S)')
+  .argument('<b>', 'the trace line of the later event (or seq:S)')
+  .option('--json', 'print one JSON object')
+  .option('--own-choices', 'adopt no recorded free choice, as replay --own-choices')
+  .option('--bugs <list>', BUGS_HELP, bugList)
+  .option('--kernel <v>', KERNEL_HELP, kernelRelease)
+  .option('--max-line-bytes <n>', 'longest accepted line, in bytes', positiveInt, 1048576)
+  .option('--checkpoint-every <k>', CHECKPOINT_HELP, positiveInt, 1000)
+  .action(async (file, a, b, opts) => {
+    const { diffCommand } = await import('../replay/inspect/diff-command.ts');
+    process.stdout.write(`${await diffCommand(file, a, b, { ...timelineOptions(opts), json: opts.json === true })}\n`);
+  });
+
+program
+  .command('bisect')
+  .description('find the first event of a trace after which a predicate holds (docs/inspect.md: the predicates)')
+  .argument('<file>', 'a trace file')
+  .requiredOption('--until <predicate>', "such as 'invariant', 'user_locked_vm uid=1000 > 0x10000', 'exists 1:3/5', 'mapped 1:3/1@0x100000'")
+  .option('--json', 'print one JSON object')
+  .option('--own-choices', 'adopt no recorded free choice, as replay --own-choices')
+  .option('--bugs <list>', BUGS_HELP, bugList)
+  .option('--kernel <v>', KERNEL_HELP, kernelRelease)
+  .option('--max-line-bytes <n>', 'longest accepted line, in bytes', positiveInt, 1048576)
+  .option('--checkpoint-every <k>', CHECKPOINT_HELP, positiveInt, 1000)
+  .action(async (file, opts) => {
+    const { bisect, bisectExitCode, formatBisect } = await import('../replay/inspect/bisect.ts');
+    const doc = await bisect(file, opts.until, timelineOptions(opts));
+    process.stdout.write(`${opts.json === true ? JSON.stringify(doc) : formatBisect(doc)}\n`);
+    process.exitCode = bisectExitCode(doc);
+  });
+
 program
   .command('fuzz')
   .description('generate command sequences, check every invariant after every step, shrink a failure to a minimal trace')
@@ -279,6 +390,7 @@ program
   .option('--path <path>', "with --run: go straight to the shrunk failure at fast-check's path, printed with it", failurePath)
   .option('--no-faults', 'skip the fail_nth injection reruns')
   .option('--bugs <list>', BUGS_HELP, bugList)
+  .option('--kernel <v>', KERNEL_HELP, kernelRelease)
   .option('--json', 'print exactly one JSON report object on stdout')
   .option('--jobs <n>', JOBS_HELP, positiveInt)
   .option('--shard <i/n>', SHARD_HELP, shard)
@@ -301,7 +413,14 @@ program
     const seed = opts.seed ?? Date.now() % 2 ** 31;
     const shard = opts.shard ?? WHOLE;
     const which = opts.run === undefined ? { runs: opts.runs } : { run: opts.run, ...(opts.path === undefined ? {} : { path: opts.path }) };
-    const campaign = { ...which, maxSteps: opts.maxSteps, ops: ops ?? null, faults: opts.faults !== false, bugs: [...(opts.bugs ?? [])].sort() };
+    const campaign = {
+      ...which,
+      maxSteps: opts.maxSteps,
+      ops: ops ?? null,
+      faults: opts.faults !== false,
+      bugs: [...(opts.bugs ?? [])].sort(),
+      ...(opts.kernel === undefined ? {} : { kernel: opts.kernel }),
+    };
     if (opts.json !== true) process.stdout.write(`${fuzzBanner(seed, campaign, shard)}\n`);
     const units = opts.run === undefined ? shardUnits(opts.runs, shard) : [opts.run];
     const bar = process.stderr.isTTY ? await progressBar() : null;
@@ -315,6 +434,7 @@ program
         faultInjection: opts.faults !== false,
         ...(ops === undefined ? {} : { ops }),
         ...(opts.bugs === undefined ? {} : { bugs: opts.bugs }),
+        ...(opts.kernel === undefined ? {} : { kernel: opts.kernel }),
       },
       ...(opts.path === undefined ? {} : { path: opts.path }),
     } as const;
@@ -364,12 +484,14 @@ program
 async function showReplay(report: ReplayReport, json: object | null): Promise<void> {
   const { formatTextReport } = await import('../replay/text-report.ts');
   process.stdout.write(`${json === null ? formatTextReport(report) : JSON.stringify(json)}\n`);
+  for (const t of report.traces) for (const w of t.warnings ?? []) process.stderr.write(`${w}\n`);
   for (const t of report.traces) if (t.error !== undefined) process.stderr.write(`${t.error}\n`);
 }
 
 async function showAudit(audits: readonly AuditReport[], json: object | null): Promise<void> {
   const { formatAuditText } = await import('../replay/audit-text.ts');
   process.stdout.write(`${json === null ? audits.map(formatAuditText).join('\n') : JSON.stringify(json)}\n`);
+  for (const a of audits) for (const w of a.replay.warnings ?? []) process.stderr.write(`${w}\n`);
   for (const a of audits) if (a.replay.error !== undefined) process.stderr.write(`${a.replay.error}\n`);
 }
 

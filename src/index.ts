@@ -14,22 +14,22 @@ export type {
 export type { OpName } from '../events/ops.ts';
 export type { Result, RejectedChoice } from './model/command.ts';
 export type { StepOptions, StepOutcome } from './model/dispatch.ts';
-export type { Violation } from './invariants/invariants.ts';
+export type { Quirk, Violation } from './invariants/invariants.ts';
 export type { Area, Ctx, Ioas, IoPagetable, Mapping, OpenFile, Pages, Process, World } from './model/world.ts';
-export type { Divergence, Outcome, ReplayOptions, ViolationRecord } from '../replay/replayer.ts';
+export type { Divergence, Outcome, QuirkRecord, ReplayOptions, ViolationRecord } from '../replay/replayer.ts';
 export type { ReplayObserver, ReplayReport, TraceReport } from '../replay/replay-file.ts';
-export type { AuditReport, AuditSeries } from '../replay/audit.ts';
+export type { Accounting, AuditAccountings, AuditReport, AuditSeries } from '../replay/audit.ts';
 export type { Counterexample, FuzzOptions, FuzzResult } from './fuzz/fuzz.ts';
 
 export { TraceError, formatEvent, formatHeader, openTrace, parseTraceText } from '../events/index.ts';
 export { isSupported, step } from './model/dispatch.ts';
 export { createWorld, type WorldOptions } from './model/world-init.ts';
-export { checkStep, checkWorld } from './invariants/invariants.ts';
+export { checkStep, checkWorld, stepQuirks } from './invariants/invariants.ts';
 export { Replayer } from '../replay/replayer.ts';
 export { exitCode, replayFile, replayFiles } from '../replay/replay-file.ts';
 export { formatTextReport } from '../replay/text-report.ts';
 export { worldToJson } from '../replay/snapshot.ts';
-export { auditFile, type1Charges } from '../replay/audit.ts';
+export { auditFile } from '../replay/audit.ts';
 export { formatAuditText } from '../replay/audit-text.ts';
 export { renderAuditHtml } from '../replay/audit-html.ts';
 export { fuzz } from './fuzz/fuzz.ts';

@@ -23,6 +23,8 @@ export interface ImportOptions {
   readonly repeat?: number;
   /** `--syz-data`: where a `.syz` program's data area is at run time, when no C reproducer says. */
   readonly syzData?: bigint;
+  /** `replay --from --kernel`: the release the capture came from, the header's `env.kernel` over `--header`'s. */
+  readonly kernel?: string;
 }
 
 export interface ImportResult {
@@ -54,7 +56,11 @@ const WHAT: { readonly [F in CaptureFormat]: string } = {
 export function importCapture(format: CaptureFormat, file: string, options: ImportOptions = {}): ImportResult {
   const text = readCapture(file);
   refuseKernelSide(file, text);
-  const header = new HeaderPlan(options.header === undefined ? null : readUserHeader(options.header), file.split('/').pop() as string);
+  const user = options.header === undefined ? null : readUserHeader(options.header);
+  // The importer runs a syzkaller program on the model to learn its fds and ids: as that release.
+  // readUserHeader() has checked that an env it gives is an object.
+  const given = options.kernel === undefined ? user : { ...user, env: { ...(user?.['env'] as object | undefined), kernel: options.kernel } };
+  const header = new HeaderPlan(given, file.split('/').pop() as string);
   const issues = new LineIssues();
   const imported =
     format === 'qemu'

@@ -42,6 +42,8 @@ export interface QemuCall {
   /** Still reading the lines QEMU prints after a failure: the issuer's text, then the caller's numbers. */
   open: 'text' | 'caller' | null;
   note?: string;
+  /** `result` is not on the log's lines but inferred, the free choices a later line names. */
+  inferred?: true;
 }
 
 /** A call that failed: `*` until a line gives its errno. */

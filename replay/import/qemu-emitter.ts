@@ -10,19 +10,26 @@ import { type EventDraft, TraceDraft } from './trace-draft.ts';
 
 type Json = { [key: string]: unknown };
 
-/** The numbers a log prints as fds and object ids: stand-ins are chosen among the others. */
-export function namedNumbers(calls: readonly QemuCall[]): { fds: Set<number>; ids: Set<number> } {
+/**
+ * The numbers a log prints as fds and object ids: stand-ins are chosen among the others; and
+ * the first iommufd a line names.
+ */
+export function namedNumbers(calls: readonly QemuCall[]): { fds: Set<number>; ids: Set<number>; iommufd: number | null } {
   const fds = new Set<number>();
   const ids = new Set<number>();
+  let iommufd: number | null = null;
   for (const c of calls) {
-    if (c.target.kind === 'fd') fds.add(c.target.fd);
+    if (c.target.kind === 'fd') {
+      fds.add(c.target.fd);
+      iommufd ??= c.target.fd;
+    }
     for (const k of ['iommufd', 'fd']) if (typeof c.args[k] === 'number') fds.add(c.args[k] as number);
     const out = c.result?.out ?? {};
     if (typeof out['fd'] === 'number') fds.add(out['fd'] as number);
     for (const k of ['ioas_id', 'id', 'pt_id', 'dev_id', 'hwpt_id']) if (typeof c.args[k] === 'number') ids.add(c.args[k] as number);
     for (const v of Object.values(out)) if (typeof v === 'number') ids.add(v);
   }
-  return { fds, ids };
+  return { fds, ids, iommufd };
 }
 
 /** Turns calls into events, adding what a log that starts mid-run does not show. */
@@ -34,12 +41,14 @@ export class Emitter {
   private readonly containers = new Map<string, { fd: number; ioas?: number }>();
   private lastContainer: string | null = null;
   private backendFd: number | null = null;
+  /** Devices bound in front, the log not showing them bound. */
+  private readonly bound = new Set<string>();
 
   constructor(
     private readonly backend: 'iommufd' | 'legacy',
     private readonly header: HeaderPlan,
     private readonly facts: LogFacts,
-    private readonly named: { fds: Set<number>; ids: Set<number> },
+    private readonly named: { fds: Set<number>; ids: Set<number>; iommufd: number | null },
   ) {}
 
   private freeFd(): number {
@@ -118,6 +127,18 @@ export class Emitter {
     return made;
   }
 
+  /**
+   * A device the log shows used but never bound (it starts mid-run): bound by name in front,
+   * to the iommufd the log uses, so that the ioctls QEMU issued on its fd are granted.
+   */
+  private bindInFront(name: string, line: number): void {
+    if (this.facts.devid.has(name) || this.bound.has(name)) return;
+    this.bound.add(name);
+    this.header.device(name);
+    const iommufd = this.iommufd(this.backendFd ?? this.named.iommufd ?? this.freeFd(), line);
+    this.draft.added({ op: 'VFIO_DEVICE_BIND_IOMMUFD', args: { dev: name, iommufd } }, line, 'the log does not show this device being bound');
+  }
+
   emit(call: QemuCall): void {
     const event: { [key: string]: unknown } = { op: call.op, args: { ...call.args } };
     const args = event['args'] as Json;
@@ -135,6 +156,7 @@ export class Emitter {
         this.open.delete(this.backendFd);
       }
     } else if (target.kind === 'device') {
+      if (call.op === 'VFIO_DEVICE_FEATURE') this.bindInFront(target.name, call.line);
       // On its cdev fd when the log shows it opened; else named, as format 1 wrote device ops.
       const fd = this.facts.deviceFd.get(target.name);
       if (fd !== undefined && this.open.has(fd)) event['fd'] = fd;
@@ -161,6 +183,7 @@ export class Emitter {
     if (call.oneOf !== undefined) event['args_one_of'] = call.oneOf;
     if (call.result !== undefined) event['expect'] = call.result;
     if (call.note !== undefined) event['note'] = call.note;
+    if (call.inferred === true) event['inferred'] = true;
     const out = call.result?.out ?? {};
     if (call.op === 'OPEN' && typeof out['fd'] === 'number') {
       this.open.add(out['fd']);

@@ -5,7 +5,11 @@
  * whatever the output went through: a `-msg timestamp=on` time, an older log backend's
  * `<tid>@<sec>.<usec>:`, a syslog or journal prefix, indentation.
  */
+import { QEMU_BRANCH_EVENTS } from './qemu-branch-events.ts';
 import { QEMU_TRACE_EVENTS } from './qemu-formats.ts';
+
+/** The format of a trace event: the vendored files', else a development branch's. */
+const formatOf = (name: string) => QEMU_TRACE_EVENTS[name] ?? QEMU_BRANCH_EVENTS[name];
 
 export type QemuLine =
   | { readonly kind: 'blank' }
@@ -74,7 +78,7 @@ function patternOf(format: string): RegExp {
 
 /** A trace event line after its name: the arguments, or why it does not read. */
 function traceArgs(name: string, rest: string): QemuLine {
-  const event = QEMU_TRACE_EVENTS[name];
+  const event = formatOf(name);
   if (event === undefined) return { kind: 'unreadable', reason: `${name}: not an event of the vendored QEMU trace-events files` };
   const m = patternOf(event.format).exec(rest);
   if (m === null) return { kind: 'unreadable', reason: `${name}: does not read by its format ${JSON.stringify(event.format)} (another QEMU version?)` };
@@ -121,7 +125,7 @@ export function readQemuLine(raw: string): QemuLine {
   if (text.startsWith('(qemu) ')) return { kind: 'monitor', command: text.slice('(qemu) '.length) };
   const space = text.indexOf(' ');
   const first = space < 0 ? text : text.slice(0, space);
-  if (EVENT_NAME.test(first) && QEMU_TRACE_EVENTS[first] !== undefined) return traceArgs(first, space < 0 ? '' : text.slice(space + 1));
+  if (EVENT_NAME.test(first) && formatOf(first) !== undefined) return traceArgs(first, space < 0 ? '' : text.slice(space + 1));
   // error_report(): `<argv0>: ` first, unless the poster trimmed it.
   const argv0 = /^([\w.+/-]+): (.*)$/s.exec(text);
   if (argv0 !== null && !EVENT_NAME.test(argv0[1] as string)) return message(argv0[2] as string);

@@ -112,6 +112,26 @@ export function traceCall(name: string, a: Args, line: number, facts: LogFacts, 
         result: num(a['ret']) === 0 ? {} : { errno: errnoOfReturn(-BigInt(num(a['ret']))) ?? '*' },
       });
       return;
+    case 'vfio_region_dmabuf': {
+      // vfio_region_create_dma_buf(): a GET of DMA_BUF, O_RDWR, for the BAR QEMU names "<device> BAR <n>",
+      // with a range per mmap of it; QEMU prints a line per range after the ioctl, and not its fd.
+      const range = { offset: hex(fromHex(a['offset'])), length: hex(fromHex(a['size'])) };
+      const bar = /BAR (\d+)$/.exec(a['name'] ?? '');
+      const device = a['dev'] as string;
+      const last = joiner.calls.at(-1);
+      const region = bar === null ? undefined : num(bar[1]);
+      if (region !== undefined && last?.op === 'VFIO_DEVICE_FEATURE' && last.target.kind === 'device' && last.target.name === device && last.args['region_index'] === region) {
+        (last.args['ranges'] as object[]).push(range);
+        return;
+      }
+      add({
+        op: 'VFIO_DEVICE_FEATURE',
+        target: { kind: 'device', name: device },
+        args: { feature: 'DMA_BUF', flags: ['GET'], ...(region === undefined ? {} : { region_index: region }), open_flags: ['RDWR'], ranges: [range] },
+        ...(region === undefined ? { unknown: ['region_index'] } : {}),
+      });
+      return;
+    }
     case 'vfio_listener_region_add_ram':
       // With the iommufd backend, the backend's own event is the ioctl; the listener's is its twin.
       if (backend === 'legacy') {

@@ -12,6 +12,7 @@ import { CallJoiner } from './qemu-calls.ts';
 import { Emitter, namedNumbers, place } from './qemu-emitter.ts';
 import { type LogFacts, deviceOfOptions, noFacts } from './qemu-facts.ts';
 import { type QemuLine, readQemuLine } from './qemu-line.ts';
+import { inferDmabufFds } from './qemu-dmabuf.ts';
 import { type QemuFact, messageFacts } from './qemu-messages.ts';
 import { traceCall } from './qemu-trace-events.ts';
 import type { TraceDraft } from './trace-draft.ts';
@@ -92,6 +93,7 @@ export interface QemuImport {
 export function importQemu(text: string, header: HeaderPlan, issues: LineIssues): QemuImport {
   const { calls, facts, backend, readable } = readLog(text, issues);
   place(calls, facts);
+  inferDmabufFds(calls);
   for (const [device, fd] of facts.deviceFd) {
     const cdev = facts.cdevOfFd.get(fd);
     header.device(device, { ...(facts.mdev.has(device) ? { kind: 'emulated' } : {}), ...(cdev === undefined ? {} : { cdev }) });

@@ -6,6 +6,8 @@
  */
 import fc from 'fast-check';
 import { CURRENT_VERSION } from '../../events/version.ts';
+import { EMULATED_DEVICES, emulatedArbitraries } from './emulated-arbitraries.ts';
+import { HUGE_MAPPING, SPAPR_DEVICES, spaprArbitraries } from './spapr-arbitraries.ts';
 import { VFIO_HOST, VFIO_OPEN, VFIO_WEIGHTS, vfioArbitraries } from './vfio-arbitraries.ts';
 
 const hex = (v: bigint): string => `0x${v.toString(16)}`;
@@ -26,9 +28,13 @@ export const FUZZ_HEADER = {
     mappings: [
       { addr: hex(BUFFER), length: '0x20000', shared: false },
       { addr: hex(SHARED_BUFFER), length: '0x20000', shared: true },
+      HUGE_MAPPING,
     ],
     processes: [{ pid: 1, uid: 1000, rlimit_memlock: '0x40000', caps: ['CAP_SYS_RESOURCE'] }],
     ...VFIO_HOST,
+    // A host with both drivers: type1 takes groups 1 and 2, SPAPR TCE the POWER PEs of groups 3 and 4.
+    vfio: { container: 'native', drivers: ['type1', 'spapr_tce'] },
+    devices: [...VFIO_HOST.devices, ...SPAPR_DEVICES, ...EMULATED_DEVICES],
   },
   description: 'fuzz run',
 };
@@ -84,6 +90,19 @@ const ioctl = (op: string, full: number, args: fc.Arbitrary<Record<string, unkno
   withEnvelope(args.map((a) => ({ op, args: a })), full);
 
 const VFIO = vfioArbitraries(BUFFER, SHARED_BUFFER, pid);
+const SPAPR = spaprArbitraries(BUFFER, SHARED_BUFFER, pid);
+/** The mediated device binds to the prologue's /dev/iommu, fd 3. */
+const EMULATED = emulatedArbitraries(3);
+
+/** The VFIO ops' arbitraries: type1's, SPAPR's, and for the ops both drivers take (MAP, UNMAP) either, type1's twice as often. */
+function vfioCommands(): Record<string, fc.Arbitrary<FuzzEvent>> {
+  const out: Record<string, fc.Arbitrary<FuzzEvent>> = { ...VFIO.commands };
+  for (const [op, spapr] of Object.entries(SPAPR.commands)) {
+    const type1 = out[op];
+    out[op] = type1 === undefined ? spapr : fc.oneof({ weight: 2, arbitrary: type1 }, { weight: 1, arbitrary: spapr });
+  }
+  return out;
+}
 
 export const COMMANDS: Readonly<Record<string, fc.Arbitrary<FuzzEvent>>> = {
   // /dev/iommu, or VFIO's container and group nodes.
@@ -232,7 +251,8 @@ export const COMMANDS: Readonly<Record<string, fc.Arbitrary<FuzzEvent>>> = {
   EXIT: fc.constant({ op: 'EXIT', args: { pid: 2 } }),
   SET_RLIMIT: fc.constantFrom('0x4000', '0x40000', 'unlimited').map((l) => ({ op: 'SET_RLIMIT', args: { rlimit_memlock: l } })),
   SET_CAPS: fc.constantFrom<string[]>([], ['CAP_SYS_RESOURCE'], ['CAP_IPC_LOCK', 'CAP_SYS_RESOURCE']).map((caps) => ({ op: 'SET_CAPS', args: { caps } })),
-  ...VFIO.commands,
+  ...vfioCommands(),
+  ...EMULATED.commands,
 };
 
 /** Weights: the IOAS commands most, lifecycle and process events less; VFIO's about a fifth of all. */
@@ -267,7 +287,7 @@ export function eventArbitrary(ops?: readonly string[]): fc.Arbitrary<FuzzEvent>
 /** What one fuzz command applies: an event over the chosen ops, or a sequence of events over them. */
 export function stepArbitrary(ops?: readonly string[]): fc.Arbitrary<readonly FuzzEvent[]> {
   const single = weighted(ops).map(({ weight, arbitrary }) => ({ weight, arbitrary: arbitrary.map((e): readonly FuzzEvent[] => [e]) }));
-  const sequences = VFIO.sequences.filter((q) => ops === undefined || q.ops.every((op) => ops.includes(op)));
+  const sequences = [...VFIO.sequences, ...SPAPR.sequences, ...EMULATED.sequences].filter((q) => ops === undefined || q.ops.every((op) => ops.includes(op)));
   return fc.oneof(...single, ...sequences.map(({ weight, arbitrary }) => ({ weight, arbitrary })));
 }
 

@@ -20,6 +20,8 @@ export interface CampaignJson {
   readonly ops: readonly string[] | null;
   readonly faults: boolean;
   readonly bugs: readonly string[];
+  /** `--kernel`: the release the model followed (absent: the newest). */
+  readonly kernel?: string;
 }
 
 export interface ReportedCounterexample extends Shrinking {
@@ -51,7 +53,8 @@ export function fuzzBanner(seed: number, o: CampaignJson, shard: Shard): string 
   const runs = o.run === undefined ? `${o.runs} runs` : `run ${o.run}`;
   const ops = o.ops === null ? '' : `, ops ${o.ops.join(',')}`;
   const part = shard.count === 1 ? '' : `, shard ${showShard(shard)}`;
-  return `fuzz: seed ${seed}, ${runs} of up to ${o.maxSteps} steps${ops}${part}`;
+  const kernel = o.kernel === undefined ? '' : `, kernel ${o.kernel}`;
+  return `fuzz: seed ${seed}, ${runs} of up to ${o.maxSteps} steps${ops}${kernel}${part}`;
 }
 
 /** What the command prints once the runs are made; `seconds`, the time they took, when known. */
@@ -67,6 +70,7 @@ export function fuzzSummary(r: FuzzReport, seconds: number | null): string {
     o.ops === null ? '' : ` --ops ${o.ops.join(',')}`,
     o.faults ? '' : ' --no-faults',
     bugs,
+    o.kernel === undefined ? '' : ` --kernel ${o.kernel}`,
   ].join('');
   return [
     ...lines,

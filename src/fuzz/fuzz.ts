@@ -25,6 +25,8 @@ export interface CampaignOptions {
   readonly faultInjection?: boolean;
   /** Deliberate bugs to switch on in the model (default: none). */
   readonly bugs?: ReadonlySet<BugName>;
+  /** `--kernel`: the release the model follows (default: the newest). */
+  readonly kernel?: string;
   /** Shrink a failure to a minimal run (default); off, the first failing run is reported as found. */
   readonly shrink?: boolean;
 }
@@ -86,8 +88,8 @@ class EventCommand implements fc.Command<object, FuzzSession> {
 }
 
 /** Replaying a run from scratch must give the same results and the same final snapshot. */
-function checkDeterminism(session: FuzzSession, events: readonly FuzzEvent[], bugs: ReadonlySet<BugName>): void {
-  const again = new FuzzSession(false, bugs);
+function checkDeterminism(session: FuzzSession, events: readonly FuzzEvent[], bugs: ReadonlySet<BugName>, kernel: string | undefined): void {
+  const again = new FuzzSession(false, bugs, kernel);
   for (const e of [...PROLOGUE, ...events]) again.apply(e);
   if (again.fingerprint() !== session.fingerprint() || again.results.join('\n') !== session.results.join('\n')) {
     throw new Error('[iommufd-model] replaying the same events gave a different result or final snapshot');
@@ -136,7 +138,7 @@ export class Campaign {
     const [path, replayPath] = hooks.path?.split(/@(.*)/) ?? [];
     const commands = replayPath === undefined ? this.commands : this.commandsFor(replayPath);
     const property = fc.property(commands, (cmds) => {
-      const session = new FuzzSession(this.faultInjection, this.bugs);
+      const session = new FuzzSession(this.faultInjection, this.bugs, this.options.kernel);
       try {
         fc.modelRun(() => {
           for (const e of PROLOGUE) session.apply(e);
@@ -147,7 +149,7 @@ export class Campaign {
         steps += session.steps;
         hooks.onRun?.();
       }
-      checkDeterminism(session, [...cmds].flatMap(eventsOf), this.bugs);
+      checkDeterminism(session, [...cmds].flatMap(eventsOf), this.bugs, this.options.kernel);
     });
     const details = fc.check(property, {
       seed: runSeed(this.options.seed, run),
@@ -159,7 +161,7 @@ export class Campaign {
     const [cmds] = details.counterexample;
     const shrunk = [...(cmds as Iterable<unknown>)].flatMap(eventsOf);
     const where = { seed: this.options.seed, run, path: hooks.path ?? failurePath(details.counterexamplePath ?? '', cmds) };
-    const found = describe(shrunk, this.faultInjection, this.bugs, where);
+    const found = describe(shrunk, this.faultInjection, this.bugs, this.options.kernel, where);
     return { run, steps: firstSteps, counterexample: { ...found, shrinkRuns: runs - 1, shrinkSteps: steps - firstSteps } };
   }
 }
@@ -179,13 +181,14 @@ function describe(
   events: readonly FuzzEvent[],
   faultInjection: boolean,
   bugs: ReadonlySet<BugName>,
+  kernel: string | undefined,
   where: { readonly seed: number; readonly run: number; readonly path: string },
 ): Omit<Counterexample, 'shrinkRuns' | 'shrinkSteps'> {
-  const session = new FuzzSession(faultInjection, bugs);
+  const session = new FuzzSession(faultInjection, bugs, kernel);
   let message = 'no violation reproduced';
   try {
     for (const e of [...PROLOGUE, ...events]) session.apply(e);
-    checkDeterminism(session, events, bugs);
+    checkDeterminism(session, events, bugs, kernel);
   } catch (e: unknown) {
     if (!(e instanceof Error)) throw e;
     message = e.message;

@@ -15,6 +15,7 @@ import type { BugName } from '../model/mutants.ts';
 import type { World } from '../model/world.ts';
 import { createWorld } from '../model/world-init.ts';
 import { FUZZ_HEADER, type FuzzEvent } from './arbitraries.ts';
+import { resolveFds } from './fd-refs.ts';
 
 /** Injection points tried per command, at most (the kernel selftest allows 400 per test). */
 const MAX_FAIL_NTH = 64;
@@ -36,27 +37,31 @@ function bigintJson(_key: string, value: unknown): unknown {
 export class FuzzSession {
   private world: World;
   /** The trace so far: the header, then each applied event with the model's result. */
-  readonly lines: string[] = [JSON.stringify(FUZZ_HEADER)];
+  readonly lines: string[];
   /** Each step's result, for the determinism check. */
   readonly results: string[] = [];
   steps = 0;
 
+  /** `kernel`: the release to run as, written into the trace's header as `env.kernel` (default: the newest). */
   constructor(
     private readonly faultInjection: boolean,
     bugs: ReadonlySet<BugName>,
+    kernel?: string,
   ) {
-    this.world = createWorld(parseHeader(FUZZ_HEADER), { bugs });
+    const header = kernel === undefined ? FUZZ_HEADER : { ...FUZZ_HEADER, env: { ...FUZZ_HEADER.env, kernel } };
+    this.lines = [JSON.stringify(header)];
+    this.world = createWorld(parseHeader(header), { bugs });
   }
 
   get snapshot(): World {
     return this.world;
   }
 
-  /** Applies one event; throws FuzzViolation when an invariant breaks. */
+  /** Applies one event, its fd references resolved in the state it meets; throws FuzzViolation when an invariant breaks. */
   apply(raw: FuzzEvent): void {
     const line = this.lines.length + 1;
-    const event = parseEvent(raw, line);
     const before = this.world;
+    const event = parseEvent(resolveFds(before, raw), line);
     const outcome = step(before, event, { adopt: false });
     this.world = outcome.world;
     this.steps++;

@@ -164,7 +164,7 @@ export function checkStep(before: World, after: World, event: TraceEvent, result
   const { errno } = result;
   if (errno === null && (op === 'IOAS_MAP' || op === 'IOAS_MAP_FILE' || op === 'IOAS_COPY')) checkAutoIova(before, after, event, result, out);
   checkType1Unmap(before, after, event, result, out);
-  const kept = errno !== null && after !== before && spaprKeptOnFailure(before, after);
+  const kept = errno !== null && after !== before && spaprKeptOnFailure(before, after, event);
   if (errno !== null && after !== before && !PARTIAL_EFFECT_OPS.has(op) && !kept) {
     out.push({ invariant: 'failure-is-atomic', detail: `${op} failed with ${errno} but changed the state` });
   }

@@ -25,7 +25,8 @@ export interface Quirk {
 const NO_REGIONS = OrderedMap.empty<bigint, PreregRegion>();
 const NO_MM: SpaprMm = { regions: NO_REGIONS, leakedTablePages: 0n };
 
-const leaked = (r: PreregRegion | undefined): boolean => r !== undefined && r.used > r.holders.length;
+/** A region with a reference no container holds: `prereg-region-leaked`. */
+export const leaked = (r: PreregRegion | undefined): boolean => r !== undefined && r.used > r.holders.length;
 
 function mmQuirks(world: World, pid: number, was: SpaprMm, now: SpaprMm, out: Quirk[]): void {
   now.regions.changesSince(was.regions, (_, before, after) => {

@@ -182,7 +182,7 @@ export function checkDevice(ctx: Ctx, device: Device, out: Violation[]): void {
   }
 }
 
-/** A pages object's area references, its pins (exactly the union of its holds) and its charge. */
+/** A pages object's area references, its pins (exactly the union of its holds; none of a dma-buf's device memory) and its charge. */
 export function checkPages(ctx: Ctx, pages: Pages, areas: number, out: Violation[]): void {
   if (pages.areaRefs !== areas) {
     out.push({ invariant: 'pages-refs', detail: `ctx ${ctx.id} pages ${pages.id}: ${pages.areaRefs} refs, ${areas} areas` });
@@ -199,6 +199,7 @@ export function checkPages(ctx: Ctx, pages: Pages, areas: number, out: Violation
     cur = { first: h.first, last: h.last };
   }
   if (cur !== null) held += cur.last - cur.first + 1n;
+  if (pages.kind === 'dmabuf') held = 0n;
   const pinned = pinnedOf(pages);
   if (pinned !== held) {
     out.push({ invariant: 'pinned-is-held', detail: `ctx ${ctx.id} pages ${pages.id}: ${pinned} pinned, holds cover ${held}` });

@@ -1,27 +1,31 @@
 /**
  * The VFIO invariants checked incrementally, as cells of incremental.ts: one per native
- * container, one per type1 mapping, one per group. What changed is read from the persistent
- * maps, as for iommufd: the open files, the groups, the containers and, inside a type1
- * container, its mappings; what a container's cell compares against (its mappings' charges and
- * invalidated vaddrs, the files naming it) is kept up to date from those changes, so an event
- * costs the mappings it touched.
+ * container, one per type1 mapping, one per group, and SPAPR TCE's (spapr-cells.ts). What
+ * changed is read from the persistent maps, as for iommufd: the open files, the groups, the
+ * containers and, inside a type1 container, its mappings; what a container's cell compares
+ * against (its mappings' charges and invalidated vaddrs, the files naming it) is kept up to
+ * date from those changes, so an event costs the mappings it touched.
  */
 import { OrderedMap } from '../model/ordered-map.ts';
 import type { OpenFile, World } from '../model/world.ts';
 import type { Container, VfioDma, VfioGroup } from '../vfio/state.ts';
 import type { CellPath } from './cell-store.ts';
+import { REGIONS, SpaprCells } from './spapr-cells.ts';
 import type { Violation } from './state-checks.ts';
-import { type DmaTally, checkContainer, checkDma, checkGroup, emptyFiles, emptyTally, fileOfVfio, tallyDma, type1Of } from './vfio-checks.ts';
+import { type DmaTally, checkBound, checkContainer, checkDma, checkGroup, emptyFiles, emptyTally, fileOfVfio, tallyDma, type1Of } from './vfio-checks.ts';
 
 /** The first step of every VFIO cell's path: after iommufd's contexts (0), processes (1) and uids (2), as `checkWorld` visits them. */
 export const VFIO_CELLS = 3;
-// [3, 0, container], [3, 0, container, mapping], [3, 1, group].
+// [3, 0, container], [3, 0, container, mapping], [3, 1, group]; SPAPR's runs and regions (spapr-cells.ts).
 const CONTAINERS = 0;
 const GROUPS = 1;
+/** [3, 3, device]: a bound header device and the object it is bound as (after SPAPR's regions, 2). */
+const DEVICES = 3;
 
 const containerPath = (id: number): CellPath => [VFIO_CELLS, CONTAINERS, id];
 const dmaPath = (id: number, key: bigint): CellPath => [VFIO_CELLS, CONTAINERS, id, key];
 const groupPath = (id: number): CellPath => [VFIO_CELLS, GROUPS, id];
+const devicePath = (index: number): CellPath => [VFIO_CELLS, DEVICES, index];
 
 const NO_FILES = OrderedMap.empty<number, OpenFile>();
 const NO_GROUPS = OrderedMap.empty<number, VfioGroup>();
@@ -32,6 +36,7 @@ const NO_IDS: readonly number[] = [];
 export class VfioCells {
   private readonly files = emptyFiles();
   private readonly tallies = new Map<number, DmaTally>();
+  private readonly spapr = new SpaprCells();
 
   /** Marks the cells that read what changed since `was` (null: nothing checked yet). */
   changes(was: World | null, now: World, mark: (path: CellPath) => void): void {
@@ -45,7 +50,13 @@ export class VfioCells {
       mark(groupPath(id));
       for (const c of [o?.container, n?.container]) if (c !== undefined && c !== null) mark(containerPath(c));
     });
-    now.vfio.containers.changesSince(was?.vfio.containers ?? NO_CONTAINERS, (id, o, n) => this.container(id, o, n, mark));
+    now.vfio.containers.changesSince(was?.vfio.containers ?? NO_CONTAINERS, (id, o, n) => {
+      this.container(id, o, n, mark);
+      this.spapr.container(id, o, n, mark);
+    });
+    this.spapr.mms(was, now, mark);
+    // A handful of header devices, read again whenever a context or a device changed.
+    if (was?.devices !== now.devices || was.contexts !== now.contexts) now.devices.forEach((_, index) => mark(devicePath(index)));
   }
 
   private container(id: number, was: Container | undefined, now: Container | undefined, mark: (path: CellPath) => void): void {
@@ -69,8 +80,13 @@ export class VfioCells {
 
   /** Checks one VFIO cell of `world`; a cell whose subject is gone has no violation (but a container files still name). */
   cell(world: World, path: CellPath): Violation[] {
+    if (path[1] === REGIONS || path.length === 5) return this.spapr.cell(world, path);
     const out: Violation[] = [];
     const id = path[2] as number;
+    if (path[1] === DEVICES) {
+      checkBound(world, id, out);
+      return out;
+    }
     if (path[1] === GROUPS) {
       const group = world.vfio.groups.get(id);
       if (group !== undefined) checkGroup(world, group, this.files.groups.get(id), out);

@@ -1,7 +1,8 @@
 /**
  * The invariants of legacy VFIO (drivers/vfio/container.c, group.c, vfio_iommu_type1.c), one
  * subject at a time as state-checks.ts has those of iommufd: a native container, one of its
- * type1 mappings, a group. What a check needs summed over a container's mappings or over the
+ * type1 mappings, a group (SPAPR TCE's, a container's windows and an mm's pre-registered
+ * regions, in spapr-checks.ts). What a check needs summed over a container's mappings or over the
  * open files is an argument, so the whole-snapshot check can scan for it and the incremental
  * one (vfio-cells.ts) keep it up to date. `checkType1Unmap` is a step invariant: what a
  * successful type1 unmap may have removed.
@@ -12,7 +13,9 @@ import { type Result, big } from '../model/command.ts';
 import { firstIntersecting, U64_MAX } from '../model/ranges.ts';
 import type { OpenFile, World } from '../model/world.ts';
 import { defaultContainerFd } from '../vfio/group.ts';
+import type { TceRun } from '../vfio/spapr-state.ts';
 import type { Container, Type1, VfioDma, VfioGroup } from '../vfio/state.ts';
+import { checkRegions, checkSpaprContainer, checkTceRun, mappedTally, runsOf, spaprOf } from './spapr-checks.ts';
 import { type Violation, hex } from './state-checks.ts';
 
 /** What a type1 container's mappings add up to: the pages charged to each owner, and how many have their vaddr invalidated. */
@@ -87,6 +90,8 @@ export function checkContainer(world: World, id: number, container: Container | 
   });
   const iommu = type1Of(container);
   if (iommu !== undefined) checkType1(world, at, container, iommu, tally, out);
+  const spapr = spaprOf(container);
+  if (spapr !== undefined) checkSpaprContainer(world, id, container, spapr, out);
 }
 
 /**
@@ -166,7 +171,10 @@ function filesOf(world: World): VfioFiles {
   return files;
 }
 
-/** Every VFIO invariant of a snapshot, in cell order: containers by id (each, then its mappings), then groups. */
+/**
+ * Every VFIO invariant of a snapshot, in cell order: containers by id (each, then its type1
+ * mappings or its TCE runs), then groups, then the pre-registered regions of each mm.
+ */
 export function checkVfio(world: World, out: Violation[]): void {
   const files = filesOf(world);
   const ids = [...new Set([...world.vfio.containers.keys(), ...files.containers.keys()])].sort((a, b) => a - b);
@@ -181,8 +189,33 @@ export function checkVfio(world: World, out: Violation[]): void {
       checkDma(world, id, key, dma, before, out);
       before = dma;
     }
+    let previous: { slot: number; run: TceRun } | undefined;
+    for (const { iommu: spapr, slot, table, start, run } of runsOf(spaprOf(container))) {
+      checkTceRun(world, id, spapr, slot, table, start, run, previous?.slot === slot ? previous.run : undefined, out);
+      previous = { slot, run };
+    }
   }
   for (const group of world.vfio.groups.values()) checkGroup(world, group, files.groups.get(group.id), out);
+  checkRegions(world, mappedTally(world), out);
+  world.devices.forEach((_, index) => checkBound(world, index, out));
+}
+
+/**
+ * A header device bound to an iommufd names what its driver bound there: a DEVICE, or for an
+ * emulated device an access (`vfio_iommufd_emulated_bind()`), which is attached to an IOAS
+ * exactly when VFIO says it attached it (`vdev->iommufd_attached`).
+ */
+export function checkBound(world: World, index: number, out: Violation[]): void {
+  const device = world.devices[index];
+  const bound = device?.bound ?? null;
+  if (device === undefined || bound === null) return;
+  const obj = world.contexts.get(bound.ctx)?.objects.get(bound.device);
+  const emulated = device.model.kind === 'emulated';
+  if (obj?.type !== (emulated ? 'access' : 'device')) {
+    out.push({ invariant: 'vfio-device-bound', detail: `device ${device.model.name} is bound as ctx ${bound.ctx} object ${bound.device}, which is no ${emulated ? 'access' : 'DEVICE'}` });
+  } else if (obj.type === 'access' && (obj.ioas !== null) !== device.ridAttached) {
+    out.push({ invariant: 'vfio-device-bound', detail: `device ${device.model.name}'s access is ${obj.ioas === null ? 'detached' : 'attached'}, VFIO says ${device.ridAttached ? 'attached' : 'detached'}` });
+  }
 }
 
 const UNMAP_FLAG_ALL = 2n;
@@ -204,7 +237,7 @@ export function checkType1Unmap(before: World, after: World, event: TraceEvent, 
 }
 
 /** The native container a container ioctl went to: its fd's, by default the process's lowest container fd's. */
-function containerIssuedOn(world: World, event: TraceEvent): number | undefined {
+export function containerIssuedOn(world: World, event: TraceEvent): number | undefined {
   const process = world.processes.get(event.pid ?? world.firstPid);
   if (process === undefined) return undefined;
   const fd = event.fd ?? defaultContainerFd(world, process);

@@ -21,7 +21,7 @@ import {
   setAllowed,
 } from './io-pagetable/io-pagetable.ts';
 import { areaHasAccesses, heldAreas, notifyUnmap } from './device/access.ts';
-import { addAreaRefs, addHold, allocFilePages, allocUserPages, areaHoldKey, areaIndexes, changeProcess, dropAreaRefs, dropHoldGroups, groupHold } from './pages/pages.ts';
+import { addAreaRefs, addHold, allocDmabufPages, allocFilePages, allocUserPages, areaHoldKey, areaIndexes, changeProcess, dropAreaRefs, dropHoldGroups, groupHold } from './pages/pages.ts';
 import { fileOf } from '../mm/files.ts';
 import { injected } from '../model/fault-injection.ts';
 import { allocId } from './main/object-table.ts';
@@ -238,7 +238,8 @@ export function ioasMap(call: Call, ctx: Ctx, cmd: Fields): Result {
 
 /**
  * `iommufd_ioas_map_file()` → `iopt_map_file_pages()`: like a map of user memory, but the pages
- * object is a range of a file, and the file offset guides the automatic IOVA.
+ * object is a range of a file or of a dma-buf's device memory, and the offset guides the
+ * automatic IOVA.
  */
 export function ioasMapFile(call: Call, ctx: Ctx, cmd: Fields): Result {
   const args = mapArgs(ctx, cmd, 'iommufd_ioas_map_file');
@@ -250,7 +251,12 @@ export function ioasMapFile(call: Call, ctx: Ctx, cmd: Fields): Result {
   const fd = big(cmd, 'fd');
   const file = fd < 0n ? undefined : fileOf(call.world, call.process, Number(fd));
   if (file === undefined) return refuse(call, fail('EBADF', 'iopt_map_file_pages', 'fget finds no open file'));
-  const pages = allocFilePages(call.world, call.process, ctx, file.id, start, length, (flags & IOMMU_IOAS_MAP_WRITEABLE) !== 0n);
+  // dma_buf_get() is tried first: a dma-buf maps device memory, anything else a file's pages.
+  const writable = (flags & IOMMU_IOAS_MAP_WRITEABLE) !== 0n;
+  const pages =
+    file.kind === 'dmabuf'
+      ? allocDmabufPages(call.world, call.process, ctx, file, start, length, writable)
+      : allocFilePages(call.world, call.process, ctx, file.id, start, length, writable);
   if (pages instanceof Fail) return refuse(call, pages);
   const piece: Piece = { pages, startByte: start - pagesBase(pages, call.world.config.pageSize), length };
   return mapPieces(call, ctx, ioas, [piece], length, flags, iova, 'iova', pages);

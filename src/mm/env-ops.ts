@@ -14,6 +14,7 @@ import { U64_MAX } from '../model/ranges.ts';
 import { revise } from '../model/revise.ts';
 import type { Mapping, ModelConfig, Process, World } from '../model/world.ts';
 import { VFIO_CONTAINER_PATH, isVfioPath, openVfio, servedByVfio } from '../vfio/open.ts';
+import { hasNode } from '../kernel/profile.ts';
 
 const PROT_READ = 1n;
 const PROT_WRITE = 2n;
@@ -52,9 +53,12 @@ function withMm(call: Call, mm: Process['mm'], start: bigint, last: bigint): Wor
 export function open(call: Call): Result {
   const path = call.event.args?.fields['path'] ?? IOMMU_PATH;
   if (typeof path === 'string' && servedByVfio(call.world, path)) return openVfio(call, path);
+  const container = path === VFIO_CONTAINER_PATH;
+  if (!hasNode(call.world.config.kernel, container ? 'iommufd-vfio-container' : 'iommufd')) {
+    return refuse(call, fail('ENOENT', 'do_sys_open', 'no iommufd node before 6.2'));
+  }
   const fd = chooseFd(call.process, call.choices, 'fd');
   const { world } = call;
-  const container = path === VFIO_CONTAINER_PATH;
   // iommufd_fops_open(): /dev/vfio/vfio served by iommufd charges pins to mm->locked_vm, as VFIO does.
   const ctx = container ? { ...newContext(world.nextCtxId), accountMode: 'mm' as const } : newContext(world.nextCtxId);
   const next = revise(world, (d) => {

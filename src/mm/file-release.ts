@@ -17,8 +17,8 @@ import { revise } from '../model/revise.ts';
 import type { OpenFile, World } from '../model/world.ts';
 import { withFds } from './files.ts';
 
-/** The kinds whose last reference releases the file: a memfd's record outlives its fds. */
-type ReleasedKind = Exclude<OpenFile['kind'], 'memfd'>;
+/** The kinds whose last reference releases the file: a memfd's or a dma-buf's record outlives its fds. */
+type ReleasedKind = Exclude<OpenFile['kind'], 'memfd' | 'dmabuf'>;
 type FileOf<K extends ReleasedKind> = OpenFile & { readonly kind: K };
 
 const RELEASE: { readonly [K in ReleasedKind]: (world: World, file: FileOf<K>) => World } = {
@@ -53,8 +53,9 @@ export function closeFd(world: World, pid: number, fd: number): World {
 function putFile(world: World, id: number): World {
   const file = world.files.get(id);
   if (file === undefined) return world;
-  // A memfd's pages outlive its fds while a mapping uses them; its record stays (it is tiny).
-  if (file.refs > 1 || file.kind === 'memfd') {
+  // A memfd's pages outlive its fds while a mapping uses them, and a dma-buf while an area maps
+  // it (`dma_buf_get()` holds its file): the record stays (it is tiny).
+  if (file.refs > 1 || file.kind === 'memfd' || file.kind === 'dmabuf') {
     return revise(world, (d) => {
       d.files = world.files.set(id, { ...file, refs: file.refs - 1 });
     });

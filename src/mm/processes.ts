@@ -8,7 +8,7 @@ import { putRun, sliceRun } from './anon-runs.ts';
 import { ownCopy, stretches, writePrivate } from './cow.ts';
 import { fail } from '../model/fail.ts';
 import { closeFd } from './file-release.ts';
-import { pinCounts } from '../iommufd/pages/pages.ts';
+import { pinCounts } from './pin-counts.ts';
 import { stretchPages } from './physical.ts';
 import { intersecting } from '../model/ranges.ts';
 import { revise } from '../model/revise.ts';

@@ -1,6 +1,7 @@
 /**
  * Deliberate bugs, for measuring the fuzzer's power: each is a realistic mistake (several
- * re-create historical iommufd and VFIO type1 bugs, spec-history §C.1 and §C.2) that the model
+ * re-create historical iommufd, VFIO type1 and SPAPR TCE bugs, spec-history §C.1 to §C.3, the
+ * SPAPR ones named by the commit that fixed them) that the model
  * carries behind a switch. The switches are part of a model's configuration (`ModelConfig.bugs`,
  * empty for the faithful model), so models with different bugs on can run side by side.
  */
@@ -35,6 +36,9 @@ export const BUGS = {
   'type1-vaddr-rollback-keeps-count': 'a type1 VADDR unmap that fails undoes its invalidations but keeps them counted',
   'type1-vaddr-update-double-charge': 'a type1 VADDR map from another mm charges it without uncharging the old one',
   'type1-vaddr-update-charge-not-moved': 'a type1 VADDR map from another mm takes the mapping over but leaves its charge on the old mm',
+  'spapr-current-mm': "SPAPR TCE ioctls work on the calling process's mm, not the one the container bound, and never answer EPERM (fixed by bc82d122ae4a, vfio/spapr: Reference mm in tce_container)",
+  'spapr-release-keeps-prereg': "a SPAPR TCE container's release leaves the regions it pre-registered to the mm, pinned and charged (fixed by 4b6fad7097f8, powerpc/mm/iommu, vfio/spapr: Put pages on VFIO container shutdown)",
+  'spapr-register-twice': 'a SPAPR TCE container registering a region it holds takes another reference instead of EBUSY (fixed by 4b6fad7097f8, which made it EBUSY)',
 } as const satisfies Readonly<Record<string, string>>;
 
 export type BugName = keyof typeof BUGS;

@@ -8,6 +8,8 @@ import { mappingOf } from '../mm/env-ops.ts';
 import { installFile } from '../mm/files.ts';
 import { headerDevices } from '../iommufd/device/header-devices.ts';
 import { vfioState } from '../vfio/config.ts';
+import { profileOf } from '../kernel/profile.ts';
+import { headerKernel } from '../kernel/select.ts';
 import { type BugName, bugSet } from './mutants.ts';
 import { OrderedMap } from './ordered-map.ts';
 import type { ModelConfig, Process, World } from './world.ts';
@@ -18,6 +20,8 @@ export const DEFAULT_TEMP_MEMORY_LIMIT = 65536n;
 export interface WorldOptions {
   /** Deliberate bugs to switch on (default: none, the faithful model). */
   readonly bugs?: Iterable<BugName>;
+  /** The release to follow (`--kernel`), over the header's `env.kernel` (default: that, else the newest). */
+  readonly kernel?: string;
 }
 
 export function createWorld(header: TraceHeader, options: WorldOptions = {}): World {
@@ -26,6 +30,7 @@ export function createWorld(header: TraceHeader, options: WorldOptions = {}): Wo
     hugepageSize: header.env.hugepageSize,
     memory: header.env.memory,
     bugs: bugSet(options.bugs ?? []),
+    kernel: profileOf(options.kernel ?? headerKernel(header).release),
   };
   const decls =
     header.env.processes.length > 0

@@ -10,6 +10,7 @@ import type { IoasContext } from '../../machines/ioas.machine.ts';
 import type { RefContext } from '../../machines/object.machine.ts';
 import type { GapTree } from './gap-tree.ts';
 import type { BugName } from './mutants.ts';
+import type { KernelProfile } from '../kernel/profile.ts';
 import type { OrderedMap } from './ordered-map.ts';
 import type { VfioState } from '../vfio/state.ts';
 
@@ -20,6 +21,8 @@ export interface ModelConfig {
   readonly memory: 'declared' | 'any';
   /** The deliberate bugs switched on (src/model/mutants.ts): none in the faithful model. */
   readonly bugs: ReadonlySet<BugName>;
+  /** The kernel release whose behaviour the model follows where releases differ (src/kernel/). */
+  readonly kernel: KernelProfile;
 }
 
 /** A mapping in a process's address space (`MMAP`). */
@@ -98,6 +101,20 @@ export type OpenFile =
       readonly size: bigint;
       readonly hugetlb: boolean;
     }
+  /**
+   * A dma-buf (`TEST_DMABUF_GET`, `VFIO_DEVICE_FEATURE` DMA_BUF) of `size` bytes in `ranges`
+   * physical ranges: the selftest's kernel memory, or the BAR slices of a header device. Its
+   * exporter has `revoked` it when the device went or the selftest said so.
+   */
+  | {
+      readonly id: number;
+      readonly refs: number;
+      readonly kind: 'dmabuf';
+      readonly size: bigint;
+      readonly exporter: DmabufExporter;
+      readonly ranges: number;
+      readonly revoked: boolean;
+    }
   /** A selftest access fd (`TEST_CREATE_ACCESS`): closing it destroys the access. */
   | { readonly id: number; readonly refs: number; readonly kind: 'access'; readonly ctx: number; readonly access: number }
   /** A FAULT or VEVENTQ object's fd: it holds the object and the context until closed. */
@@ -116,6 +133,9 @@ export type OpenFile =
   | { readonly id: number; readonly refs: number; readonly kind: 'vfio-cdev'; readonly device: number }
   /** Any other file (the standard fds 0-2): it exists, iommufd ioctls on it get ENOTTY. */
   | { readonly id: number; readonly refs: number; readonly kind: 'other'; readonly path: string };
+
+/** Who exported a dma-buf: the selftest (`iommufd_test_dmabuf_get()`), or VFIO for header device `device`. */
+export type DmabufExporter = { readonly kind: 'selftest' } | { readonly kind: 'vfio'; readonly device: number };
 
 export type AccountMode = 'default' | 'user' | 'mm';
 
@@ -150,12 +170,13 @@ export interface PinRun {
 /** Memory backing one or more areas: one per `IOAS_MAP`, shared by `IOAS_COPY` (spec §5.1). */
 export interface Pages {
   readonly id: number;
-  readonly kind: 'user' | 'file';
-  /** The user VA (or file offset) the map named, unaligned. */
+  /** `dmabuf`: device memory, never pinned or charged (`iopt_alloc_dmabuf_pages()`). */
+  readonly kind: 'user' | 'file' | 'dmabuf';
+  /** The user VA (or file or dma-buf offset) the map named, unaligned. */
   readonly start: bigint;
   readonly length: bigint;
   readonly writable: boolean;
-  /** For file pages: the open file id. */
+  /** For file and dma-buf pages: the open file id. */
   readonly file: number | null;
   /** Areas referencing this pages object. */
   readonly areaRefs: number;
@@ -443,12 +464,15 @@ export interface HeaderDevice {
   readonly model: DeviceModel;
   /** The N of its /dev/vfio/devices/vfioN (header `cdev`), if the header gives it. */
   readonly cdev: number | null;
+  /** The sizes of its PCI BARs 0-5 (header `bars`; 0: none), if the header gives them. */
+  readonly bars: readonly bigint[] | null;
   /**
-   * The context and DEVICE object `VFIO_DEVICE_BIND_IOMMUFD` bound it to, through the cdev fd
-   * `fd`, which is the open file `file` when the cdev was opened with `OPEN`.
+   * The context and DEVICE object `VFIO_DEVICE_BIND_IOMMUFD` bound it to (for a device of kind
+   * `emulated`, the ACCESS object that stands for it), through the cdev fd `fd`, which is the
+   * open file `file` when the cdev was opened with `OPEN`.
    */
   readonly bound: { readonly ctx: number; readonly device: number; readonly fd: number | null; readonly file?: number } | null;
-  /** `vdev->iommufd_attached`: its RID was attached through `ATTACH_IOMMUFD_PT`. */
+  /** `vdev->iommufd_attached`: its RID (an emulated device's access) was attached through `ATTACH_IOMMUFD_PT`. */
   readonly ridAttached: boolean;
   /** `vdev->pasids`: the PASIDs attached through `ATTACH_IOMMUFD_PT`. */
   readonly pasids: readonly number[];

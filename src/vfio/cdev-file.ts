@@ -6,11 +6,12 @@
  * (`vfio_device_fops_release()` → `vfio_df_unbind_iommufd()`).
  */
 import { putContext, releaseContext } from '../iommufd/main/context.ts';
-import { unbind } from '../iommufd/device/device.ts';
+import { closeDevice, unbindOps } from './device-ops.ts';
 import { chooseFd, fileOf, installFile } from '../mm/files.ts';
 import { type Call, type Result, ok, refuse } from '../model/command.ts';
 import { fail } from '../model/fail.ts';
 import { revise } from '../model/revise.ts';
+import { hasNode } from '../kernel/profile.ts';
 import type { OpenFile, World } from '../model/world.ts';
 
 /** A cdev file as the model holds it. */
@@ -28,6 +29,7 @@ export function openCdev(call: Call, path: string): Result {
   if (m === null || device === undefined || (device.model.kind === 'noiommu') !== (m[1] !== undefined)) {
     return refuse(call, fail('ENOENT', 'do_sys_open', 'no such VFIO device node'));
   }
+  if (!hasNode(call.world.config.kernel, 'vfio-cdev')) return refuse(call, fail('ENOENT', 'do_sys_open', 'no VFIO device cdev before 6.6'));
   const fd = chooseFd(call.process, call.choices, 'fd');
   return ok(installFile(call.world, call.process.pid, fd, { kind: 'vfio-cdev', device: index }), { fd: BigInt(fd) });
 }
@@ -40,8 +42,10 @@ export function cdevFileOf(call: Call): CdevFile | null {
 
 /**
  * `vfio_df_unbind_iommufd()`: nothing unless the device was bound through this file
- * (`df->access_granted`); else `vfio_iommufd_physical_unbind()` detaches every PASID, then the
- * RID, and unbinds the DEVICE, and the file's reference on the context goes (`iommufd_ctx_put()`).
+ * (`df->access_granted`); else the device closes (`vfio_df_close()`: a PCI device revokes its
+ * dma-bufs), `vfio_iommufd_physical_unbind()` detaches every PASID, then the RID, and unbinds
+ * the DEVICE (an emulated device's access goes instead), and the file's reference on the
+ * context goes (`iommufd_ctx_put()`).
  */
 export function releaseCdevFile(world: World, file: CdevFile): World {
   const device = world.devices[file.device];
@@ -49,7 +53,8 @@ export function releaseCdevFile(world: World, file: CdevFile): World {
   if (device === undefined || bound === null || bound.file !== file.id) return world;
   const ctx = world.contexts.get(bound.ctx);
   if (ctx === undefined) throw new Error(`[iommufd-model] device ${device.model.name} is bound to released context ${bound.ctx}`);
-  const unbound = releaseContext(putContext(world, unbind(world, ctx, bound.device)), bound.ctx);
+  const closed = closeDevice(world, file.device);
+  const unbound = releaseContext(putContext(closed, unbindOps(closed, ctx, device, bound.device)), bound.ctx);
   return revise(unbound, (d) => {
     d.devices = world.devices.map((each, i) => (i === file.device ? { ...each, bound: null, ridAttached: false, pasids: [] } : each));
   });

@@ -37,6 +37,7 @@ import { allocUserPages } from '../iommufd/pages/pages.ts';
 import { disableLargePages } from '../iommufd/main/option.ts';
 import { U64_MAX, holes } from '../model/ranges.ts';
 import { revise } from '../model/revise.ts';
+import { hasOlder } from '../kernel/profile.ts';
 import type { Ctx, Ioas, World } from '../model/world.ts';
 import { VFIO_API_VERSION, VFIO_DMA_MAP_FLAG_READ, VFIO_DMA_MAP_FLAG_WRITE, VFIO_DMA_UNMAP_FLAG_ALL } from './uapi.ts';
 
@@ -248,9 +249,9 @@ export function iommuMapDma(call: Call, ctx: Ctx, arg: ContainerArg): Result {
  * ALL needs iova and size 0 and empties the IOAS. Otherwise, in TYPE1 mode (large pages
  * disabled) the areas are first cut at `iova - 1` and `iova + size - 1` (64-bit wrapping, the
  * first cut skipped at iova 0), so that a range inside a mapping can go; then
- * `iopt_unmap_iova()`. An empty range unmaps nothing and succeeds. `size` is written back
- * with the bytes unmapped, on failure too, except when the ALL check or a cut failed; the
- * cuts made and the areas removed before a failure stay.
+ * `iopt_unmap_iova()`. An empty range unmaps nothing and succeeds (ENOENT before 6.18).
+ * `size` is written back with the bytes unmapped, on failure too, except when the ALL check or
+ * a cut failed; the cuts made and the areas removed before a failure stay.
  */
 export function iommuUnmapDma(call: Call, ctx: Ctx, arg: ContainerArg): Result {
   if (arg.struct === null) return refuse(call, fail('EFAULT', 'iommufd_vfio_unmap_dma', 'copy_from_user of a NULL argument'));
@@ -279,7 +280,12 @@ export function iommuUnmapDma(call: Call, ctx: Ctx, arg: ContainerArg): Result {
   if (size === 0n) return partial(stored(cut), fail('EINVAL', 'iopt_unmap_iova', 'length is 0'), { size: 0n });
   const last = lastOf(iova, size);
   if (last === null) return partial(stored(cut), fail('EOVERFLOW', 'iopt_unmap_iova', 'iova + length overflows'), { size: 0n });
-  return unmapped(stored, unmapIovaRange(call.world, cut, ioas.id, iova, last));
+  const outcome = unmapIovaRange(call.world, cut, ioas.id, iova, last);
+  // Before afb47765f923 (6.18), iopt_unmap_iova_range() began at -ENOENT and cleared it only once it unmapped something.
+  if (outcome.error === null && outcome.unmapped === 0n && hasOlder(call.world.config.kernel, 'compat-unmap-empty-enoent')) {
+    return unmapped(stored, { ...outcome, error: fail('ENOENT', 'iopt_unmap_iova_range', 'nothing mapped in the range') });
+  }
+  return unmapped(stored, outcome);
 }
 
 /** The unmap loop's outcome, `size` written back whether it failed midway or not. */

@@ -33,6 +33,7 @@ export function vfioConfig(header: TraceHeader): VfioConfig {
     dmaEntryLimit: uintParam(params, 'vfio_iommu_type1.dma_entry_limit', DEFAULT_DMA_ENTRY_LIMIT),
     type1UnsafeInterrupts: boolParam(params, 'vfio_iommu_type1.allow_unsafe_interrupts'),
     iommufdUnsafeInterrupts: boolParam(params, 'iommufd.allow_unsafe_interrupts'),
+    msiNotIsolated: header.env.devices.flatMap((d, i) => (msiIsolated(d) ? [] : [i])),
   };
 }
 
@@ -68,7 +69,6 @@ function groupsOf(decls: readonly DeviceDecl[], config: VfioConfig): OrderedMap<
       id,
       noiommu,
       devices: [...(group?.devices ?? []), index],
-      msiIsolated: (group?.msiIsolated ?? true) && msiIsolated(decl),
       pe: group?.pe ?? peOf(decl),
       opened: null,
       container: null,

@@ -12,7 +12,7 @@ import type { Fields } from '../../events/types.ts';
 import * as S from '../../events/structs.ts';
 import { IOMMU_NO_PASID } from '../iommufd/device/attach-hw.ts';
 import { type Call, type Result, big, num, ok, refuse } from '../model/command.ts';
-import { bindDevice, changePt, detach, isRefusal, refusal } from '../iommufd/device/device.ts';
+import { changePt, detach, isRefusal, refusal } from '../iommufd/device/device.ts';
 import { Fail, fail } from '../model/fail.ts';
 import { fileOf } from '../mm/files.ts';
 import { structIoctl } from '../iommufd/main/ioctl.ts';
@@ -21,6 +21,10 @@ import { commit } from '../iommufd/main/object-refs.ts';
 import { ptRequest } from '../iommufd/selftest/selftest-device.ts';
 import type { Ctx, HeaderDevice, OpenFile, World } from '../model/world.ts';
 import { cdevFileOf } from './cdev-file.ts';
+import { bindOps } from './device-ops.ts';
+import { attachEmulated, detachEmulated, isEmulated } from './emulated.ts';
+import { acceptedFlags } from '../kernel/profile.ts';
+import { msiBindRefusal } from './msi.ts';
 import { groupOfDevice, groupOpens } from './store.ts';
 
 export const VFIO_DEVICE_BIND_FLAG_TOKEN = 1n;
@@ -29,7 +33,7 @@ export const VFIO_DEVICE_DETACH_PASID = 1n;
 /** `ida_alloc_range()` refuses ids above INT_MAX (ENOSPC). */
 const INT_MAX = 0x7fffffffn;
 
-interface Target {
+export interface Target {
   readonly index: number;
   readonly device: HeaderDevice;
 }
@@ -45,7 +49,7 @@ function groupDeviceFile(call: Call): (OpenFile & { readonly kind: 'vfio-device'
  * 1.1: `dev`, optional there, must name it), else the cdev of `dev`; an unknown name is not a
  * VFIO device (ENOTTY).
  */
-function targetOf(call: Call): Target | null {
+export function targetOf(call: Call): Target | null {
   const file = groupDeviceFile(call) ?? cdevFileOf(call);
   const name = call.event.args?.fields['dev'];
   const index = file !== null ? file.device : call.world.devices.findIndex((d) => d.model.name === name);
@@ -64,6 +68,19 @@ function boundHere(call: Call, device: HeaderDevice): boolean {
   const file = cdevFileOf(call);
   if (device.bound === null) return false;
   return file === null ? device.bound.fd === cdevOf(call) : device.bound.file === file.id;
+}
+
+/**
+ * The device an ioctl other than BIND is issued on, when its fd may use it
+ * (`vfio_device_fops_unl_ioctl()`: `df->access_granted`, else EINVAL): a device fd opened
+ * through its group, or the cdev fd the device was bound through.
+ */
+export function grantedDevice(call: Call): Target | Result {
+  const target = targetOf(call);
+  if (target === null) return refuse(call, fail('ENOTTY', 'vfs_ioctl', 'the fd is not a vfio device cdev'));
+  const file = groupDeviceFile(call);
+  const granted = file !== null ? file.opened : boundHere(call, target.device) && groupOpens(call.world, target.index) === 0;
+  return granted ? target : refuse(call, fail('EINVAL', 'vfio_device_fops_unl_ioctl', 'the fd was not granted access to the device'));
 }
 
 function withDevice(world: World, index: number, device: HeaderDevice): World {
@@ -104,13 +121,15 @@ export function bindIommufd(call: Call): Result {
     if (target.device.bound !== null || groupOpens(call.world, target.index) > 0) {
       return refuse(call, fail('EINVAL', 'vfio_df_open', 'device opened through another cdev fd'));
     }
+    const unsafe = msiBindRefusal(call.world, target.index);
+    if (unsafe !== null) return refuse(call, unsafe);
     const owner = call.world.devices.find((d) => d.model.group === target.device.model.group && d.bound !== null);
     if (owner !== undefined && owner.bound?.ctx !== file.ctx) {
       return refuse(call, fail('EPERM', 'iommu_device_claim_dma_owner', 'the group is owned by another context'));
     }
     const ctx = call.world.contexts.get(file.ctx);
     if (ctx === undefined) throw new Error(`[iommufd-model] fd ${fd} holds a released context`);
-    const bound = bindDevice(ctx, call.choices, 'out_devid', () => target.device.model);
+    const bound = bindOps(target.device, ctx, call.choices, 'out_devid');
     const cdev = cdevFileOf(call);
     if (bound instanceof Fail) return refuse(call, bound);
     const held = revise(bound.ctx, (d) => {
@@ -118,16 +137,17 @@ export function bindIommufd(call: Call): Result {
     });
     const world = withDevice(putContext(call.world, held), target.index, {
       ...target.device,
-      bound: { ctx: ctx.id, device: bound.device.id, fd: cdevOf(call), ...(cdev === null ? {} : { file: cdev.id }) },
+      bound: { ctx: ctx.id, device: bound.id, fd: cdevOf(call), ...(cdev === null ? {} : { file: cdev.id }) },
     });
-    return ok(world, { out_devid: BigInt(bound.device.id) });
+    return ok(world, { out_devid: BigInt(bound.id) });
   }, 'vfio_df_ioctl_bind_iommufd');
 }
 
 /**
  * The checks ATTACH and DETACH share: the device must be bound through this cdev fd (EINVAL,
  * before the argument is read), the fixed part copied (EFAULT) and large enough (EINVAL), flags known (EINVAL),
- * and with the PASID flag the `pasid` member present (EINVAL).
+ * and with the PASID flag a driver that attaches PASIDs (an emulated device's does not:
+ * EOPNOTSUPP) and the `pasid` member present (EINVAL).
  */
 function ptArgs(
   call: Call,
@@ -151,9 +171,11 @@ function ptArgs(
   if (args.size < minsz) return refuse(call, fail('EINVAL', where, 'argsz below minsz'));
   const cmd = args.fields;
   const flags = big(cmd, 'flags');
-  if ((flags & ~pasidFlag) !== 0n) return refuse(call, fail('EINVAL', where, 'flags has unknown bits'));
+  const known = acceptedFlags(call.world.config.kernel, call.event.op, pasidFlag);
+  if ((flags & ~known) !== 0n) return refuse(call, fail('EINVAL', where, 'flags has unknown bits'));
   let pasid: number | null = null;
-  if ((flags & pasidFlag) !== 0n) {
+  if ((flags & known) !== 0n) {
+    if (isEmulated(target.device)) return refuse(call, fail('EOPNOTSUPP', where, 'the driver has no pasid op'));
     if (args.size < minsz + 4) return refuse(call, fail('EINVAL', where, 'argsz too small for pasid'));
     pasid = num(cmd, 'pasid');
   }
@@ -171,6 +193,11 @@ export function attachPt(call: Call): Result {
   const a = ptArgs(call, 'vfio_df_ioctl_attach_pt', 12, VFIO_DEVICE_ATTACH_PASID);
   if (!('devId' in a)) return a;
   const target = targetOf(call) as Target;
+  if (isEmulated(target.device)) {
+    const next = attachEmulated(call.world, a.ctx, a.devId, num(a.cmd, 'pt_id'));
+    if (next instanceof Fail) return refuse(call, next);
+    return ok(withDevice(commit(call.world, a.ctx, next), target.index, { ...target.device, ridAttached: true }), { pt_id: big(a.cmd, 'pt_id') });
+  }
   const pasid = a.pasid ?? IOMMU_NO_PASID;
   const attached = a.pasid === null ? target.device.ridAttached : target.device.pasids.includes(pasid);
   if (a.pasid !== null && !attached && BigInt(pasid) > INT_MAX) return refuse(call, fail('ENOSPC', 'ida_alloc_range', 'pasid above INT_MAX'));
@@ -189,6 +216,9 @@ export function detachPt(call: Call): Result {
   if (!('devId' in a)) return a;
   const target = targetOf(call) as Target;
   if (a.pasid === null ? !target.device.ridAttached : !target.device.pasids.includes(a.pasid)) return ok(call.world);
+  if (isEmulated(target.device)) {
+    return ok(withDevice(putContext(call.world, detachEmulated(call.world, a.ctx, a.devId)), target.index, { ...target.device, ridAttached: false }));
+  }
   const pasid = a.pasid ?? IOMMU_NO_PASID;
   const device: HeaderDevice =
     a.pasid === null

@@ -9,7 +9,7 @@
  * iommufd with no open through its group as opened through its cdev.
  */
 import { putContext, releaseContext } from '../iommufd/main/context.ts';
-import { bindDevice, changePt, isRefusal, unbind } from '../iommufd/device/device.ts';
+import { changePt, isRefusal } from '../iommufd/device/device.ts';
 import { IOMMU_NO_PASID } from '../iommufd/device/attach-hw.ts';
 import { ptRequest } from '../iommufd/selftest/selftest-device.ts';
 import { chooseFd, fileOf, installFile } from '../mm/files.ts';
@@ -18,7 +18,11 @@ import { Fail, fail } from '../model/fail.ts';
 import { revise } from '../model/revise.ts';
 import type { Ctx, HeaderDevice, OpenFile, Process, World } from '../model/world.ts';
 import { compatIoas, compatIoasCreate, compatSetNoIommu } from './compat.ts';
-import { attachGroup, detachGroup } from './container/container.ts';
+import { bindOps, closeDevice, unbindOps } from './device-ops.ts';
+import { attachEmulated, isEmulated } from './emulated.ts';
+import { attachGroup, containerOther, detachGroup } from './container/container.ts';
+import { namedArg } from './ioctl-arg.ts';
+import { msiBindRefusal } from './msi.ts';
 import type { VfioGroup } from './state.ts';
 import { capable, containerOf, groupOf, putGroup } from './store.ts';
 
@@ -78,8 +82,18 @@ function groupCall(call: Call): VfioGroup | Result {
   const fd = call.event.fd ?? lowestFd(world, process, (f) => f.kind === 'group');
   const file = fd === undefined ? undefined : fileOf(world, process, fd);
   if (file === undefined) return refuse(call, fail('EBADF', 'fdget', 'no VFIO group fd open'));
-  if (file.kind !== 'group') return refuse(call, fail('ENOTTY', 'vfs_ioctl', 'the fd is not a VFIO group'));
-  return groupOf(world, file.group);
+  return file.kind === 'group' ? groupOf(world, file.group) : notAGroup(call, file);
+}
+
+/**
+ * A group ioctl number on another file is one that file does not know: a native container
+ * passes it to its driver (`vfio_fops_unl_ioctl()`: EINVAL while it has none), iommufd's VFIO
+ * compatibility layer answers ENOTTY (`iommufd_vfio_ioctl()`), as any other file does.
+ */
+function notAGroup(call: Call, file: OpenFile): Result {
+  if (file.kind === 'container') return containerOther(call, containerOf(call.world, file.container), namedArg(call.event.args));
+  if (file.kind === 'iommufd') return refuse(call, fail('ENOTTY', 'iommufd_vfio_ioctl', 'not a container ioctl'));
+  return refuse(call, fail('ENOTTY', 'vfs_ioctl', 'the fd is not a VFIO group'));
 }
 
 const isGroup = (g: VfioGroup | Result): g is VfioGroup => 'devices' in g;
@@ -136,9 +150,11 @@ const held = (ctx: Ctx): Ctx =>
  * `vfio_group_ioctl_set_container()`: the container fd read (EFAULT) and looked up (EBADF);
  * a group already attached is EINVAL; a native container takes the group
  * (`vfio_container_attach_group()`); an iommufd gets a compat IOAS, or no-IOMMU mode for a
- * no-IOMMU group, and is held by the group; any other file is EBADFD.
+ * no-IOMMU group, and is held by the group; any other file is EBADFD. A native container's
+ * driver taking an emulated device's group (type1's `emulated_iommu_groups`, its pin_pages)
+ * is not modelled.
  */
-export function groupSetContainer(call: Call): Result {
+export function groupSetContainer(call: Call): Result | null {
   const where = 'vfio_group_ioctl_set_container';
   if (call.event.args === null) return refuse(call, fail('EFAULT', where, 'get_user of a NULL argument'));
   const target = setContainerTarget(call);
@@ -149,6 +165,7 @@ export function groupSetContainer(call: Call): Result {
   if (file === undefined) return refuse(call, fail('EBADF', where, 'the container fd is not open'));
   if (hasIommu(group)) return refuse(call, fail('EINVAL', where, 'the group is attached already'));
   if (file.kind === 'container') {
+    if (group.devices.some((i) => world.devices[i]?.model.kind === 'emulated')) return null;
     const attached = attachGroup(world, process, containerOf(world, file.container), group);
     return attached instanceof Fail ? refuse(call, attached) : ok(attached);
   }
@@ -261,22 +278,29 @@ function bindToIommufd(call: Call, group: VfioGroup, index: number): Fail | Worl
   const { world } = call;
   const ctx = contextOf(world, group.iommufd as number);
   const device = world.devices[index] as HeaderDevice;
-  if (!group.msiIsolated && !world.vfio.config.iommufdUnsafeInterrupts) {
-    return fail('EPERM', 'iommufd_device_bind', 'MSIs are not isolated and allow_unsafe_interrupts is off');
-  }
+  // An emulated device's bind creates an access: iommufd_device_bind() and its checks are not reached.
+  const unsafe = isEmulated(device) ? null : msiBindRefusal(world, index);
+  if (unsafe !== null) return unsafe;
   const owner = world.devices.find((d) => d.model.group === device.model.group && d.bound !== null);
   if (owner !== undefined && owner.bound?.ctx !== ctx.id) return fail('EPERM', 'iommu_device_claim_dma_owner', 'the group is owned by another context');
-  const bound = bindDevice(ctx, call.choices, 'devid', () => device.model);
+  const bound = bindOps(device, ctx, call.choices, 'devid');
   if (bound instanceof Fail) return bound;
   const ioas = compatIoas(bound.ctx);
   if (ioas instanceof Fail) return ioas;
-  const attached = changePt(ptRequest(call, 'pt_id'), bound.ctx, bound.device.id, IOMMU_NO_PASID, ioas.id, 'attach');
-  if (isRefusal(attached)) return attached instanceof Fail ? attached : attached.fail;
-  const devices = world.devices.map((d, i) => (i === index ? { ...d, bound: { ctx: ctx.id, device: bound.device.id, fd: null }, ridAttached: true } : d));
-  const next = revise(putContext(world, held(attached.ctx)), (d) => {
+  const attached = isEmulated(device) ? attachEmulated(world, bound.ctx, bound.id, ioas.id) : attachRid(call, bound.ctx, bound.id, ioas.id);
+  if (attached instanceof Fail) return attached;
+  const devices = world.devices.map((d, i) => (i === index ? { ...d, bound: { ctx: ctx.id, device: bound.id, fd: null }, ridAttached: true } : d));
+  const next = revise(putContext(world, held(attached)), (d) => {
     d.devices = devices;
   });
   return putGroup(next, group);
+}
+
+/** `vfio_iommufd_physical_attach_ioas()` of a device just bound: a driver's fault is a failure here. */
+function attachRid(call: Call, ctx: Ctx, devId: number, ioasId: number): Fail | Ctx {
+  const attached = changePt(ptRequest(call, 'pt_id'), ctx, devId, IOMMU_NO_PASID, ioasId, 'attach');
+  if (isRefusal(attached)) return attached instanceof Fail ? attached : attached.fail;
+  return attached.ctx;
 }
 
 /**
@@ -292,12 +316,13 @@ export function releaseDeviceFile(world: World, groupId: number, index: number, 
   const counted = { ...group, opens: group.opens.map((n, j) => (j === k ? n - 1 : n)) };
   if (opens > 1) return { world: putGroup(world, counted), groupFile: null };
   const device = world.devices[index] as HeaderDevice;
+  const closed = closeDevice(world, index);
   if (device.bound === null) {
-    return { world: putGroup(world, { ...counted, containerUsers: counted.containerUsers - 1 }), groupFile: group.opened };
+    return { world: putGroup(closed, { ...counted, containerUsers: counted.containerUsers - 1 }), groupFile: group.opened };
   }
   const { ctx: ctxId, device: devId } = device.bound;
-  const ctx = contextOf(world, ctxId);
-  const unbound = releaseContext(putContext(world, unbind(world, ctx, devId)), ctxId);
+  const ctx = contextOf(closed, ctxId);
+  const unbound = releaseContext(putContext(closed, unbindOps(closed, ctx, device, devId)), ctxId);
   const next = revise(unbound, (d) => {
     d.devices = world.devices.map((each, i) => (i === index ? { ...each, bound: null, ridAttached: false, pasids: [] } : each));
   });

@@ -35,8 +35,16 @@ export function rawArg(args: Fields): ContainerArg {
   return { value: typeof arg === 'bigint' ? arg : 0n, struct: arg === null ? null : {}, trailing: NOTHING };
 }
 
+/**
+ * A raw `IOCTL`'s argument as a named op reads it: the zeroed memory it points at (every field
+ * 0, `argsz` 0, an empty string), or NULL.
+ */
+export function rawArgs(args: Fields): EventArgs | null {
+  return args['arg'] === null ? null : { size: 0, fields: {}, trailing: NOTHING };
+}
+
 /** The value of a struct field, a member of a nested group (`bitmap.pgsize`) included. */
-function fieldValue(fields: Fields, name: string): Value | undefined {
+export function fieldValue(fields: Fields, name: string): Value | undefined {
   const dot = name.indexOf('.');
   if (dot < 0) return fields[name];
   const group = fields[name.slice(0, dot)];

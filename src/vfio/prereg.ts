@@ -21,7 +21,7 @@ import { capable } from './store.ts';
 
 const NO_MM: SpaprMm = { regions: OrderedMap.empty(), leakedTablePages: 0n };
 
-/** A region's key in its mm's list: by user address, then by size, so that an empty region sorts before the one it starts. */
+/** A region's key in its mm's list: by user address, then by size, so that `mm_iommu_get()` finds an exact range. */
 export const regionKey = (ua: bigint, entries: bigint): bigint => (ua << 64n) | entries;
 
 export const spaprMmOf = (world: World, pid: number): SpaprMm => world.vfio.spaprMms.get(pid) ?? NO_MM;
@@ -51,9 +51,8 @@ export function putRegion(world: World, pid: number, key: bigint, region: Prereg
 const bytesOf = (world: World, region: PreregRegion): bigint => region.entries * world.config.pageSize;
 
 /**
- * `mm_iommu_lookup()`: the region holding all of `[ua, ua + size)` (`size` > 0). Regions with
- * pages never overlap, and an empty one never sits inside another, so the region with the
- * greatest key at or below `ua` is the only one that may hold it.
+ * `mm_iommu_lookup()`: the region holding all of `[ua, ua + size)` (`size` > 0). Regions never
+ * overlap, so the region with the greatest key at or below `ua` is the only one that may hold it.
  */
 export function regionHolding(world: World, pid: number, ua: bigint, size: bigint): [bigint, PreregRegion] | undefined {
   const found = spaprMmOf(world, pid).regions.atOrBelow(regionKey(ua, U64_MAX));
@@ -62,20 +61,17 @@ export function regionHolding(world: World, pid: number, ua: bigint, size: bigin
   return region.ua <= ua && ua + size <= region.ua + bytesOf(world, region) ? found : undefined;
 }
 
-/** `mm_iommu_do_alloc()`'s overlap test: a region sharing a byte with `[ua, end)`, taken strictly, as the kernel does. */
+/**
+ * `mm_iommu_do_alloc()`'s overlap test: a region sharing a byte with `[ua, end)` (`end` > `ua`).
+ * Regions being disjoint, only the last one starting before `end` may reach past `ua`.
+ */
 function overlaps(world: World, regions: OrderedMap<bigint, PreregRegion>, ua: bigint, end: bigint): boolean {
-  const below = ua === 0n ? undefined : regions.atOrBelow(regionKey(ua - 1n, U64_MAX));
-  if (below !== undefined && below[1].ua + bytesOf(world, below[1]) > ua) return true;
-  for (const [, r] of regions.entriesFrom(regionKey(ua, 0n))) {
-    if (r.ua >= end) return false;
-    if (ua < r.ua + bytesOf(world, r)) return true;
-  }
-  return false;
+  const last = regions.atOrBelow(regionKey(end - 1n, U64_MAX));
+  return last !== undefined && last[1].ua + bytesOf(world, last[1]) > ua;
 }
 
-/** `__ffs()`: the lowest set bit; 64 for 0, where the kernel's is undefined (an empty region at 0, which nothing looks up). */
+/** `__ffs()` of a non-zero value: its lowest set bit. */
 function lowestBit(v: bigint): number {
-  if (v === 0n) return 64;
   let n = 0;
   while ((v & (1n << BigInt(n))) === 0n) n++;
   return n;
@@ -102,7 +98,8 @@ function pageShiftOf(world: World, ua: bigint, entries: bigint, pins: readonly D
 
 /**
  * `mm_iommu_new()` for `entries` pages from `ua`, in the kernel's order: the pages are charged
- * (ENOMEM past RLIMIT_MEMLOCK but with CAP_IPC_LOCK), pinned for writing and long term (EFAULT
+ * (ENOMEM past RLIMIT_MEMLOCK but with CAP_IPC_LOCK), their array allocated (ENOMEM for no
+ * page, so no region is ever empty), pinned for writing and long term (EFAULT
  * when a page cannot be), and the range must not overlap a region of the mm (EINVAL); each
  * failure gives back what came before it. The new region has one user, container `holder`.
  */
@@ -111,6 +108,8 @@ export function newRegion(world: World, process: Process, ua: bigint, entries: b
   const lockCap = capable(process, 'CAP_IPC_LOCK');
   const refused = chargeRefusal(world, pid, entries, lockCap);
   if (refused !== null) return refused;
+  // account_locked_vm() of no page succeeds, then vzalloc() of an empty hpas array is NULL.
+  if (entries === 0n) return fail('ENOMEM', 'mm_iommu_do_alloc', 'vzalloc of an empty page array fails');
   const pinned = pinUser(world, process, ua, entries, true);
   if (pinned === null) return fail('EFAULT', 'mm_iommu_do_alloc', 'a page could not be pinned for writing');
   const mm = spaprMmOf(world, pid);

@@ -103,7 +103,7 @@ export interface PreregRegion {
 
 /** The SPAPR part of one mm (`mm->context`). */
 export interface SpaprMm {
-  /** `iommu_group_mem_list`, by `regionKey(ua, entries)`: regions never overlap but for empty ones. */
+  /** `iommu_group_mem_list`, by `regionKey(ua, entries)`: regions never overlap, and none is empty. */
   readonly regions: OrderedMap<bigint, PreregRegion>;
   /** Pages charged for TCE tables whose creation then failed, never given back (`tce_iommu_create_table()`). */
   readonly leakedTablePages: bigint;

@@ -14,7 +14,7 @@ import type { VfioDriverName } from '../../events/types.ts';
 import type { OrderedMap } from '../model/ordered-map.ts';
 import type { SpaprMm, SpaprPe, SpaprTce } from './spapr-state.ts';
 
-/** How VFIO is built and set up on the traced host: the header's `env.vfio` and module parameters. */
+/** How VFIO is built and set up on the traced host: the header's `env.vfio`, module parameters and devices' MSI isolation. */
 export interface VfioConfig {
   /** What serves /dev/vfio/vfio: VFIO's own container, or iommufd (CONFIG_IOMMUFD_VFIO_CONTAINER). */
   readonly container: 'native' | 'iommufd';
@@ -28,6 +28,8 @@ export interface VfioConfig {
   readonly type1UnsafeInterrupts: boolean;
   /** `iommufd.allow_unsafe_interrupts`. */
   readonly iommufdUnsafeInterrupts: boolean;
+  /** The header devices, by index, whose MSIs the platform does not isolate (`msi_isolated: false`). */
+  readonly msiNotIsolated: readonly number[];
 }
 
 /** A VFIO group (`struct vfio_group`): the header devices of one IOMMU group, /dev/vfio/N. */
@@ -37,8 +39,6 @@ export interface VfioGroup {
   readonly noiommu: boolean;
   /** Its devices, as indexes of `World.devices`, in header order. */
   readonly devices: readonly number[];
-  /** `iommu_group_has_isolated_msi()`: every device's MSIs are isolated. */
-  readonly msiIsolated: boolean;
   /** On a POWER host, the PE's table group (`iommu_group_get_iommudata()`); null for a group of no `spapr` device. */
   readonly pe: SpaprPe | null;
   /** The open file of the group (`group->opened_file`): at most one. */

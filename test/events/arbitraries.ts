@@ -95,7 +95,7 @@ function argValue(spec: EnvArgSpec): fc.Arbitrary<unknown> {
       case 'strings':
         return spec.allowed === undefined ? fc.array(fc.string()) : fc.subarray([...spec.allowed]);
       case 'records':
-        return fc.array(looseRecord, { maxLength: 3 });
+        return fc.array(spec.element === undefined ? looseRecord : structRecord(spec.element), { maxLength: 3 });
       case 'flags':
         return fc.oneof(kernelNumber('u64'), fc.subarray(familyNames(spec.family ?? '')));
       case 'enum':
@@ -248,8 +248,9 @@ export const rawHeader: fc.Arbitrary<Raw> = fc
             ),
           ),
         note: fc.string(),
+        kernel: fc.constantFrom('6.12', 'v6.4', '5.14.0-427.el9', 'not a version'),
       }),
-      kernel: fc.constantFrom('6.12', '6.17'),
+      kernel: fc.string(),
       params: fc.dictionary(fc.string(), looseValue, { maxKeys: 3 }),
       source: fc.jsonValue({ maxDepth: 2 }),
     },

@@ -125,7 +125,6 @@ describe('header', () => {
       '{"trace":"iommufd","version":1,"env":{"devices":[{"name":"d","kind":"mock","aperture":1.5}]}}',
       'header env.devices[0].aperture: 1.5 is not an integer',
     ],
-    ['{"trace":"iommufd","version":1,"kernel":6.17}', 'header kernel: 6.17 is not a string'],
     ['{"trace":"iommufd","version":1,"params":[1]}', 'header params: [1] is not an object'],
   ])('%s', async (header, reason) => {
     await expectBadHeader(header, reason);

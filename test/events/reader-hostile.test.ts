@@ -135,22 +135,31 @@ describe('messages', () => {
     }
   });
 
-  it('say "out of range", with the range, for numbers past a double', async () => {
-    await expectBadEvent('{"op":"IOAS_MAP","args":{"length":1e400}}', 'IOAS_MAP args.length: Infinity is out of range for u64 (0 to 2^64 - 1)');
-    await expectBadEvent('{"op":"IOAS_MAP_FILE","args":{"fd":-1e400}}', 'IOAS_MAP_FILE args.fd: -Infinity is out of range for s32 (-2^31 to 2^31 - 1)');
-    await expectBadEvent('{"op":"OPEN","seq":1e400}', 'OPEN seq: Infinity is out of range for seq (0 to 2^53 - 1)');
+  it('say "out of range", with the range, for numbers past a field\'s type', async () => {
     await expectBadEvent('{"op":"OPEN","seq":1e20}', 'OPEN seq: 100000000000000000000 is out of range for seq (0 to 2^53 - 1)');
     await expectBadEvent('{"op":"IOAS_MAP","args":{"ioas_id":1e19}}', 'IOAS_MAP args.ioas_id: 10000000000000000000 is out of range for u32 (0 to 2^32 - 1)');
-    await expectBadEvent('{"op":"IOAS_MAP","args":{"flags":1e400}}', 'IOAS_MAP args.flags: Infinity is out of range for u32 (0 to 2^32 - 1)');
-    await expectBadEvent(
-      '{"op":"HWPT_ALLOC","args":{"data":{"iotlb":1e400}}}',
-      'HWPT_ALLOC args.data.iotlb: Infinity is out of range for a JSON number (-(2^53 - 1) to 2^53 - 1): write it as a string',
-    );
-    await expectBadHeader(
-      '{"trace":"iommufd","version":1,"env":{"page_size":1e400}}',
-      'header env.page_size: Infinity is out of range for u64 (0 to 2^64 - 1)',
-    );
-    await expectBadHeader('{"trace":"iommufd","version":1e400}', 'header version: Infinity is not a version this reader knows (1, 1.1)');
+    await expectBadEvent('{"op":"IOAS_MAP","args":{"flags":1e300}}', 'IOAS_MAP args.flags: 1e+300 is out of range for u32 (0 to 2^32 - 1)');
+  });
+
+  it('refuse a number a double reads as infinite or as 0, wherever it is, before any field reads it', async () => {
+    const infinite = (n: string) => `${n} is out of range for a double (it would read as ${n.startsWith('-') ? '-' : ''}Infinity)`;
+    const zero = (n: string) => `${n} is out of range for a double (it would read as 0)`;
+    await expectBadEvent('{"op":"IOAS_MAP","args":{"length":1e400}}', `args.length: ${infinite('1e400')}`);
+    await expectBadEvent('{"op":"IOAS_MAP_FILE","args":{"fd":-1e400}}', `args.fd: ${infinite('-1e400')}`);
+    await expectBadEvent('{"op":"OPEN","seq":1e400}', `seq: ${infinite('1e400')}`);
+    await expectBadEvent('{"op":"HWPT_ALLOC","args":{"data":{"iotlb":1E+400}}}', `args.data.iotlb: ${infinite('1E+400')}`);
+    await expectBadEvent(`{"op":"OPEN","note":[0,${'9'.repeat(400)}]}`, `note[1]: ${infinite(`${'9'.repeat(77)}...`).replace('-', '')}`);
+    // Read as 0, these would pass for 0: a file descriptor, a length, a record's field, a key of no meaning.
+    await expectBadEvent('{"op":"CLOSE","args":{"fd":1e-400}}', `args.fd: ${zero('1e-400')}`);
+    await expectBadEvent('{"op":"MMAP","args":{"length":-1e-400}}', `args.length: ${zero('-1e-400')}`);
+    await expectBadEvent('{"op":"FD_WRITE","args":{"fd":3,"records":[{"a":1,"b":2e-324}]}}', `args.records[0].b: ${zero('2e-324')}`);
+    await expectBadEvent(`{"op":"OPEN","ts":0.${'0'.repeat(400)}1}`, `ts: ${zero(`0.${'0'.repeat(75)}...`)}`);
+    await expectBadHeader('{"trace":"iommufd","version":1,"env":{"page_size":1e400}}', `env.page_size: ${infinite('1e400')}`);
+    await expectBadHeader('{"trace":"iommufd","version":1e-400}', `version: ${zero('1e-400')}`);
+    await expectBadHeader('{"trace":"iommufd","version":1,"env":{"devices":[{"name":"d","kind":"k","max_pasid_log2":1e-999}]}}', `env.devices[0].max_pasid_log2: ${zero('1e-999')}`);
+    // 0 written with an exponent is 0, and the smallest double and the largest are doubles.
+    expect(parseOne('{"op":"CLOSE","args":{"fd":0e-400}}').args?.fields.fd).toBe(0n);
+    expect(parseOne('{"op":"OPEN","note":[5e-324,1.7976931348623157e308,-0.0e999]}').extra.note).toEqual([5e-324, 1.7976931348623157e308, -0]);
   });
 });
 

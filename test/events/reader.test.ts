@@ -22,6 +22,7 @@ describe('header', () => {
         processes: [{ pid: 1, uid: 0, rlimitMemlock: null, caps: [] }],
         devices: [],
         vfio: null,
+        kernel: null,
         extra: {},
       },
       params: {},
@@ -45,8 +46,9 @@ describe('header', () => {
         ],
         devices: [{ name: 'dev0', kind: 'mock', aperture: { start: '0x1000000', last: 2147483647 }, dirty: true }],
         swap: 'off',
+        kernel: '6.17',
       },
-      kernel: '6.17',
+      kernel: 'a build of 6.17 (free text)',
       params: { 'vfio_iommu_type1.dma_entry_limit': 65535 },
       source: { file: 'x.c' },
       description: 'a trace',
@@ -63,9 +65,9 @@ describe('header', () => {
       { name: 'dev0', kind: 'mock', params: { aperture: { start: 0x1000000n, last: 0x7fffffffn }, dirty: true } },
     ]);
     expect(header.env.extra).toEqual({ swap: 'off' });
-    expect(header.kernel).toBe('6.17');
+    expect(header.env.kernel).toBe('6.17');
     expect(header.params).toEqual({ 'vfio_iommu_type1.dma_entry_limit': 65535n });
-    expect(header.extra).toEqual({ source: { file: 'x.c' }, description: 'a trace' });
+    expect(header.extra).toEqual({ kernel: 'a build of 6.17 (free text)', source: { file: 'x.c' }, description: 'a trace' });
   });
 
   it('takes every page size Linux builds with, huge pages from there to 16 GiB, and mappings that touch', () => {

@@ -127,8 +127,9 @@ describe('formatHeader', () => {
         processes: [{ pid: 1, uid: 1000, rlimit_memlock: '0x10000', caps: ['CAP_IPC_LOCK'] }],
         devices: [{ name: 'dev0', kind: 'mock', pgsize_bitmap: '0xfffff000' }],
         swap: 'off',
+        kernel: '6.17',
       },
-      kernel: '6.17',
+      kernel: 'free text',
       params: { 'vfio_iommu_type1.dma_entry_limit': 65535 },
       source: { test: 'x' },
     };

@@ -58,14 +58,34 @@ describe('trace events', () => {
   });
   it('an event not in the vendored trace-events, or not in its format, is an unread line', () => {
     const { issues } = qemu(
-      'vfio_region_dmabuf Device 0008:01:00.0, region "BAR 0", offset: 0x0, size: 0x4000000',
+      'iommufd_backend_alloc_veventq  iommufd=3 viommu=4 type=1 depth=64 veventq_id=5 veventq_fd=6 (0)',
       'iommufd_backend_free_id  iommufd=3 id=x (0)',
       'iommufd_backend_free_id  iommufd=3 id=2 (0)',
     );
     expect(issues).toEqual([
-      { line: 1, reason: 'vfio_region_dmabuf: not an event of the vendored QEMU trace-events files' },
+      { line: 1, reason: 'iommufd_backend_alloc_veventq: not an event of the vendored QEMU trace-events files' },
       { line: 2, reason: 'iommufd_backend_free_id: does not read by its format " iommufd=%d id=%d (%d)" (another QEMU version?)' },
     ]);
+  });
+});
+
+describe('dma-bufs of a development branch (vfio_region_dmabuf)', () => {
+  it('each BAR exported is a VFIO_DEVICE_FEATURE of DMA_BUF, its mmaps the ranges, its fd the one IOAS_MAP_FILE maps', () => {
+    const { events, issues } = qemu(
+      'vfio_region_dmabuf Device 0008:01:00.0, region "0008:01:00.0 BAR 0", offset: 0x0, size: 0x40000',
+      'vfio_region_dmabuf Device 0008:01:00.0, region "0008:01:00.0 BAR 0", offset: 0x80000, size: 0x80000',
+      'vfio_region_dmabuf Device 0008:01:00.0, region "0008:01:00.0 BAR 2", offset: 0x0, size: 0x100000',
+      'iommufd_backend_map_file_dma  iommufd=3 ioas=2 iova=0x100000 size=0x40000 fd=9 start=0 readonly=0 (0)',
+      'iommufd_backend_map_file_dma  iommufd=3 ioas=2 iova=0x200000 size=0x100000 fd=8 start=0 readonly=0 (0)',
+    );
+    expect(issues).toEqual([]);
+    expect(ops(events)).toEqual(['OPEN', 'VFIO_DEVICE_BIND_IOMMUFD', 'VFIO_DEVICE_FEATURE', 'VFIO_DEVICE_FEATURE', 'IOAS_ALLOC', 'IOAS_MAP_FILE', 'IOAS_MAP_FILE']);
+    // QEMU asks with GET | DMA_BUF (0x10000 | 11) and O_RDWR; the fds come in order, lowest first.
+    expect(events.filter((e) => e['op'] === 'VFIO_DEVICE_FEATURE').map((e) => [e['args'], e['expect'], e['inferred']])).toEqual([
+      [{ dev: '0008:01:00.0', flags: 65536, feature: 11, region_index: 0, open_flags: 2, ranges: [{ offset: 0, length: '0x40000' }, { offset: '0x80000', length: '0x80000' }] }, { out: { ret: 8 } }, true],
+      [{ dev: '0008:01:00.0', flags: 65536, feature: 11, region_index: 2, open_flags: 2, ranges: [{ offset: 0, length: '0x100000' }] }, { out: { ret: 9 } }, true],
+    ]);
+    expect(events[1]).toMatchObject({ op: 'VFIO_DEVICE_BIND_IOMMUFD', args: { iommufd: 3, dev: '0008:01:00.0' } });
   });
 });
 

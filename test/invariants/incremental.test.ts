@@ -16,7 +16,8 @@ import { parseEvent } from '../../events/event.ts';
 import { parseHeader } from '../../events/header.ts';
 import type { TraceEvent, TraceHeader } from '../../events/types.ts';
 import type { Access, AccessItem, Area, Ctx, IommuObject, Ioas, Pages, World } from '../../src/model/world.ts';
-import { FUZZ_HEADER, PROLOGUE, stepArbitrary } from '../../src/fuzz/arbitraries.ts';
+import { FUZZ_HEADER, type FuzzEvent, PROLOGUE, stepArbitrary } from '../../src/fuzz/arbitraries.ts';
+import { resolveFds } from '../../src/fuzz/fd-refs.ts';
 import { fuzz } from '../../src/fuzz/fuzz.ts';
 import { IncrementalInvariantTracker, areaOfHoldKey } from '../../src/invariants/incremental.ts';
 import { FullInvariantTracker, type InvariantTracker, checkWorld } from '../../src/invariants/invariants.ts';
@@ -72,6 +73,16 @@ function sideBySide(name: string, header: TraceHeader, events: Iterable<TraceEve
 function sideBySideFile(file: string, bugs: ReadonlySet<BugName>, adopt = true): Compared {
   const trace = parseTraceText(readFileSync(file, 'utf8'), file);
   return sideBySide(file.split('/').pop() as string, trace.header, trace.events, bugs, adopt);
+}
+
+/** Generated events made concrete as the faithful model meets them: their fd references resolved (src/fuzz/fd-refs.ts). */
+function concreteRun(header: TraceHeader, raw: readonly FuzzEvent[]): TraceEvent[] {
+  let world = createWorld(header);
+  return raw.map((e, i) => {
+    const event = parseEvent(resolveFds(world, e), i + 2);
+    world = step(world, event, { adopt: false }).world;
+    return event;
+  });
 }
 
 function total(results: readonly Compared[]): Compared {
@@ -287,7 +298,7 @@ describe('incremental invariants agree with the full check', () => {
     let violations = 0;
     fc.assert(
       fc.property(fc.array(stepArbitrary(), { maxLength: 80, size: 'max' }), fc.subarray([...BUG_NAMES], { maxLength: 3 }), (raw, bugs) => {
-        const events = [...PROLOGUE, ...raw.flat()].map((e, i) => parseEvent(e, i + 2));
+        const events = concreteRun(header, [...PROLOGUE, ...raw.flat()]);
         violations += sideBySide('random run', header, events, new Set(bugs)).violations;
       }),
       propertySettings(1500),
@@ -340,7 +351,7 @@ describe('incremental invariants agree with the full check', () => {
       let world = createWorld(header, { bugs: new Set() });
       const snapshots: World[] = [];
       [...PROLOGUE, ...raw.flat()].forEach((e, i) => {
-        const next = step(world, parseEvent(e, i + 2), { adopt: false }).world;
+        const next = step(world, parseEvent(resolveFds(world, e), i + 2), { adopt: false }).world;
         if (next !== world) snapshots.push(next);
         world = next;
       });

@@ -10,6 +10,7 @@ import { parseEvent } from '../../events/event.ts';
 import { parseHeader } from '../../events/header.ts';
 import { worldToJson } from '../../replay/snapshot.ts';
 import { FUZZ_HEADER, type FuzzEvent, PROLOGUE, eventArbitrary } from '../../src/fuzz/arbitraries.ts';
+import { resolveFds } from '../../src/fuzz/fd-refs.ts';
 import { step } from '../../src/model/dispatch.ts';
 import type { World } from '../../src/model/world.ts';
 import { createWorld } from '../../src/model/world-init.ts';
@@ -37,7 +38,7 @@ function transcript(events: readonly FuzzEvent[], copyEveryRevision: boolean): s
     out.push(JSON.stringify([what, worldToJson(w)], bigintJson));
   };
   events.forEach((raw, i) => {
-    const event = parseEvent(raw, i + 2);
+    const event = parseEvent(resolveFds(world, raw), i + 2);
     for (let k = 1; k <= MAX_FAIL_NTH; k++) {
       const injected = step(world, { ...event, failNth: k }, { adopt: false });
       if (injected.injected !== true) break;

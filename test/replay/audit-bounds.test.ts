@@ -3,7 +3,7 @@
  * equal a reading of the whole snapshot after every event, its samples stay bounded and exact,
  * and its table of pages objects keeps the live ones and the largest that went away.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -40,16 +40,27 @@ writeFileSync(
   ].join('\n')}\n`,
 );
 
+/** The native VFIO and SPAPR TCE scenarios: type1 and SPAPR containers, pre-registration, the unregister quirk. */
+const vfioScenarios = () =>
+  ['test/vfio/scenarios', 'test/vfio/spapr-scenarios'].flatMap((d) =>
+    readdirSync(join(ROOT, d))
+      .filter((f) => f.endsWith('.jsonl'))
+      .sort()
+      .map((f) => join(ROOT, d, f)),
+  );
+
 const entries = (targets: Targets) => [...targets].map(([k, v]) => `${k}=${v.kind}:${v.pages}`).sort();
 
 describe('the audit\'s targets', () => {
-  it('equal the whole snapshot read again, after every event of the corpus, the example and the scenarios', () => {
+  it('equal the whole snapshot read again, after every event of the corpus, the examples and the scenarios', () => {
     const files = [
       ...conformanceTraces(),
       join(ROOT, 'examples/vm-boot-hotplug.jsonl'),
       join(ROOT, 'test/replay/scenarios/s2-rlimit-no-partial-charge.jsonl'),
       join(ROOT, 'test/replay/scenarios/s3-copy-vs-second-map.jsonl'),
       CHANGE_PROCESS_WITH_ACCESS,
+      join(ROOT, 'examples/power-guest.jsonl'),
+      ...vfioScenarios(),
     ];
     let changes = 0;
     for (const file of files) {

@@ -1,11 +1,11 @@
 /**
  * The HTML audit in a real browser (Chromium driven by playwright-core): the chart is drawn, in
- * every locale, and text from the trace is shown as text, never run as script, in its own
- * direction.
+ * every locale, the three accountings are a table side by side, and text from the trace is shown
+ * as text, never run as script, in its own direction.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditFile } from '../../replay/audit.ts';
@@ -13,6 +13,7 @@ import { renderAuditHtml } from '../../replay/audit-html.ts';
 import { launchChromium, noBrowser } from '../browser.ts';
 import { traceHeader } from '../fixtures.ts';
 
+const ROOT = resolve(import.meta.dirname, '../..');
 const dir = mkdtempSync(join(tmpdir(), 'iommufd-model-html-'));
 const HOSTILE = '</script><script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">';
 
@@ -58,6 +59,34 @@ describe.skipIf(noBrowser)(title, () => {
     const data = JSON.parse((await page.locator('#audit-data').textContent()) ?? '{}');
     const peak = data.series.find((s: { target: string }) => s.target === 'uid 1000 locked_vm').peak;
     expect(peak).toBe(16);
+    await page.close();
+  });
+
+  it('shows the three accountings side by side, and the kernel quirks apart', async () => {
+    const html = join(dir, 'power.html');
+    const audit = await auditFile(join(ROOT, 'examples/power-guest.jsonl'), { ownChoices: false });
+    writeFileSync(html, renderAuditHtml({ ...audit, quirks: [{ line: 9, seq: 8, op: 'VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY', quirk: 'prereg-region-leaked', detail: HOSTILE }] }));
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`file://${html}`);
+    await page.waitForSelector('body[data-ready="1"]', { timeout: 15000 });
+    expect(errors).toEqual([]);
+    expect(await page.evaluate('window.__pwned')).toBeUndefined();
+    const table = page.locator('#accountings');
+    expect(await table.locator('tr').first().locator('th').allTextContents()).toEqual([
+      'process',
+      'iommufd (yardstick)',
+      'VFIO type1 (yardstick)',
+      'SPAPR TCE (actual)',
+    ]);
+    // 64 KiB pages: the RAM and two buffers, each once, for iommufd; every mapping for type1; the RAM once and four TCE tables for SPAPR.
+    const row = table.locator('tr', { has: page.locator('th', { hasText: 'pid 1' }) });
+    expect(await row.locator('td.peak').allTextContents()).toEqual(['514.13 MiB', '1.00 GiB', '520.25 MiB']);
+    expect(await row.locator('td.final').allTextContents()).toEqual(['0 KiB', '0 KiB', '0 KiB']);
+    expect(await page.locator('#prereg li').allTextContents()).toEqual(['pid 1: 512.00 MiB pre-registered, charged once, used by up to 4 mappings in 3 windows at once']);
+    expect(await page.locator('#quirks li').allTextContents()).toEqual([`line 9 VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY: prereg-region-leaked: ${HOSTILE}`]);
+    expect(await page.locator('canvas').count()).toBeGreaterThan(0);
     await page.close();
   });
 

@@ -6,7 +6,8 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { replayFile } from '../../replay/replay-file.ts';
+import { exitCode, replayFile, replayReport } from '../../replay/replay-file.ts';
+import { formatTextReport } from '../../replay/text-report.ts';
 import { DEFAULT_HEADER_LINE as HEADER } from '../fixtures.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'replay-file-'));
@@ -87,5 +88,25 @@ describe('--max-divergences', () => {
     const r = await replayFile(diverging(3), { ownChoices: false, maxDivergences: 3 });
     expect(r.divergences).toHaveLength(3);
     expect('divergencesOmitted' in r).toBe(false);
+  });
+});
+
+describe('--max-findings', () => {
+  // The corpus trace breaks four invariants with the double-charge bug on.
+  const broken = join(import.meta.dirname, '../conformance/corpus/iommufd_ioas.no_domain.access_pin_unmap.jsonl');
+  const options = { ownChoices: false, invariants: true, bugs: new Set(['double-charge'] as const) };
+
+  it('keeps the first N violations and counts the rest: the total and the exit status stay exact', async () => {
+    const all = await replayFile(broken, options);
+    expect(all.violations).toHaveLength(4);
+    expect('violationsOmitted' in all).toBe(false);
+    const cut = await replayFile(broken, { ...options, maxFindings: 1 });
+    expect(cut.violations).toEqual(all.violations?.slice(0, 1));
+    expect(cut.violationsOmitted).toBe(3);
+    const report = replayReport([cut], true);
+    expect(report.totals.violations).toBe(4);
+    expect(exitCode(report)).toBe(1);
+    expect(formatTextReport(report)).toContain('4 invariant violations\n  line ');
+    expect(formatTextReport(report)).toContain('\n  ... 3 more invariant violations not listed (--max-findings)');
   });
 });

@@ -3,15 +3,10 @@
  * reader (a TraceError naming file, line, key and value), and through the CLI (exit 2, one line
  * on stderr, no stack trace).
  */
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, it } from 'vitest';
 import { expectBadEvent, expectBadHeader } from '../events/helpers.ts';
 import { DEFAULT_HEADER_LINE } from '../fixtures.ts';
-
-const header = (env: object, extra: object = {}) => JSON.stringify({ trace: 'iommufd', version: '1.1', env, ...extra });
+import { cliRefusesInOneLine, headerLine as header } from './native-fixtures.ts';
 
 describe('the new ops', () => {
   it.each([
@@ -62,18 +57,9 @@ describe('the header: env.vfio, params, device properties', () => {
 });
 
 describe('through the CLI', () => {
-  const ROOT = resolve(import.meta.dirname, '../..');
-  const dir = mkdtempSync(join(tmpdir(), 'iommufd-model-vfio-'));
-  it.each([
+  cliRefusesInOneLine([
     ['a group op', [DEFAULT_HEADER_LINE, '{"op":"VFIO_GROUP_GET_DEVICE_FD","args":{"dev":{"name":"a"}}}']],
     ['the dirty bitmap op', [DEFAULT_HEADER_LINE, '{"op":"VFIO_IOMMU_DIRTY_PAGES","args":{"flags":["START","BEGIN"]}}']],
     ['env.vfio', [header({ vfio: { container: 'both' } }), '{"op":"OPEN"}']],
-  ])('%s: exit 2, one line naming the file and line', (_what, lines) => {
-    const file = join(dir, 'bad.jsonl');
-    writeFileSync(file, `${lines.join('\n')}\n`);
-    const r = spawnSync(process.execPath, [join(ROOT, 'dist/src/cli.js'), 'replay', file], { cwd: ROOT, encoding: 'utf8' });
-    expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d: .+\\n$`));
-    expect(r.stderr).not.toMatch(/\n\s+at /);
-  });
+  ]);
 });

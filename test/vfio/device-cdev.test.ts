@@ -60,6 +60,15 @@ describe('VFIO_DEVICE_BIND_IOMMUFD (vfio_df_ioctl_bind_iommufd)', () => {
   it('a group another context owns → EPERM (iommu_device_claim_dma_owner)', () => {
     failedAt(after([{ op: 'OPEN' }, bind('vf1', { iommufd: 4 })])[1], 'EPERM iommu_device_claim_dma_owner: the group is owned by another context');
   });
+  it('a group whose MSIs are not isolated binds only with iommufd.allow_unsafe_interrupts (EPERM, iommufd_device_bind); a mock device is not asked', () => {
+    const unsafe = (params: object) => ({
+      ...DEVICES,
+      env: { ...DEVICES.env, params, devices: [{ name: 'vf0', kind: 'vtd', group: 7 }, { name: 'vf1', kind: 'vtd', group: 7, msi_isolated: false }, { name: 'pf', kind: 'vtd' }, { name: 'mock0', kind: 'mock', msi_isolated: false }] },
+    });
+    const ran = afterPrologue(PRE, [bind('vf0'), bind('pf'), bind('mock0')], unsafe({}));
+    expect(ran.map((r) => r.outcome.result?.check ?? r.errno)).toEqual(['EPERM iommufd_device_bind: MSIs are not isolated and allow_unsafe_interrupts is off', 'ok', 'ok']);
+    expect(errnos(afterPrologue(PRE, [bind('vf0')], unsafe({ 'iommufd.allow_unsafe_interrupts': true })))).toEqual(['ok']);
+  });
   it('binds: one DEVICE id; devices of one group share it in one context', () => {
     const ran = after([bind('vf1'), bind('mock0')]);
     expect(ran[0]?.out).toEqual({ out_devid: 3n });

@@ -2,8 +2,9 @@
  * VFIO groups (drivers/vfio/group.c): OPEN of /dev/vfio/N, VFIO_GROUP_GET_STATUS,
  * VFIO_GROUP_SET_CONTAINER (on the group fd, and the format's version 1 form on the container
  * fd), VFIO_GROUP_UNSET_CONTAINER, VFIO_GROUP_GET_DEVICE_FD and the device fd it opens, the
- * exclusion of a group and its devices' cdevs, and a group joining an iommufd (a legacy VFIO
- * user on an iommufd kernel, drivers/iommu/iommufd/vfio_compat.c).
+ * exclusion of a group and its devices' cdevs, a group joining an iommufd (a legacy VFIO
+ * user on an iommufd kernel, drivers/iommu/iommufd/vfio_compat.c), and what group ioctls do on
+ * other files and other ioctl numbers on a group.
  */
 import { describe, expect, it } from 'vitest';
 import type { Ioas } from '../../src/model/world.ts';
@@ -53,9 +54,54 @@ describe('VFIO_GROUP_GET_STATUS (vfio_group_ioctl_get_status)', () => {
     const ran = after([open('/dev/vfio/vfio'), open('/dev/vfio/7')], [status(), setContainer(4, 3), status(4)]);
     expect([ran[0]?.out, ran[2]?.out]).toEqual([{ flags: 1n }, { flags: 3n }]);
   });
-  it('not a group fd → ENOTTY; no group fd open → EBADF', () => {
-    const ran = after([open('/dev/vfio/vfio')], [status(3), status()]);
-    expect(checks(ran)).toEqual(['ENOTTY vfs_ioctl: the fd is not a VFIO group', 'EBADF fdget: no VFIO group fd open']);
+  it('no group fd open → EBADF', () => {
+    failedAt(after([open('/dev/vfio/vfio')], [status()])[0], 'EBADF fdget: no VFIO group fd open');
+  });
+});
+
+describe('group ioctls on other files, and raw numbers on a group fd (vfio_group_fops_unl_ioctl)', () => {
+  const raw = (cmd: string, fd: number, arg?: null) => ({ op: 'IOCTL', fd, args: { cmd, ...(arg === undefined ? {} : { arg }) } });
+  it('a container without a driver passes a group ioctl on as an unknown one (EINVAL); iommufd and other files → ENOTTY', () => {
+    const ran = after([open('/dev/vfio/vfio'), open('/dev/iommu')], [status(3), unset(3), status(4), deviceFd('0000:01:00.0', 0)]);
+    expect(checks(ran)).toEqual([
+      'EINVAL vfio_fops_unl_ioctl: no IOMMU driver is set',
+      'EINVAL vfio_fops_unl_ioctl: no IOMMU driver is set',
+      'ENOTTY iommufd_vfio_ioctl: not a container ioctl',
+      'ENOTTY vfs_ioctl: the fd is not a VFIO group',
+    ]);
+  });
+  it('a container with type1 gives its driver the group ioctl, which does not know it (ENOTTY)', () => {
+    const ran = after(CONTAINER('TYPE1v2_IOMMU'), [status(3), deviceFd('0000:01:00.0', 3), { op: 'VFIO_GROUP_SET_CONTAINER', fd: 3, args: { container_fd: 3 } }, raw('0x3b67', 3)]);
+    expect(checks(ran)).toEqual(Array(4).fill('ENOTTY vfio_iommu_type1_ioctl: not an ioctl of the driver'));
+  });
+  it('a group number runs the group ioctl on zeroed memory: argsz 0 (EINVAL), an empty name (ENODEV), container fd 0 (EBADFD); NULL faults', () => {
+    const ran = after([open('/dev/vfio/vfio'), open('/dev/vfio/7')], [
+      raw('0x3b67', 4),
+      raw('0x3b67', 4, null),
+      raw('0x3b6a', 4),
+      raw('0x3b6a', 4, null),
+      raw('0x3b68', 4),
+      raw('0x3b68', 4, null),
+      raw('0x3b69', 4),
+    ]);
+    expect(checks(ran)).toEqual([
+      'EINVAL vfio_group_ioctl_get_status: argsz below minsz',
+      'EFAULT vfio_group_ioctl_get_status: copy_from_user of a NULL argument',
+      'ENODEV vfio_device_get_from_name: no device of the group has this name',
+      'EFAULT strndup_user: a NULL name',
+      'EBADFD vfio_group_ioctl_set_container: neither a container nor an iommufd',
+      'EFAULT vfio_group_ioctl_set_container: get_user of a NULL argument',
+      'EINVAL vfio_group_ioctl_unset_container: the group is not attached',
+    ]);
+  });
+  it('SET_CONTAINER by number attaches the container whose fd is 0; UNSET by number lets it go', () => {
+    const ran = after([{ op: 'CLOSE', args: { fd: 0 } }, open('/dev/vfio/vfio'), open('/dev/vfio/7')], [raw('0x3b68', 3), status(3), raw('0x3b69', 3), status(3)]);
+    expect(errnos(ran)).toEqual(['ok', 'ok', 'ok', 'ok']);
+    expect([ran[1]?.out, ran[3]?.out]).toEqual([{ flags: 3n }, { flags: 1n }]);
+  });
+  it('any other number, a container\'s or iommufd\'s, or an iommufd op by name → ENOTTY', () => {
+    const ran = after([open('/dev/vfio/vfio'), open('/dev/vfio/7')], [raw('0x3b64', 4), raw('0x3b80', 4), raw('0x80043b67', 4), { op: 'IOAS_ALLOC', fd: 4 }, { op: 'VFIO_IOMMU_MAP_DMA', fd: 4, args: {} }]);
+    expect(checks(ran)).toEqual(Array(5).fill('ENOTTY vfio_group_fops_unl_ioctl: not an ioctl of a group'));
   });
 });
 
@@ -180,6 +226,11 @@ describe('a group on an iommufd: legacy VFIO on iommufd (iommufd_vfio_compat_ioa
     const device = ran[2]?.outcome.world.devices[0];
     expect([device?.bound?.ctx, device?.ridAttached]).toEqual([1, true]);
     expect(ran[4]?.outcome.world.devices[0]?.bound).toBeNull();
+  });
+  it('a device of a group whose MSIs are not isolated opens only with iommufd.allow_unsafe_interrupts (EPERM, iommufd_device_bind)', () => {
+    const devices = [{ name: 'a', kind: 'k', group: 7 }, { name: 'b', kind: 'k', group: 7, msi_isolated: false }];
+    failedAt(after(ON_IOMMUFD, [deviceFd('a', 4)], host({ devices }))[0], 'EPERM iommufd_device_bind: MSIs are not isolated and allow_unsafe_interrupts is off');
+    expect(errnos(after(ON_IOMMUFD, [deviceFd('a', 4)], host({ devices, params: { 'iommufd.allow_unsafe_interrupts': 1 } })))).toEqual(['ok']);
   });
   it('the compat IOAS destroyed before the device opens → ENODEV (iommufd_vfio_compat_ioas_get_id)', () => {
     const ran = after(ON_IOMMUFD, [{ op: 'DESTROY', args: { id: 1 } }, deviceFd('0000:01:00.0', 4)]);

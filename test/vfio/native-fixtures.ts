@@ -1,8 +1,16 @@
 /**
  * Hosts and event builders for the native VFIO tests: an x86 host with VT-d, two IOMMU groups
  * (group 7 with two functions, group 8 with one), the MSI window reserved as the kernel
- * reports it, and QEMU's order of legacy container ioctls (spec-history §E.3).
+ * reports it, and QEMU's order of legacy container ioctls (spec-history §E.3). Also what the
+ * VFIO and SPAPR test files share: the one-line error of the CLI for bad input, and the clean
+ * replay of a folder of scenarios.
  */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { expect, it } from 'vitest';
+import { replayFile } from '../../replay/replay-file.ts';
 import { HEADER } from '../harness.ts';
 
 export const BUF = 0x7f0000000000n;
@@ -47,3 +55,40 @@ export const unmapDma = (iova: bigint, size: bigint, extra: object = {}) => ({
 
 /** /dev/vfio/vfio as fd 3, group 7 as fd 4 in it, the IOMMU type `type` set. */
 export const CONTAINER = (type: number | string) => [open('/dev/vfio/vfio'), open('/dev/vfio/7'), setContainer(4, 3), setIommu(type)];
+
+/** A format 1.1 header line with `env` and more top-level keys. */
+export const headerLine = (env: object, extra: object = {}): string => JSON.stringify({ trace: 'iommufd', version: '1.1', env, ...extra });
+
+const ROOT = resolve(import.meta.dirname, '../..');
+
+/** Each case's lines, replayed by the CLI: exit 2, one line on stderr naming the file and line, no stack trace. */
+export function cliRefusesInOneLine(cases: readonly (readonly [string, readonly string[]])[]): void {
+  const dir = mkdtempSync(join(tmpdir(), 'iommufd-model-vfio-'));
+  it.each(cases)('%s: exit 2, one line naming the file and line', (_what, lines) => {
+    const file = join(dir, 'bad.jsonl');
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    const r = spawnSync(process.execPath, [join(ROOT, 'dist/src/cli.js'), 'replay', file], { cwd: ROOT, encoding: 'utf8' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d: .+\\n$`));
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+}
+
+/**
+ * The scenarios of folder `dir` are `names`, and each replays clean, adopting the recorded
+ * choices and with its own, with every invariant checked after every event.
+ */
+export function scenariosReplayClean(dir: string, names: readonly string[], what: string): void {
+  const traces = readdirSync(dir).filter((f) => f.endsWith('.jsonl')).sort();
+  it(what, () => {
+    expect(traces).toEqual(names);
+  });
+  it.each(traces.flatMap((name) => [[name, false] as const, [name, true] as const]))('%s replays clean (own choices: %s)', async (name, ownChoices) => {
+    const r = await replayFile(join(dir, name), { ownChoices, invariants: true });
+    expect(r.error).toBeUndefined();
+    expect(r.divergences).toEqual([]);
+    expect(r.unsupported).toBe(0);
+    expect(r.ran).toBe(0);
+    expect(r.violations).toEqual([]);
+  });
+}

@@ -3,15 +3,12 @@
  * outputs through the reader (a TraceError naming file, line, key and value), the `spapr`
  * device properties in the header, and both through the CLI (exit 2, one line on stderr).
  */
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, it } from 'vitest';
 import { expectBadEvent, expectBadHeader } from '../events/helpers.ts';
 import { DEFAULT_HEADER_LINE } from '../fixtures.ts';
+import { cliRefusesInOneLine, headerLine } from './native-fixtures.ts';
 
-const header = (devices: readonly object[]) => JSON.stringify({ trace: 'iommufd', version: '1.1', env: { devices } });
+const header = (devices: readonly object[]) => headerLine({ devices });
 const spapr = (more: object, group = 1) => ({ name: `p${group}`, kind: 'spapr', group, ...more });
 
 describe('the SPAPR ops', () => {
@@ -52,18 +49,9 @@ describe('the spapr device properties', () => {
 });
 
 describe('through the CLI', () => {
-  const ROOT = resolve(import.meta.dirname, '../..');
-  const dir = mkdtempSync(join(tmpdir(), 'iommufd-model-spapr-'));
-  it.each([
+  cliRefusesInOneLine([
     ['a SPAPR op', [DEFAULT_HEADER_LINE, '{"op":"VFIO_IOMMU_SPAPR_TCE_CREATE","args":{"levels":"two"}}']],
     ['ddw', [DEFAULT_HEADER_LINE, '{"op":"VFIO_IOMMU_SPAPR_TCE_GET_INFO","expect":{"out":{"ddw":{"level":1}}}}']],
     ['a spapr device', [header([spapr({ pgsizes: 'all' })]), '{"op":"OPEN"}']],
-  ])('%s: exit 2, one line naming the file and line', (_what, lines) => {
-    const file = join(dir, 'bad.jsonl');
-    writeFileSync(file, `${lines.join('\n')}\n`);
-    const r = spawnSync(process.execPath, [join(ROOT, 'dist/src/cli.js'), 'replay', file], { cwd: ROOT, encoding: 'utf8' });
-    expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d: .+\\n$`));
-    expect(r.stderr).not.toMatch(/\n\s+at /);
-  });
+  ]);
 });

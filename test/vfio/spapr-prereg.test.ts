@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { type Ran, afterPrologue, errnos } from '../harness.ts';
 import { regionKey, spaprMmOf } from '../../src/vfio/prereg.ts';
 import type { World } from '../../src/model/world.ts';
+import { spaprOf } from '../../src/vfio/store.ts';
 import { PAGE, PE, RAM, RAM_SIZE, V2, map, power, register, unregister } from './spapr-fixtures.ts';
 
 const TWO = power([PE(1), PE(2)]);
@@ -72,10 +73,19 @@ describe('VFIO_IOMMU_SPAPR_REGISTER_MEMORY', () => {
     expect(ran[0]?.outcome.world).not.toBe(ran[0]?.before);
     expect(ran[1]?.outcome.world).toBe(ran[1]?.before);
   });
-  it('an empty range is a region of its own, of no pages, and an empty one may start a region', () => {
-    const ran = afterPrologue(V2, [register(RAM, 0n), register(RAM, M64), register(RAM + PAGE, 0n)], power());
-    expect(errnos(ran)).toEqual(['ok', 'ok', 'EINVAL']);
-    expect(spaprMmOf(worldOf(ran[1]), 1).regions.size).toBe(2);
+  it('an empty range is ENOMEM (vzalloc of no entries), before and after the mm is bound, and lists no region', () => {
+    const ran = afterPrologue(V2, [register(RAM, 0n), register(RAM, M64), register(RAM + PAGE, 0n), register(RAM + M64, 0n)], power());
+    expect(ran.map((r) => r.outcome.result?.check)).toEqual([
+      'ENOMEM mm_iommu_do_alloc: vzalloc of an empty page array fails',
+      undefined,
+      'ENOMEM mm_iommu_do_alloc: vzalloc of an empty page array fails',
+      'ENOMEM mm_iommu_do_alloc: vzalloc of an empty page array fails',
+    ]);
+    expect(spaprOf(worldOf(ran[0]), 1).mm).toBe(1);
+    expect(spaprMmOf(worldOf(ran[0]), 1).regions.size).toBe(0);
+    expect(ran[2]?.outcome.world).toBe(ran[2]?.before);
+    expect(ran[3]?.outcome.world).toBe(ran[3]?.before);
+    expect(lockedVm(ran[3])).toBe(1024n);
   });
 });
 

@@ -208,7 +208,9 @@ export function pinPages(
     const key = `acc:${accessId}:${access.nextItem}:${area.start}`;
     const first = (area.startByte + (cur - area.start)) / pageSize;
     const past = world.config.bugs.has('access-pin-past-end') && done ? 1n : 0n;
-    const held = addHold(world, next, area.pages, { key, first, last: (area.startByte + (end - area.start)) / pageSize + past });
+    const lastIndex = (area.startByte + (end - area.start)) / pageSize + past;
+    if (!accessCanHold(next, area.pages, first, lastIndex)) return fail('EFAULT', 'pfn_reader_user_pin', 'a dma-buf has no user memory to pin');
+    const held = addHold(world, next, area.pages, { key, first, last: lastIndex });
     if (held instanceof Fail) return held;
     next = held;
     holds.push({ pages: area.pages, key, area: area.start });
@@ -220,6 +222,24 @@ export function pinPages(
   }
   if (!covered) return fail('ENOENT', 'iommufd_access_pin_pages', 'range not covered by contiguous areas');
   return { ctx: next, item: { id: access.nextItem, iova, length, holds } };
+}
+
+/**
+ * Whether an access can have indexes `[first, last]` of a pages object. For a dma-buf it
+ * can only where a domain or another access holds them already (`iopt_pages_fill_xarray()`
+ * reads those from there); elsewhere it would pin user memory at the dma-buf's address, which
+ * is no user address: the kernel supports no access to a dma-buf.
+ */
+function accessCanHold(ctx: Ctx, pagesId: number, first: bigint, last: bigint): boolean {
+  const pages = ctx.pages.get(pagesId);
+  if (pages?.kind !== 'dmabuf') return true;
+  let at = first;
+  for (const h of [...pages.holds].sort((a, b) => (a.first < b.first ? -1 : a.first > b.first ? 1 : 0))) {
+    if (h.first > at) break;
+    if (h.last >= at) at = h.last + 1n;
+    if (at > last) return true;
+  }
+  return false;
 }
 
 /** Stores a pinned item in its access; item ids count up and are never reused. */
@@ -272,6 +292,7 @@ function copyThrough(world: World, ctx: Ctx, area: Area, cur: bigint, end: bigin
   const pages = ctx.pages.get(area.pages);
   if (pages === undefined) return fail('ENOENT', 'iommufd_access_rw', 'range not covered by contiguous areas');
   if (write && !pages.writable) return fail('EPERM', 'iopt_pages_rw_access', 'write to read-only pages');
+  if (pages.kind === 'dmabuf') return fail('EINVAL', 'iopt_pages_rw_access', 'a dma-buf is no memory the CPU copies');
   const { pageSize } = world.config;
   const from = area.startByte + (cur - area.start);
   const to = area.startByte + (end - area.start);

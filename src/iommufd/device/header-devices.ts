@@ -70,6 +70,12 @@ function groupOf(decl: DeviceDecl): string {
   return g === undefined ? `dev:${decl.name}` : `group:${String(g)}`;
 }
 
+/** `bars` (format 1.1): the sizes of BARs 0-5 in bytes (the reader checked them), if the header gives them. */
+function barsOf(decl: DeviceDecl): readonly bigint[] | null {
+  const bars = decl.params['bars'];
+  return Array.isArray(bars) ? (bars as readonly Value[]).map((b) => (typeof b === 'bigint' ? b : 0n)) : null;
+}
+
 export function headerDevices(decls: readonly DeviceDecl[], pageSize: bigint): HeaderDevice[] {
   return decls.map((decl) => ({
     model:
@@ -77,6 +83,7 @@ export function headerDevices(decls: readonly DeviceDecl[], pageSize: bigint): H
         ? { ...mockDeviceModel(0n), name: decl.name, group: groupOf(decl) }
         : otherModel(decl, pageSize),
     cdev: typeof decl.params['cdev'] === 'bigint' ? Number(decl.params['cdev']) : null,
+    bars: barsOf(decl),
     bound: null,
     ridAttached: false,
     pasids: [],

@@ -8,6 +8,7 @@ import { fail } from '../../model/fail.ts';
 import { IOMMU_HW_INFO_TYPE_SELFTEST } from '../selftest/mock.ts';
 import { userMemoryWritable } from '../../mm/user-memory.ts';
 import type { Ctx } from '../../model/world.ts';
+import { acceptedFlags } from '../../kernel/profile.ts';
 
 export const IOMMU_HW_INFO_FLAG_INPUT_TYPE = 1n;
 export const IOMMU_HW_INFO_TYPE_DEFAULT = 0n;
@@ -19,7 +20,9 @@ const MOCK_HW_INFO_LENGTH = 8n;
 
 export function getHwInfo(call: Call, ctx: Ctx, cmd: Fields): Result {
   const flags = big(cmd, 'flags');
-  if ((flags & ~IOMMU_HW_INFO_FLAG_INPUT_TYPE) !== 0n) return refuse(call, fail('EOPNOTSUPP', 'iommufd_get_hw_info', 'flags has unknown bits'));
+  if ((flags & ~acceptedFlags(call.world.config.kernel, 'GET_HW_INFO', IOMMU_HW_INFO_FLAG_INPUT_TYPE)) !== 0n) {
+    return refuse(call, fail('EOPNOTSUPP', 'iommufd_get_hw_info', 'flags has unknown bits'));
+  }
   if (big(cmd, '__reserved') !== 0n) return refuse(call, fail('EOPNOTSUPP', 'iommufd_get_hw_info', '__reserved is not zero'));
   const wanted = (flags & IOMMU_HW_INFO_FLAG_INPUT_TYPE) !== 0n ? big(cmd, 'in_data_type') : IOMMU_HW_INFO_TYPE_DEFAULT;
   const dev = ctx.objects.get(num(cmd, 'dev_id'));

@@ -11,17 +11,35 @@ import { type Call, type Result, big, num, ok, refuse } from '../../model/comman
 import { Fail, fail } from '../../model/fail.ts';
 import { domainPage } from './hw-pagetable.ts';
 import { MOCK_HUGE_PAGE_SIZE } from '../selftest/mock.ts';
+import { SHOWN_BITMAP_BYTES } from '../../model/shown-bitmap.ts';
 import { lookup, mustGet, putObject } from '../main/object-refs.ts';
-import { pinnedAt } from '../pages/pages.ts';
+import { pinRunAt } from '../pages/pages.ts';
 import { U64_MAX, firstIntersecting, intersecting } from '../../model/ranges.ts';
 import { BYTES, userBuffer } from '../main/user-data.ts';
 import { userMemoryWritable } from '../../mm/user-memory.ts';
-import type { Area, Ctx, DirtyMark, HwptPaging, Ioas, World } from '../../model/world.ts';
+import type { Area, Ctx, DirtyMark, HwptPaging, Ioas, Pages, World } from '../../model/world.ts';
 
 export const IOMMU_HWPT_DIRTY_TRACKING_ENABLE = 1n;
 export const IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR = 1n;
 /** Bitmaps longer than this come back only up to their last set byte. */
 const FULL_BITMAP_BYTES = 1n << 20n;
+
+/**
+ * Whether pages `first` to `last` of `pages` are pinned to consecutive pages of one object, from
+ * a page whose index is a multiple of `span`: walked a pin run at a time, not a page at a time.
+ */
+function contiguousPins(pages: Pages, first: bigint, last: bigint, span: bigint): boolean {
+  const head = pinRunAt(pages, first);
+  if (head === null) return false;
+  const start = head.index + (first - head.first);
+  if (start % span !== 0n) return false;
+  for (let at = first; at <= last; ) {
+    const run = pinRunAt(pages, at);
+    if (run === null || run.obj !== head.obj || run.index + (at - run.first) !== start + (at - first)) return false;
+    at = run.last + 1n;
+  }
+  return true;
+}
 
 /** The PTE that maps `iova` of `area` in the HWPT's domain: `[start, start + size)`. */
 function pteOf(world: World, ctx: Ctx, hwpt: HwptPaging, ioas: Ioas, area: Area, iova: bigint): { start: bigint; size: bigint } {
@@ -32,13 +50,8 @@ function pteOf(world: World, ctx: Ctx, hwpt: HwptPaging, ioas: Ioas, area: Area,
     const pages = ctx.pages.get(area.pages);
     if (pages !== undefined && block >= area.start && last <= area.last) {
       const first = (area.startByte + (block - area.start)) / pageSize;
-      const head = pinnedAt(pages, first);
-      let contiguous = head !== null && (head.index * pageSize) % MOCK_HUGE_PAGE_SIZE === 0n;
-      for (let i = 1n; contiguous && i < MOCK_HUGE_PAGE_SIZE / pageSize; i++) {
-        const p = pinnedAt(pages, first + i);
-        contiguous = p !== null && head !== null && p.obj === head.obj && p.index === head.index + i;
-      }
-      if (contiguous) return { start: block, size: MOCK_HUGE_PAGE_SIZE };
+      const span = MOCK_HUGE_PAGE_SIZE / pageSize;
+      if (contiguousPins(pages, first, first + span - 1n, span)) return { start: block, size: MOCK_HUGE_PAGE_SIZE };
     }
   }
   const size = domainPage(hwpt.domain);
@@ -97,20 +110,27 @@ export function getDirtyBitmap(call: Call, ctx: Ctx, cmd: Fields): Result {
   const nbytes = ((last - iova) / pageSize + 8n) / 8n;
   const data = cmd['data'];
   if (typeof data !== 'bigint' || !userMemoryWritable(call.world, call.process, data, nbytes)) return ok(call.world);
-  const bits = new Set<bigint>();
+  // The marks of each area, once, rather than every mark for every area.
+  const marksOf = new Map<bigint, DirtyMark[]>();
+  for (const mark of hwpt.dirty) {
+    const of = marksOf.get(mark.area);
+    if (of === undefined) marksOf.set(mark.area, [mark]);
+    else of.push(mark);
+  }
+  const bits: BitRange[] = [];
   const read = new Set<DirtyMark>();
   let cur = iova;
   for (const area of intersecting(ioas.iopt.areas, iova, last)) {
     if (area.start > cur) break;
     const end: bigint = area.last < last ? area.last : last;
-    for (const mark of hwpt.dirty) {
+    for (const mark of marksOf.get(area.start) ?? []) {
       if (!live(mark, area)) continue;
       const pte = pteOf(call.world, ctx, hwpt, ioas, area, mark.iova);
       const from = pte.start > cur ? pte.start : cur;
       const to = pte.start + pte.size - 1n < end ? pte.start + pte.size - 1n : end;
       if (from > to) continue;
       read.add(mark);
-      for (let b = (from - iova) / pageSize; b <= (to - iova) / pageSize; b++) bits.add(b);
+      bits.push({ first: (from - iova) / pageSize, last: (to - iova) / pageSize });
     }
     if (end === last) break;
     cur = end + 1n;
@@ -120,17 +140,41 @@ export function getDirtyBitmap(call: Call, ctx: Ctx, cmd: Fields): Result {
   return ok(world, { data: bitmapHex(bits, nbytes) });
 }
 
-/** The bitmap's bytes in memory order (bit n is bit n % 8 of byte n / 8), as `0x` hex. */
-function bitmapHex(bits: ReadonlySet<bigint>, nbytes: bigint): string {
+/** Bits `first` to `last` of a bitmap, set. */
+interface BitRange {
+  readonly first: bigint;
+  readonly last: bigint;
+}
+
+/**
+ * The bitmap's bytes in memory order (bit n is bit n % 8 of byte n / 8), as `0x` hex: `nbytes`
+ * of them, or for a longer bitmap up to its last set byte and at most `SHOWN_BITMAP_BYTES`.
+ * Each range of bits is written a byte at a time, so the cost is the bytes shown, whatever the
+ * page size makes of the range.
+ */
+function bitmapHex(bits: readonly BitRange[], nbytes: bigint): string {
   let top = -1n;
-  for (const b of bits) if (b / 8n > top) top = b / 8n;
-  const length = nbytes <= FULL_BITMAP_BYTES ? Number(nbytes) : Number(top + 1n);
+  for (const { last } of bits) if (last / 8n > top) top = last / 8n;
+  const wanted = nbytes <= FULL_BITMAP_BYTES ? nbytes : top + 1n;
+  const length = Number(wanted < SHOWN_BITMAP_BYTES ? wanted : SHOWN_BITMAP_BYTES);
   const bytes = new Uint8Array(length);
-  for (const b of bits) {
-    const i = Number(b / 8n);
-    if (i < length) bytes[i] = (bytes[i] ?? 0) | (1 << Number(b % 8n));
+  const shown = BigInt(length) * 8n;
+  for (const range of bits) {
+    const last = range.last < shown ? range.last : shown - 1n;
+    for (let b = range.first; b <= last; ) {
+      const i = Number(b / 8n);
+      if (b % 8n === 0n && b + 7n <= last) {
+        // Whole bytes at once.
+        const whole = Number((last + 1n) / 8n) - i;
+        bytes.fill(0xff, i, i + whole);
+        b += BigInt(whole) * 8n;
+      } else {
+        bytes[i] = (bytes[i] ?? 0) | (1 << Number(b % 8n));
+        b++;
+      }
+    }
   }
-  return `0x${Buffer.from(bytes).toString('hex')}`;
+  return `0x${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('hex')}`;
 }
 
 /**

@@ -14,6 +14,7 @@ import { allocId } from '../main/object-table.ts';
 import { adjustUsers, liveObject, lookup, putObject } from '../main/object-refs.ts';
 import { HWPT_SELFTEST, copyDriverStruct, fieldOf, userBuffer } from '../main/user-data.ts';
 import type { Ctx, Device, Domain, Ioas } from '../../model/world.ts';
+import { acceptedFlags, hasOlder } from '../../kernel/profile.ts';
 
 export const IOMMU_HWPT_ALLOC_NEST_PARENT = 1n;
 export const IOMMU_HWPT_ALLOC_DIRTY_TRACKING = 2n;
@@ -59,7 +60,9 @@ function pagingDomain(call: Call, cmd: Fields, dev: Device, flags: bigint): Fail
  * domain, and the domain joins the IOAS (EINVAL, EADDRINUSE, pinning errors).
  */
 function allocPaging(call: Call, ctx: Ctx, dev: Device, ioas: Ioas, flags: bigint, cmd: Fields): Fail | { ctx: Ctx; id: number } {
-  if ((flags & ~PAGING_FLAGS) !== 0n) return fail('EOPNOTSUPP', 'iommufd_hwpt_paging_alloc', 'flags has unknown bits');
+  if ((flags & ~acceptedFlags(call.world.config.kernel, 'HWPT_ALLOC', PAGING_FLAGS)) !== 0n) {
+    return fail('EOPNOTSUPP', 'iommufd_hwpt_paging_alloc', 'flags has unknown bits');
+  }
   if ((flags & IOMMU_HWPT_ALLOC_DIRTY_TRACKING) !== 0n && !dev.model.dirty) {
     return fail('EOPNOTSUPP', 'iommufd_hwpt_paging_alloc', 'the device cannot track dirty pages');
   }
@@ -82,7 +85,11 @@ function allocPaging(call: Call, ctx: Ctx, dev: Device, ioas: Ioas, flags: bigin
 
 /** `iommufd_hwpt_alloc()`. */
 export function hwptAlloc(call: Call, ctx: Ctx, cmd: Fields): Result {
+  const { kernel } = call.world.config;
   if (big(cmd, '__reserved') !== 0n) return refuse(call, fail('EOPNOTSUPP', 'iommufd_hwpt_alloc', '__reserved is not zero'));
+  if (hasOlder(kernel, 'hwpt-alloc-takes-no-flags') && big(cmd, 'flags') !== 0n) {
+    return refuse(call, fail('EOPNOTSUPP', 'iommufd_hwpt_alloc', 'flags is not zero: this release takes none'));
+  }
   const noData = big(cmd, 'data_type') === IOMMU_HWPT_DATA_NONE;
   const length = big(cmd, 'data_len');
   if ((noData && length !== 0n) || (!noData && length === 0n)) {
@@ -92,6 +99,7 @@ export function hwptAlloc(call: Call, ctx: Ctx, cmd: Fields): Result {
   if (dev instanceof Fail) return refuse(call, dev);
   // Any type is looked up; an absent pt_id is EINVAL here, not ENOENT.
   const pt = liveObject(ctx, num(cmd, 'pt_id'));
+  if (hasOlder(kernel, 'hwpt-alloc-pt-is-ioas') && pt?.type !== 'ioas') return refuse(call, fail('ENOENT', 'iommufd_get_ioas', 'pt_id names no IOAS'));
   if (pt === undefined) return refuse(call, fail('EINVAL', 'iommufd_hwpt_alloc', 'no object with pt_id'));
   const flags = big(cmd, 'flags');
   let made: Fail | { ctx: Ctx; id: number };

@@ -27,6 +27,7 @@ import {
 } from '../main/user-data.ts';
 import type { Invalidated } from '../viommu/viommu.ts';
 import type { Ctx, Device, HwptNested, HwptPaging, Viommu } from '../../model/world.ts';
+import { acceptedFlags } from '../../kernel/profile.ts';
 
 export const IOMMU_HWPT_FAULT_ID_VALID = 4n;
 export const IOMMU_HWPT_ALLOC_PASID = 8n;
@@ -65,6 +66,8 @@ function newNested(id: number, parent: number, viommu: number | null, flags: big
 }
 
 const NESTED_FLAGS = IOMMU_HWPT_FAULT_ID_VALID | IOMMU_HWPT_ALLOC_PASID;
+/** The nested flags the release takes (none before 6.11). */
+const nestedFlags = (call: Call): bigint => acceptedFlags(call.world.config.kernel, 'HWPT_ALLOC', NESTED_FLAGS);
 
 /**
  * `iommufd_hwpt_nested_alloc()`: flags other than FAULT_ID_VALID and PASID, no data, or a
@@ -79,7 +82,7 @@ export function allocNestedOnParent(
   flags: bigint,
   cmd: Fields,
 ): Fail | { ctx: Ctx; id: number } {
-  if ((flags & ~NESTED_FLAGS) !== 0n || big(cmd, 'data_len') === 0n || !nests(dev)) {
+  if ((flags & ~nestedFlags(call)) !== 0n || big(cmd, 'data_len') === 0n || !nests(dev)) {
     return fail('EOPNOTSUPP', 'iommufd_hwpt_nested_alloc', 'bad flags, no data or the driver cannot nest');
   }
   if (parent.auto || !parent.nestParent || parent.domain.iommu !== dev.model.iommu) {
@@ -107,7 +110,7 @@ export function allocNestedOnViommu(
   cmd: Fields,
 ): Fail | { ctx: Ctx; id: number } {
   if (viommu.iommu !== dev.model.iommu) return fail('EINVAL', 'iommufd_hwpt_alloc', 'device behind another IOMMU than the vIOMMU');
-  if ((flags & ~NESTED_FLAGS) !== 0n || big(cmd, 'data_len') === 0n) {
+  if ((flags & ~nestedFlags(call)) !== 0n || big(cmd, 'data_len') === 0n) {
     return fail('EOPNOTSUPP', 'iommufd_viommu_alloc_hwpt_nested', 'bad flags or no data');
   }
   const id = allocId(ctx.objects, call.choices, 'out_hwpt_id');

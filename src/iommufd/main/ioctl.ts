@@ -4,10 +4,12 @@
  * the kernel's struct must be zero; a shorter struct reads as zero-filled, and only
  * `min(size, sizeof)` bytes are written back.
  */
+import { DATA_KEY } from '../../../events/op-plan.ts';
 import type { FieldSpec, StructSpec } from '../../../events/spec-types.ts';
 import type { EventArgs, Fields, Value } from '../../../events/types.ts';
 import { type Call, type Result, refuse } from '../../model/command.ts';
 import { fail } from '../../model/fail.ts';
+import { structIn } from '../../kernel/profile.ts';
 
 function width(field: FieldSpec): number {
   const unit = field.type === 'u8' ? 1 : field.type === 'u16' ? 2 : field.type === 'u64' ? 8 : 4;
@@ -39,9 +41,28 @@ function clip(struct: StructSpec, fields: Fields, size: number): Fields {
 export function structIoctl(call: Call, struct: StructSpec, handler: (cmd: Fields) => Result, where = 'iommufd_fops_ioctl'): Result {
   const args: EventArgs | null = call.event.args;
   if (args === null) return refuse(call, fail('EFAULT', where, 'get_user(size) of a NULL argument'));
-  if (args.size < struct.minSize) return refuse(call, fail('EINVAL', where, 'size is below the minimum'));
-  if (args.trailing.some((b) => b !== 0)) return refuse(call, fail('E2BIG', 'copy_struct_from_user', 'non-zero bytes past the kernel struct'));
-  const result = handler(clip(struct, args.fields, args.size));
-  if (args.size >= struct.size) return result;
-  return { ...result, out: clip(struct, result.out, args.size) };
+  // An older release's struct is shorter: its fields past that end are bytes it does not know.
+  const kernel = structIn(call.world.config.kernel, struct);
+  if (args.size < kernel.minSize) return refuse(call, fail('EINVAL', where, 'size is below the minimum'));
+  if (args.trailing.some((b) => b !== 0) || setPast(struct, args.fields, kernel.size, args.size)) {
+    return refuse(call, fail('E2BIG', 'copy_struct_from_user', 'non-zero bytes past the kernel struct'));
+  }
+  const copied = Math.min(args.size, kernel.size);
+  const result = handler(clip(struct, args.fields, copied));
+  if (copied >= struct.size) return result;
+  return { ...result, out: clip(struct, result.out, copied) };
 }
+
+/**
+ * Whether an input field the caller passed lies past `end`, the end of the kernel's struct, and
+ * is not zero. Inline driver data stands for a user pointer that is not NULL.
+ */
+function setPast(struct: StructSpec, fields: Fields, end: number, size: number): boolean {
+  if (end >= struct.size || size <= end) return false;
+  const inline = fields[DATA_KEY] !== undefined && fields[DATA_KEY] !== null;
+  return struct.fields.some(
+    (f) => f.offset >= end && f.offset < size && f.dir !== 'out' && ((f.pointer?.kind === 'data' && inline) || isSet(fields[f.name])),
+  );
+}
+
+const isSet = (value: Value | undefined): boolean => typeof value === 'bigint' && value !== 0n;

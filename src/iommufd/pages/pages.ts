@@ -16,6 +16,8 @@ import { Fail, fail } from '../../model/fail.ts';
 import { U64_MAX } from '../../model/ranges.ts';
 import { revise } from '../../model/revise.ts';
 import type { Area, CowBreak, Ctx, Hold, Pages, PinRun, Process, Unsettled, World } from '../../model/world.ts';
+import type { HeldPins } from '../../mm/pin-counts.ts';
+import type { DmabufFile } from '../../mm/dma-buf.ts';
 
 export { NOTHING_UNSETTLED, pinnedOf, unchargeAll } from './accounting.ts';
 
@@ -66,6 +68,26 @@ export function allocUserPages(world: World, process: Process, ctx: Ctx, uptr: b
 /** `iopt_alloc_file_pages()`: pages of open file `file` from byte `start`. */
 export function allocFilePages(world: World, process: Process, ctx: Ctx, file: number, start: bigint, length: bigint, writable: boolean): Fail | Pages {
   return checkLength(world, length) ?? newPages(process, ctx, start, length, writable, file);
+}
+
+/** `MAX_NPFNS`: the pages of a dma-buf area are one batch entry, counted in a u32. */
+const MAX_NPFNS = 0xffffffffn;
+
+/**
+ * `iopt_alloc_dmabuf_pages()`: the range must lie inside the dma-buf and fit one batch entry
+ * (EINVAL); then `iopt_map_dmabuf()` attaches to it: a revoked dma-buf is ENODEV, and from VFIO
+ * iommufd takes only a dma-buf of one range (`vfio_pci_dma_buf_iommufd_map()`: EOPNOTSUPP).
+ * Device memory is neither pinned nor charged: its account mode is NONE.
+ */
+export function allocDmabufPages(world: World, process: Process, ctx: Ctx, dmabuf: DmabufFile, start: bigint, length: bigint, writable: boolean): Fail | Pages {
+  if (dmabuf.size <= start + length - 1n || length / world.config.pageSize >= MAX_NPFNS) {
+    return fail('EINVAL', 'iopt_alloc_dmabuf_pages', 'the range is past the dma-buf or too long');
+  }
+  const refused = checkLength(world, length);
+  if (refused !== null) return refused;
+  if (dmabuf.revoked) return fail('ENODEV', 'iopt_map_dmabuf', 'the dma-buf is revoked');
+  if (dmabuf.exporter.kind === 'vfio' && dmabuf.ranges !== 1) return fail('EOPNOTSUPP', 'vfio_pci_dma_buf_iommufd_map', 'more than one range');
+  return { ...newPages(process, ctx, start, length, writable, dmabuf.id), kind: 'dmabuf', account: 'none' };
 }
 
 /** A pages object the command reached through an area; its absence is a model bug. */
@@ -221,51 +243,11 @@ export function pinRunAt(pages: Pages, index: bigint): PinRun | null {
   return null;
 }
 
-/** `count` pages from `index` of memory object `obj` that carry the same number of pins. */
-export interface PinnedStretch {
-  readonly index: bigint;
-  readonly count: bigint;
-  readonly pins: bigint;
-}
-
-/**
- * How many pins the model holds on physical pages, across every context (a pages object pins
- * a page once for each of its indexes that maps it there): a reader that splits a run of
- * pages into stretches of one count. Making it costs the pin runs there are, once for a
- * command; a read costs the pin runs on its memory object, not the pages it spans.
- */
-export function pinCounts(world: World): (obj: string, index: bigint, count: bigint) => PinnedStretch[] {
-  const byObj = new Map<string, { first: bigint; last: bigint }[]>();
+/** The pins of every pages object of every context: a page once for each index of the object that maps it. */
+export function* iommufdPins(world: World): Generator<HeldPins> {
   for (const ctx of world.contexts.values()) {
     for (const pages of ctx.pages.values()) {
-      for (const r of pages.pins) {
-        const spans = byObj.get(r.obj) ?? [];
-        if (spans.length === 0) byObj.set(r.obj, spans);
-        spans.push({ first: r.index, last: r.index + (r.last - r.first) });
-      }
+      for (const r of pages.pins) yield { obj: r.obj, index: r.index, count: r.last - r.first + 1n, pins: 1n };
     }
   }
-  return (obj, index, count) => {
-    const last = index + count - 1n;
-    const edges: { at: bigint; delta: bigint }[] = [];
-    for (const s of byObj.get(obj) ?? []) {
-      if (s.last < index || s.first > last) continue;
-      edges.push({ at: s.first > index ? s.first : index, delta: 1n }, { at: (s.last < last ? s.last : last) + 1n, delta: -1n });
-    }
-    edges.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
-    const out: PinnedStretch[] = [];
-    let at = index;
-    let pins = 0n;
-    for (const e of edges) {
-      if (e.at > at) {
-        const prev = out[out.length - 1];
-        if (prev !== undefined && prev.pins === pins) out[out.length - 1] = { ...prev, count: prev.count + (e.at - at) };
-        else out.push({ index: at, count: e.at - at, pins });
-        at = e.at;
-      }
-      pins += e.delta;
-    }
-    if (at <= last) out.push({ index: at, count: last + 1n - at, pins });
-    return out;
-  };
 }

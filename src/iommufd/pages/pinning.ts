@@ -49,6 +49,8 @@ interface Pinned {
 function pinRange(world: World, pages: Pages, first: bigint, last: bigint): Fail | Pinned {
   const { pageSize } = world.config;
   const base = pages.start - (pages.start % pageSize);
+  // pfn_reader_fill_dmabuf(): device memory, its PFNs read from the dma-buf, pinned by no one.
+  if (pages.kind === 'dmabuf') return { pins: [], breaks: [] };
   if (pages.kind === 'file') {
     const file = pages.file === null ? undefined : world.files.get(pages.file);
     if (file === undefined || file.kind !== 'memfd') return fail('EINVAL', 'memfd_pin_folios', 'not a shmem or hugetlbfs file');

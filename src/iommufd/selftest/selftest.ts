@@ -8,7 +8,7 @@ import { type Call, type Result, big, num, ok, refuse } from '../../model/comman
 import { Fail, fail } from '../../model/fail.ts';
 import { lastOf, reserve } from '../io-pagetable/io-pagetable.ts';
 import { getIoas, putIoas, withIopt } from '../ioas.ts';
-import { pinCounts } from '../pages/pages.ts';
+import { pinCounts } from '../../mm/pin-counts.ts';
 import { readablePages } from '../../mm/physical.ts';
 import { U64_MAX } from '../../model/ranges.ts';
 import type { Ctx } from '../../model/world.ts';

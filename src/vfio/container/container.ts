@@ -21,7 +21,9 @@ import { DRIVERS, opsOf, registered } from './drivers.ts';
 import { type1Detach, type1Release } from './type1.ts';
 import { type1DirtyPages } from './type1-dirty.ts';
 import { spaprDetach, spaprDisable, spaprEnable, spaprGetInfo, spaprOther, spaprRelease } from './spapr.ts';
+import { currentMm } from './spapr-call.ts';
 import { spaprMapDma, spaprUnmapDma } from './spapr-dma.ts';
+import { aliasedOut } from './aliased-out.ts';
 import { spaprRegister, spaprUnregister } from './spapr-prereg.ts';
 import { spaprCreate, spaprRemove } from './spapr-windows.ts';
 import { mapDma, unmapDma } from './type1-dma.ts';
@@ -169,7 +171,8 @@ const TYPE1_ENOTTY = fail('ENOTTY', 'vfio_iommu_type1_ioctl', 'not an ioctl of t
 /**
  * An ioctl `vfio_fops_unl_ioctl()` passes to the driver, named by an op whose struct is
  * `named`: EINVAL without a driver; no-IOMMU knows only CHECK_EXTENSION (ENOTTY); type1 and
- * SPAPR TCE read the number each as its own ioctl, the op's fields by their offsets (readAs).
+ * SPAPR TCE read the number each as its own ioctl, the op's fields by their offsets (readAs),
+ * and the caller reads what the driver copied back through the op's struct (aliasedOut).
  */
 const toDriver =
   (named: StructSpec | null, type1: ByDriver<Type1Ioctl> | null, spapr: ByDriver<SpaprIoctl> | null) =>
@@ -177,10 +180,21 @@ const toDriver =
     const driver = container.driver;
     if (driver === null) return refuse(call, fail('EINVAL', 'vfio_fops_unl_ioctl', 'no IOMMU driver is set'));
     if (driver.kind === 'noiommu') return refuse(call, fail('ENOTTY', 'vfio_noiommu_ioctl', 'not an ioctl of the driver'));
-    const as = (struct: StructSpec | null): ContainerArg => (named === null || struct === null ? arg : readAs(arg, named, struct));
-    if (driver.kind === 'spapr_tce') return spapr === null ? spaprOther(call, container.id) : spapr.run(call, container.id, as(spapr.struct));
-    return type1 === null ? refuse(call, TYPE1_ENOTTY) : type1.run(call, container.id, driver.iommu, as(type1.struct));
+    if (driver.kind === 'spapr_tce') {
+      const c = currentMm(call, container.id);
+      return spapr === null ? spaprOther(c, container.id) : asDriver(named, arg, spapr.struct, (given) => spapr.run(c, container.id, given));
+    }
+    return type1 === null ? refuse(call, TYPE1_ENOTTY) : asDriver(named, arg, type1.struct, (given) => type1.run(call, container.id, driver.iommu, given));
   };
+
+/** The driver reads the op's argument as its own struct (readAs), and the caller its answer as the op's (aliasedOut). */
+function asDriver(named: StructSpec | null, arg: ContainerArg, struct: StructSpec | null, run: (given: ContainerArg) => Result): Result {
+  if (named === null || struct === null || named === struct) return run(arg);
+  const given = readAs(arg, named, struct);
+  const result = run(given);
+  if (result.errno !== null || arg.struct === null || given.struct === null) return result;
+  return { ...result, out: aliasedOut(named, arg.struct, struct, given.struct, result.out) };
+}
 
 const GET_INFO = {
   type1: { struct: S.VFIO_IOMMU_TYPE1_INFO, run: (call: Call, _id: number, iommu: Type1, arg: ContainerArg) => type1GetInfo(call, iommu, arg) },

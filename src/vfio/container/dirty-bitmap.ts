@@ -8,6 +8,7 @@
 import type { Process, World } from '../../model/world.ts';
 import { userMemoryReadable, userMemoryWritable } from '../../mm/user-memory.ts';
 import type { VfioDma } from '../state.ts';
+import { SHOWN_BITMAP_BYTES } from '../../model/shown-bitmap.ts';
 
 /** `DIRTY_BITMAP_PAGES_MAX`: a bitmap has at most INT_MAX bits. */
 export const DIRTY_BITMAP_PAGES_MAX = 0x7fffffffn;
@@ -57,14 +58,18 @@ export function bitsWritable(world: World, process: Process, bitmap: UserBitmap,
 /**
  * The bitmap of `npages` pages with the pages of `dmas` (ascending) set, as hex in memory
  * order; bits no mapping covers read 0, as a freshly zeroed buffer has them. Built a run at a
- * time, so its cost is its length in bytes, as the kernel's copy is.
+ * time, so its cost is its length in bytes, as the kernel's copy is; shown up to
+ * `SHOWN_BITMAP_BYTES`.
  */
 export function dirtyHex(npages: bigint, dmas: readonly VfioDma[], base: bigint, shift: bigint): string {
-  const nbytes = Number(bitmapBytes(npages));
-  const bytes = new Uint8Array(nbytes);
+  const nbytes = bitmapBytes(npages);
+  const bytes = new Uint8Array(Number(nbytes < SHOWN_BITMAP_BYTES ? nbytes : SHOWN_BITMAP_BYTES));
+  const shown = BigInt(bytes.length) * 8n;
   for (const dma of dmas) {
     const first = (dma.start - base) >> shift;
-    const end = first + ((dma.last - dma.start + 1n) >> shift);
+    const past = first + ((dma.last - dma.start + 1n) >> shift);
+    const end = past < shown ? past : shown;
+    if (first >= end) continue;
     let bit = first;
     for (; bit < end && bit % 8n !== 0n; bit++) setBit(bytes, bit);
     const whole = (end - bit) / 8n;

@@ -26,7 +26,7 @@ interface DriverOps {
 
 export const DRIVERS: { readonly [D in VfioDriverName]: DriverOps } = {
   type1: {
-    extension: (_world, data, arg) => type1Extension(data?.kind === 'type1' ? data.iommu : null, arg),
+    extension: (world, data, arg) => type1Extension(world, data?.kind === 'type1' ? data.iommu : null, arg),
     open: (world, _process, arg) => {
       const iommu = type1Open(world, arg);
       return iommu instanceof Fail ? iommu : { kind: 'type1', iommu };

@@ -4,7 +4,7 @@
  * of a struct argument.
  */
 import type { Fields } from '../../../events/types.ts';
-import { big } from '../../model/command.ts';
+import { type Call, big } from '../../model/command.ts';
 import { type Fail, fail } from '../../model/fail.ts';
 import type { World } from '../../model/world.ts';
 import type { ContainerArg } from '../ioctl-arg.ts';
@@ -19,6 +19,17 @@ export const OTHER_VERSION = fail('ENOTTY', WHERE, 'not an ioctl of this contain
 /** A container bound to an mm answers no other (EPERM): one process may not drive another's DMA. */
 export function otherMm(iommu: SpaprTce, pid: number): Fail | null {
   return iommu.mm !== null && iommu.mm !== pid ? fail('EPERM', WHERE, 'the container is bound to another mm') : null;
+}
+
+/**
+ * Before Linux 4.10 the container kept no mm: each ioctl charged, looked up and uncharged
+ * `current->mm` (bc82d122ae4a made it bind one and refuse others). With the
+ * `spapr-current-mm` bug on, a bound container is rebound to the caller's mm at each ioctl.
+ */
+export function currentMm(call: Call, id: number): Call {
+  const iommu = spaprOf(call.world, id);
+  if (!call.world.config.bugs.has('spapr-current-mm') || iommu.mm === null || iommu.mm === call.process.pid) return call;
+  return { ...call, world: putSpapr(call.world, id, { ...iommu, mm: call.process.pid }) };
 }
 
 /** `tce_iommu_mm_set()`: the first ioctl that needs an mm binds the caller's. */

@@ -78,7 +78,10 @@ export function spaprRelease(world: World, id: number): World {
   let next = freeTable(freeTable(world, id, 0), id, 1);
   const { mm, enabled, lockedPages } = spaprOf(next, id);
   if (mm === null) return next;
-  for (const [key, region] of spaprMmOf(next, mm).regions) if (region.holders.includes(id)) next = letGoOf(next, mm, key, id);
+  // Before 4b6fad7097f8 the regions were the mm's alone, put when it went.
+  if (!next.config.bugs.has('spapr-release-keeps-prereg')) {
+    for (const [key, region] of spaprMmOf(next, mm).regions) if (region.holders.includes(id)) next = letGoOf(next, mm, key, id);
+  }
   return enabled ? uncharge(next, mm, lockedPages) : next;
 }
 

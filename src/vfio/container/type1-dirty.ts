@@ -7,6 +7,7 @@
 import type { Fields } from '../../../events/types.ts';
 import { type Call, type Result, big, ok, refuse } from '../../model/command.ts';
 import { fail } from '../../model/fail.ts';
+import { injected } from '../../model/fault-injection.ts';
 import type { ContainerArg } from '../ioctl-arg.ts';
 import type { Type1 } from '../state.ts';
 import { putType1 } from '../store.ts';
@@ -36,8 +37,12 @@ export function type1DirtyPages(call: Call, id: number, iommu: Type1, arg: Conta
   const pgsize = minPgsize(iommu);
   if (flags === VFIO_IOMMU_DIRTY_PAGES_FLAG_START) {
     if (iommu.dirtyTracking) return ok(call.world);
+    // vfio_dma_bitmap_alloc_all(): each mapping's bitmap is a kvzalloc() (an injection point,
+    // ENOMEM); a failure frees the bitmaps made before it and leaves tracking off.
     for (const dma of iommu.dmas.values()) {
       if (dmaSize(dma) / pgsize > DIRTY_BITMAP_PAGES_MAX) return refuse(call, fail('EINVAL', 'vfio_dma_bitmap_alloc', 'a mapping has more pages than a bitmap holds'));
+      const nomem = injected('ENOMEM', 'vfio_dma_bitmap_alloc');
+      if (nomem !== null) return refuse(call, nomem);
     }
     return ok(putType1(call.world, id, { ...iommu, dirtyTracking: true }));
   }

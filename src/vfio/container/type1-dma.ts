@@ -13,6 +13,7 @@ import { storeCowBreaks } from '../../mm/cow.ts';
 import { pinUser } from '../../mm/physical.ts';
 import { type Call, type Result, big, ok, partial, refuse } from '../../model/command.ts';
 import { Fail, fail } from '../../model/fail.ts';
+import { injected } from '../../model/fault-injection.ts';
 import { atOrAfter, firstIntersecting, U64_MAX } from '../../model/ranges.ts';
 import type { World } from '../../model/world.ts';
 import type { ContainerArg } from '../ioctl-arg.ts';
@@ -37,6 +38,28 @@ export const minPgsize = (iommu: Type1): bigint => iommu.pgsizeBitmap & -iommu.p
 const findDma = (iommu: Type1, start: bigint, last: bigint): VfioDma | undefined => firstIntersecting(iommu.dmas, start, last);
 
 export const dmaSize = (dma: VfioDma): bigint => dma.last - dma.start + 1n;
+
+/**
+ * The pages `vfio_pin_pages_remote()` pins and charges for `size` bytes of user memory from
+ * `vaddr`: every page the range touches, for no page is reserved and none was pinned before by
+ * an emulated device (`vfio_find_vpfn()`), so a page mapped twice is charged twice, within one
+ * container as across two.
+ */
+export const remotePages = (pageSize: bigint, vaddr: bigint, size: bigint): bigint => (vaddr + size - 1n) / pageSize - vaddr / pageSize + 1n;
+
+/** The mapping in the list (`vfio_link_dma()`), and what it charged (`dma->locked_vm`) in `charged` under its owner. */
+export const linkDma = (iommu: Type1, dma: VfioDma): Type1 => ({
+  ...iommu,
+  dmas: iommu.dmas.set(dma.start, dma),
+  charged: owed(iommu.charged, dma.owner, dma.lockedVm),
+});
+
+/** The mapping out of the list (`vfio_unlink_dma()`), and what it charged out of `charged`. */
+export const unlinkDma = (iommu: Type1, dma: VfioDma): Type1 => ({
+  ...iommu,
+  dmas: iommu.dmas.delete(dma.start),
+  charged: owed(iommu.charged, dma.owner, -dma.lockedVm),
+});
 
 /** The mapping a range starting at `iova` would cut: one holding `iova` that starts below it. */
 function headCut(iommu: Type1, iova: bigint): VfioDma | undefined {
@@ -91,6 +114,9 @@ export function mapDma(call: Call, id: number, iommu: Type1, arg: ContainerArg):
   if (dma !== undefined) return refuse(call, fail('EEXIST', 'vfio_dma_do_map', 'the range overlaps a mapping'));
   if (iommu.dmaAvail === 0n) return refuse(call, fail('ENOSPC', 'vfio_dma_do_map', 'dma_entry_limit mappings exist'));
   if (!iovaValid(iommu, iova, last)) return refuse(call, fail('EINVAL', 'vfio_iommu_iova_dma_valid', 'the range is not inside one usable IOVA range'));
+  // The kzalloc() of the struct vfio_dma.
+  const nomem = injected('ENOMEM', 'vfio_dma_do_map');
+  if (nomem !== null) return refuse(call, nomem);
   const pinned = pinMapping(call, iommu, { start: iova, last, vaddr, prot });
   if (pinned instanceof Fail) return refuse(call, pinned);
   return ok(putType1(pinned.world, id, pinned.iommu));
@@ -100,7 +126,9 @@ export function mapDma(call: Call, id: number, iommu: Type1, arg: ContainerArg):
  * `vfio_pin_map_dma()` of a new mapping: its pages pinned from the caller's memory page by page
  * (`vfio_pin_pages_remote()`), each checked against RLIMIT_MEMLOCK after it is pinned, so the
  * first page GUP cannot get (EFAULT) or cannot charge (ENOMEM) fails the map and unpins it all.
- * With dirty tracking on, the mapping then needs a bitmap (`vfio_dma_bitmap_alloc()`).
+ * With dirty tracking on, the mapping then needs a bitmap (`vfio_dma_bitmap_alloc()`). Two
+ * injection points, ENOMEM: GUP's first pin (a page or page table it cannot allocate) and the
+ * bitmap's kvzalloc(); `vfio_remove_dma()` undoes the mapping after either.
  */
 function pinMapping(
   call: Call,
@@ -108,10 +136,12 @@ function pinMapping(
   range: Pick<VfioDma, 'start' | 'last' | 'vaddr' | 'prot'>,
 ): Fail | { world: World; iommu: Type1 } {
   const { world, process } = call;
-  const npage = (range.last - range.start + 1n) / world.config.pageSize;
+  const npage = remotePages(world.config.pageSize, range.vaddr, range.last - range.start + 1n);
   const lockCap = capable(process, 'CAP_IPC_LOCK');
   const room = lockRoom(world, process, lockCap);
   const over = room !== null && room < npage;
+  const nomem = injected('ENOMEM', 'vfio_pin_pages_remote');
+  if (nomem !== null) return nomem;
   // GUP reaches the first page past the limit before its charge is refused.
   const pinned = pinUser(world, process, range.vaddr, over ? room + 1n : npage, (range.prot & IOMMU_WRITE) !== 0);
   if (pinned === null) return fail('EFAULT', 'vaddr_get_pfns', 'no vma, or one without the access');
@@ -119,18 +149,12 @@ function pinMapping(
   if (iommu.dirtyTracking && (range.last - range.start + 1n) / minPgsize(iommu) > DIRTY_BITMAP_PAGES_MAX) {
     return fail('EINVAL', 'vfio_dma_bitmap_alloc', 'the mapping has more pages than a bitmap holds');
   }
+  const noBitmap = iommu.dirtyTracking ? injected('ENOMEM', 'vfio_dma_bitmap_alloc') : null;
+  if (noBitmap !== null) return noBitmap;
   const charged = charge(storeCowBreaks(world, pinned.breaks), process.pid, npage, lockCap);
   if (charged instanceof Fail) throw new Error('[iommufd-model] a checked charge failed');
   const dma: VfioDma = { ...range, vaddrInvalid: false, owner: process.pid, lockCap, lockedVm: npage, pins: pinned.runs };
-  return {
-    world: charged,
-    iommu: {
-      ...iommu,
-      dmas: iommu.dmas.set(dma.start, dma),
-      dmaAvail: iommu.dmaAvail - 1n,
-      charged: owed(iommu.charged, process.pid, npage),
-    },
-  };
+  return { world: charged, iommu: { ...linkDma(iommu, dma), dmaAvail: iommu.dmaAvail - 1n } };
 }
 
 /**
@@ -176,11 +200,9 @@ function removeDma(world: World, iommu: Type1, dma: VfioDma): { world: World; io
   return {
     world: uncharge(world, dma.owner, dma.lockedVm),
     iommu: {
-      ...iommu,
-      dmas: iommu.dmas.delete(dma.start),
+      ...unlinkDma(iommu, dma),
       dmaAvail: iommu.dmaAvail + (world.config.bugs.has('type1-unmap-keeps-dma-entry') ? 0n : 1n),
       vaddrInvalid: iommu.vaddrInvalid - (dma.vaddrInvalid ? 1 : 0),
-      charged: owed(iommu.charged, dma.owner, -dma.lockedVm),
     },
   };
 }

@@ -12,6 +12,7 @@ import type { Fields } from '../../../events/types.ts';
 import { VFIO_IOMMU_TYPE1_INFO } from '../../../events/structs.ts';
 import { type Call, type Result, big, ok, refuse } from '../../model/command.ts';
 import { fail } from '../../model/fail.ts';
+import { injected } from '../../model/fault-injection.ts';
 import type { ContainerArg } from '../ioctl-arg.ts';
 import type { IovaRange, Type1 } from '../state.ts';
 import { DIRTY_BITMAP_SIZE_MAX } from './dirty-bitmap.ts';
@@ -37,34 +38,39 @@ interface Cap {
   readonly size: bigint;
 }
 
-/** `struct vfio_iommu_type1_info_dma_avail`: header (8) and `avail`. */
-export const dmaAvailCap = (avail: bigint): Cap => ({
-  record: { id: VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL, version: 1n, avail },
-  size: align8(12n),
-});
+/**
+ * The bytes a capability takes in the chain, by its record: `struct
+ * vfio_iommu_type1_info_dma_avail` is the header (8) and `avail`; `struct
+ * vfio_iommu_type1_info_cap_iova_range` the header, `nr_iovas`, a pad, then each `{start,
+ * end}`; `struct vfio_iommu_type1_info_cap_migration` the header, `flags`, `pgsize_bitmap` and
+ * `max_dirty_bitmap_size`.
+ */
+export function capSize(record: Fields): bigint {
+  if (record['id'] === VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL) return align8(12n);
+  if (record['id'] === VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE) return 16n + 16n * big(record, 'nr_iovas');
+  return 32n;
+}
 
-/** `struct vfio_iommu_type1_info_cap_iova_range`: header, `nr_iovas`, a pad, then each `{start, end}`. */
-export const iovaRangeCap = (ranges: readonly IovaRange[]): Cap => ({
-  record: {
+const cap = (record: Fields): Cap => ({ record, size: capSize(record) });
+
+export const dmaAvailCap = (avail: bigint): Cap => cap({ id: VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL, version: 1n, avail });
+
+export const iovaRangeCap = (ranges: readonly IovaRange[]): Cap =>
+  cap({
     id: VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE,
     version: 1n,
     nr_iovas: BigInt(ranges.length),
     iova_ranges: ranges.map((r) => ({ start: r.start, end: r.last })),
-  },
-  size: 16n + 16n * BigInt(ranges.length),
-});
+  });
 
-/** `struct vfio_iommu_type1_info_cap_migration`: header, `flags`, `pgsize_bitmap`, `max_dirty_bitmap_size`. */
-const migrationCap = (iommu: Type1): Cap => ({
-  record: {
+const migrationCap = (iommu: Type1): Cap =>
+  cap({
     id: VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION,
     version: 1n,
     flags: 0n,
     pgsize_bitmap: minPgsize(iommu),
     max_dirty_bitmap_size: DIRTY_BITMAP_SIZE_MAX,
-  },
-  size: 32n,
-});
+  });
 
 /**
  * What `GET_INFO` writes back: `min(argsz, sizeof)` bytes of the struct (of `cap_offset`, bytes
@@ -87,7 +93,15 @@ export function type1GetInfo(call: Call, iommu: Type1, arg: ContainerArg): Resul
   if (arg.struct === null) return refuse(call, fail('EFAULT', 'vfio_iommu_type1_get_info', 'copy_from_user of a NULL argument'));
   const argsz = big(arg.struct, 'argsz');
   if (argsz < INFO_MINSZ) return refuse(call, fail('EINVAL', 'vfio_iommu_type1_get_info', 'argsz below minsz'));
+  // Each capability grows the chain by a krealloc() (`vfio_info_cap_add()`), and the IOVA
+  // ranges are gathered in a kzalloc()ed buffer first: injection points, ENOMEM.
+  const hasRanges = iommu.iovaList.length > 0;
+  const nomem =
+    injected('ENOMEM', 'vfio_info_cap_add') ??
+    injected('ENOMEM', 'vfio_info_cap_add') ??
+    (hasRanges ? (injected('ENOMEM', 'vfio_iommu_iova_build_caps') ?? injected('ENOMEM', 'vfio_info_cap_add')) : null);
+  if (nomem !== null) return refuse(call, nomem);
   const caps = [migrationCap(iommu), dmaAvailCap(iommu.dmaAvail)];
-  if (iommu.iovaList.length > 0) caps.push(iovaRangeCap(iommu.iovaList));
+  if (hasRanges) caps.push(iovaRangeCap(iommu.iovaList));
   return ok(call.world, infoOut(argsz, iommu.pgsizeBitmap, caps, argsz));
 }

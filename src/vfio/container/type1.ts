@@ -8,10 +8,13 @@
  * already pinned (`vfio_iommu_replay()` takes the pages from the domain that has them).
  */
 import { Fail, fail } from '../../model/fail.ts';
+import { injected } from '../../model/fault-injection.ts';
 import { OrderedMap } from '../../model/ordered-map.ts';
 import { U64_MAX } from '../../model/ranges.ts';
 import type { DeviceModel, Range, World } from '../../model/world.ts';
 import { uncharge } from './locked-vm.ts';
+import { hasOlder } from '../../kernel/profile.ts';
+import { groupMsiIsolated } from '../msi.ts';
 import { groupOf } from '../store.ts';
 import type { Type1, Type1Domain, VfioDma, VfioGroup } from '../state.ts';
 import { aperConflict, aperExpand, aperResize, resvConflict, resvExclude, resvRefresh } from './type1-iova.ts';
@@ -21,18 +24,23 @@ export const VFIO_TYPE1v2_IOMMU = 3n;
 export const VFIO_DMA_CC_IOMMU = 4n;
 export const VFIO_UNMAP_ALL = 9n;
 export const VFIO_UPDATE_VADDR = 10n;
+/** `VFIO_TYPE1_NESTING_IOMMU`, retired in 6.13 (`__VFIO_RESERVED_TYPE1_NESTING_IOMMU`). */
+const VFIO_TYPE1_NESTING_IOMMU = 6n;
 
 /**
  * `vfio_iommu_type1_check_extension()`; `iommu` is null when the container has no driver yet.
  * No domain the model makes enforces cache coherency (as the compat path answers), and there
- * are no mediated devices to turn UPDATE_VADDR off.
+ * are no mediated devices to turn UPDATE_VADDR off. `world` gives the release: the nesting type
+ * was offered until 6.13.
  */
-export function type1Extension(iommu: Type1 | null, arg: bigint): bigint {
+export function type1Extension(world: World, iommu: Type1 | null, arg: bigint): bigint {
   switch (arg) {
     case VFIO_TYPE1_IOMMU:
     case VFIO_TYPE1v2_IOMMU:
     case VFIO_UNMAP_ALL:
       return 1n;
+    case VFIO_TYPE1_NESTING_IOMMU:
+      return hasOlder(world.config.kernel, 'type1-offers-nesting') ? 1n : 0n;
     case VFIO_UPDATE_VADDR:
       return iommu === null ? 0n : 1n;
     case VFIO_DMA_CC_IOMMU:
@@ -42,9 +50,15 @@ export function type1Extension(iommu: Type1 | null, arg: bigint): bigint {
   }
 }
 
-/** `vfio_iommu_type1_open()`: TYPE1 is v1; TYPE1v2 (and the retired nesting type, which no check offers) v2. */
+/**
+ * `vfio_iommu_type1_open()`: the `struct vfio_iommu` is allocated (an injection point, ENOMEM)
+ * before the type is read; TYPE1 is v1, TYPE1v2 (and the nesting type, which checks offer only
+ * before 6.13) v2.
+ */
 export function type1Open(world: World, arg: bigint): Fail | Type1 {
-  if (arg !== VFIO_TYPE1_IOMMU && arg !== VFIO_TYPE1v2_IOMMU && arg !== 6n) return fail('EINVAL', 'vfio_iommu_type1_open', 'not a type1 IOMMU type');
+  const nomem = injected('ENOMEM', 'vfio_iommu_type1_open');
+  if (nomem !== null) return nomem;
+  if (arg !== VFIO_TYPE1_IOMMU && arg !== VFIO_TYPE1v2_IOMMU && arg !== VFIO_TYPE1_NESTING_IOMMU) return fail('EINVAL', 'vfio_iommu_type1_open', 'not a type1 IOMMU type');
   return {
     v2: arg !== VFIO_TYPE1_IOMMU,
     domains: [],
@@ -82,15 +96,19 @@ const attached = (iommu: Type1, group: number): boolean => iommu.domains.some((d
 
 /**
  * `vfio_iommu_type1_attach_group()`, in the kernel's order: no mapping may have its vaddr
- * invalidated (EBUSY: the replay might have to pin), the group not already in (EINVAL), the
- * domain's aperture must keep every mapping (EINVAL), the group's reserved regions must miss
- * every mapping (EINVAL) and leave some IOVA (EINVAL), its MSIs must be isolated unless
- * `allow_unsafe_interrupts` (EPERM). A group behind the same IOMMU driver as a domain joins it.
+ * invalidated (EBUSY: the replay might have to pin), the group not already in (EINVAL), its
+ * `struct vfio_iommu_group` and `struct vfio_domain` allocated (two injection points, ENOMEM:
+ * the domain is made before the kernel looks for one to join), the domain's aperture must keep
+ * every mapping (EINVAL), the group's reserved regions must miss every mapping (EINVAL) and
+ * leave some IOVA (EINVAL), its MSIs must be isolated unless `allow_unsafe_interrupts` (EPERM).
+ * A group behind the same IOMMU driver as a domain joins it. A failure frees all it made.
  */
 export function type1Attach(world: World, iommu: Type1, group: VfioGroup): Fail | Type1 {
   const where = 'vfio_iommu_type1_attach_group';
   if (iommu.vaddrInvalid > 0) return fail('EBUSY', where, 'a mapping has its vaddr invalidated');
   if (attached(iommu, group.id)) return fail('EINVAL', where, 'the group is already attached');
+  const nomem = injected('ENOMEM', where) ?? injected('ENOMEM', where);
+  if (nomem !== null) return nomem;
   const [model] = modelsOf(world, group);
   if (model === undefined) throw new Error(`[iommufd-model] group ${group.id} has no device`);
   if (aperConflict(iommu, model.aperture)) return fail('EINVAL', 'vfio_iommu_aper_conflict', 'the aperture leaves out a mapping or every usable IOVA');
@@ -98,7 +116,7 @@ export function type1Attach(world: World, iommu: Type1, group: VfioGroup): Fail 
   if (resvConflict(iommu, regions)) return fail('EINVAL', 'vfio_iommu_resv_conflict', 'a reserved region overlaps a mapping');
   const list = resvExclude(aperResize(iommu.iovaList, model.aperture.start, model.aperture.last), regions);
   if (list === null) return fail('EINVAL', 'vfio_iommu_resv_exclude', 'no usable IOVA is left');
-  if (!world.vfio.config.type1UnsafeInterrupts && !group.msiIsolated) {
+  if (!world.vfio.config.type1UnsafeInterrupts && !groupMsiIsolated(world, group.devices[0] as number)) {
     return fail('EPERM', where, 'no interrupt remapping and allow_unsafe_interrupts is off');
   }
   const joined = iommu.domains.findIndex((d) => d.iommu === model.iommu);

@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { parseTraceText } from '../../../events/index.ts';
 import { changeUsed, emptyIopt } from '../../../src/iommufd/io-pagetable/io-pagetable.ts';
 import { allocIova } from '../../../src/iommufd/io-pagetable/iova-alloc.ts';
+import { NEWEST_PROFILE } from '../../../src/kernel/profile.ts';
 import { step } from '../../../src/model/dispatch.ts';
 import { Fail } from '../../../src/model/fail.ts';
 import type { BugName } from '../../../src/model/mutants.ts';
@@ -98,7 +99,7 @@ const requestLength = (page: bigint, huge: bigint) =>
 
 const scenario = geometry.chain(({ pageSize, hugepageSize }) =>
   fc.record({
-    config: allocBugs.map((bugs): ModelConfig => ({ pageSize, hugepageSize, memory: 'any', bugs: new Set(bugs) })),
+    config: allocBugs.map((bugs): ModelConfig => ({ pageSize, hugepageSize, memory: 'any', bugs: new Set(bugs), kernel: NEWEST_PROFILE })),
     runs: fc.array(fc.record({ start: base(pageSize), segments: fc.array(segment(pageSize), { maxLength: 30 }) }), { minLength: 1, maxLength: 3 }),
     aperture: fc.option(fc.tuple(base(pageSize), base(pageSize))),
     allowed: fc.oneof(fc.constant([]), ranges(pageSize)),
@@ -154,7 +155,7 @@ describe('automatic IOVA allocation', () => {
 
   it('finds the first fit past many holes that fit only before alignment', () => {
     // 2,000 holes of one 4 KiB page each, every one starting 2 KiB past a page boundary, then free space.
-    const config: ModelConfig = { pageSize: 4096n, hugepageSize: 2097152n, memory: 'any', bugs: new Set() };
+    const config: ModelConfig = { pageSize: 4096n, hugepageSize: 2097152n, memory: 'any', bugs: new Set(), kernel: NEWEST_PROFILE };
     const areas: Area[] = [];
     for (let i = 0n; i < 2000n; i++) areas.push({ start: i * 0x2000n + 0x800n, last: i * 0x2000n + 0x17ffn, pages: 1, startByte: 0n, prot: 3 });
     const iopt = changeUsed(emptyIopt(), { added: areas });

@@ -1,0 +1,490 @@
+/**
+ * The behaviour changes of the user API the model follows, release by release: each row is one
+ * mainline commit, the first release that has it, and what user space sees change. A row's
+ * `effect` is what a profile of an older release consults (src/kernel/profile.ts); a row
+ * without one is documented only, the model answering as the newer kernel does.
+ *
+ * Sources: the kernel's history of drivers/iommu/iommufd/, include/uapi/linux/iommufd.h,
+ * drivers/vfio/ and tools/testing/selftests/iommu/, read through the kernel.org post-receive
+ * logs of torvalds/linux and jgg/iommufd (the commits each merge window pulled) and the
+ * commits' Fixes tags. docs/kernel-versions.md is generated from this table.
+ */
+import type { Errno } from '../../events/errno.ts';
+import type { OpName } from '../../events/ops.ts';
+
+/** An older behaviour the model keeps, for the releases before the row that changed it. */
+export type Behaviour =
+  | 'hwpt-alloc-takes-no-flags'
+  | 'hwpt-alloc-pt-is-ioas'
+  | 'type1-offers-nesting'
+  | 'compat-unmap-empty-enoent';
+
+/** A device node that appeared with a release: before it, OPEN of the node fails with ENOENT. */
+export type Node = 'iommufd' | 'iommufd-vfio-container' | 'vfio-cdev';
+
+export type Effect =
+  /** The op appeared: before, the ioctl answers `errno`, as the dispatch of the time did. */
+  | { readonly kind: 'op'; readonly op: OpName; readonly errno: Errno }
+  /** The struct grew: before, the kernel's struct was `size` bytes and took `minSize` at least. */
+  | { readonly kind: 'struct'; readonly struct: string; readonly size: number; readonly minSize: number }
+  /** The op's `flags` took `bits`: before, those bits failed with `errno`. */
+  | { readonly kind: 'flags'; readonly op: OpName; readonly bits: bigint; readonly errno: Errno }
+  | { readonly kind: 'node'; readonly node: Node }
+  | { readonly kind: 'behaviour'; readonly was: Behaviour };
+
+export interface Change {
+  /** The mainline commit, 12 hex digits. */
+  readonly commit: string;
+  /** The first release that has it (`6.7`). */
+  readonly release: string;
+  /** `struct`: a struct's size or fields; `op`/`flag`: one appeared; `errno`: an errno or a check's place moved; `semantic`: what a call does. */
+  readonly kind: 'struct' | 'op' | 'flag' | 'errno' | 'semantic';
+  /** The commit's subject. */
+  readonly subject: string;
+  /** What changed for user space, and what the releases before it did. */
+  readonly what: string;
+  readonly effect: Effect | null;
+}
+
+const op = (op: OpName, errno: Errno): Effect => ({ kind: 'op', op, errno });
+const grew = (struct: string, size: number, minSize: number): Effect => ({ kind: 'struct', struct, size, minSize });
+const flags = (op: OpName, bits: bigint, errno: Errno): Effect => ({ kind: 'flags', op, bits, errno });
+const node = (n: Node): Effect => ({ kind: 'node', node: n });
+const was = (b: Behaviour): Effect => ({ kind: 'behaviour', was: b });
+
+// iommufd_fops_ioctl(): a number inside the ops table whose slot is empty is -ENOIOCTLCMD, which
+// vfs_ioctl() turns into ENOTTY; iommufd_test() answers an op it does not know EOPNOTSUPP.
+const IOCTL_ABSENT = 'ENOTTY';
+const TEST_OP_ABSENT = 'EOPNOTSUPP';
+
+/** Oldest first; rows of one release in the order of its merge. */
+export const CHANGES: readonly Change[] = [
+  {
+    commit: '2ff4bed7fee7',
+    release: '6.2',
+    kind: 'op',
+    subject: 'iommufd: File descriptor, context, kconfig and makefiles',
+    what: '/dev/iommu exists, with the ioctls DESTROY, IOAS_ALLOC, IOAS_ALLOW_IOVAS, IOAS_COPY, IOAS_IOVA_RANGES, IOAS_MAP, IOAS_UNMAP, OPTION, VFIO_IOAS and the selftest IOMMU_TEST_CMD; before, OPEN of /dev/iommu fails with ENOENT',
+    effect: node('iommufd'),
+  },
+  {
+    commit: 'd624d6652a65',
+    release: '6.2',
+    kind: 'op',
+    subject: 'iommufd: vfio container FD ioctl compatibility',
+    what: 'iommufd can serve /dev/vfio/vfio (CONFIG_IOMMUFD_VFIO_CONTAINER, `env.vfio.container` "iommufd"); before, OPEN of a node iommufd serves fails with ENOENT',
+    effect: node('iommufd-vfio-container'),
+  },
+  {
+    commit: 'e4395701330f',
+    release: '6.3',
+    kind: 'semantic',
+    subject: 'iommufd: Check for uptr overflow',
+    what: 'IOAS_MAP whose user_va + length wraps fails with EOVERFLOW; 6.2 accepted it and later pins tripped a WARN (syzkaller)',
+    effect: null,
+  },
+  {
+    commit: '727c28c1cef2',
+    release: '6.3',
+    kind: 'semantic',
+    subject: 'iommufd: Fix unpinning of pages when an access is present',
+    what: 'removing a domain while an access pins part of an area unpins exactly the area; 6.2 unpinned past its end (syzkaller)',
+    effect: null,
+  },
+  {
+    commit: 'fd8c1a4aee97',
+    release: '6.4',
+    kind: 'errno',
+    subject: 'iommufd/selftest: Catch overflow of uptr and length',
+    what: 'TEST_MD_CHECK_MAP and TEST_MD_CHECK_REFS whose uptr + length wraps fail with EOVERFLOW; before, the walk went on',
+    effect: null,
+  },
+  {
+    commit: '99f98a7c0d69',
+    release: '6.5',
+    kind: 'semantic',
+    subject: 'iommufd: IOMMUFD_DESTROY should not increase the refcount',
+    what: 'DESTROY of an object another thread is using fails with EBUSY instead of waiting; only concurrent callers see it',
+    effect: null,
+  },
+  {
+    commit: '8b6f173a4ce4',
+    release: '6.6',
+    kind: 'op',
+    subject: 'vfio: Add cdev for vfio_device',
+    what: 'VFIO devices have a cdev, /dev/vfio/devices/vfioN; before, OPEN of it fails with ENOENT',
+    effect: node('vfio-cdev'),
+  },
+  {
+    commit: '5fcc26969a16',
+    release: '6.6',
+    kind: 'op',
+    subject: 'vfio: Add VFIO_DEVICE_BIND_IOMMUFD',
+    what: 'VFIO_DEVICE_BIND_IOMMUFD on a device cdev; before, a device fd answers ENOTTY',
+    effect: op('VFIO_DEVICE_BIND_IOMMUFD', 'ENOTTY'),
+  },
+  {
+    commit: 'b290a05fd858',
+    release: '6.6',
+    kind: 'op',
+    subject: 'vfio: Add VFIO_DEVICE_[AT|DE]TACH_IOMMUFD_PT',
+    what: 'VFIO_DEVICE_ATTACH_IOMMUFD_PT on a device cdev; before, ENOTTY',
+    effect: op('VFIO_DEVICE_ATTACH_IOMMUFD_PT', 'ENOTTY'),
+  },
+  {
+    commit: 'b290a05fd858',
+    release: '6.6',
+    kind: 'op',
+    subject: 'vfio: Add VFIO_DEVICE_[AT|DE]TACH_IOMMUFD_PT',
+    what: 'VFIO_DEVICE_DETACH_IOMMUFD_PT on a device cdev; before, ENOTTY',
+    effect: op('VFIO_DEVICE_DETACH_IOMMUFD_PT', 'ENOTTY'),
+  },
+  {
+    commit: '7074d7bd67d4',
+    release: '6.6',
+    kind: 'op',
+    subject: 'iommufd: Add IOMMU_HWPT_ALLOC',
+    what: 'IOMMU_HWPT_ALLOC (struct iommu_hwpt_alloc, 24 bytes: no flags, no user data); before, ENOTTY',
+    effect: op('HWPT_ALLOC', IOCTL_ABSENT),
+  },
+  {
+    commit: '7a467e02b339',
+    release: '6.6',
+    kind: 'semantic',
+    subject: 'iommufd/selftest: Return the real idev id from selftest mock_domain',
+    what: 'TEST_MOCK_DOMAIN writes out_idev_id; before, those bytes come back as the caller passed them (not modelled: the model writes the id in every release)',
+    effect: null,
+  },
+  {
+    commit: 'fa1ffdb9e293',
+    release: '6.6',
+    kind: 'op',
+    subject: 'iommufd/selftest: Test iommufd_device_replace()',
+    what: 'the selftest op TEST_MOCK_DOMAIN_REPLACE; before, IOMMU_TEST_CMD answers EOPNOTSUPP',
+    effect: op('TEST_MOCK_DOMAIN_REPLACE', TEST_OP_ABSENT),
+  },
+  {
+    commit: 'c154660b6e26',
+    release: '6.6',
+    kind: 'op',
+    subject: 'iommufd/selftest: Add IOMMU_TEST_OP_ACCESS_REPLACE_IOAS coverage',
+    what: 'the selftest op TEST_ACCESS_REPLACE_IOAS; before, EOPNOTSUPP',
+    effect: op('TEST_ACCESS_REPLACE_IOAS', TEST_OP_ABSENT),
+  },
+  {
+    commit: '55dd4023cead',
+    release: '6.6',
+    kind: 'op',
+    subject: 'iommufd: Add IOMMU_GET_HW_INFO',
+    what: 'IOMMU_GET_HW_INFO (struct iommu_hw_info, 32 bytes); before, ENOTTY',
+    effect: op('GET_HW_INFO', IOCTL_ABSENT),
+  },
+  {
+    commit: '4ff542163397',
+    release: '6.7',
+    kind: 'errno',
+    subject: 'iommufd: Support allocating nested parent domain',
+    what: 'HWPT_ALLOC takes flags (NEST_PARENT), checked after the device and pt_id lookups; 6.6 took none: any flag, like a non-zero __reserved, fails with EOPNOTSUPP before the lookups',
+    effect: was('hwpt-alloc-takes-no-flags'),
+  },
+  {
+    commit: 'bd529dbb661d',
+    release: '6.7',
+    kind: 'struct',
+    subject: 'iommufd: Add a nested HW pagetable object',
+    what: 'struct iommu_hwpt_alloc grows from 24 to 40 bytes: data_type, data_len, data_uptr (user data, nested HWPTs on a NEST_PARENT parent); before, non-zero bytes there fail with E2BIG',
+    effect: grew('iommu_hwpt_alloc', 24, 24),
+  },
+  {
+    commit: 'bd529dbb661d',
+    release: '6.7',
+    kind: 'errno',
+    subject: 'iommufd: Add a nested HW pagetable object',
+    what: "HWPT_ALLOC's pt_id is looked up as any object (an IOAS, or a HWPT_PAGING to nest on): one that names nothing, or an object of another type, fails with EINVAL; 6.6 looked it up as an IOAS: ENOENT",
+    effect: was('hwpt-alloc-pt-is-ioas'),
+  },
+  {
+    commit: '5f9bdbf4c658',
+    release: '6.7',
+    kind: 'flag',
+    subject: 'iommufd: Add a flag to enforce dirty tracking on attach',
+    what: 'IOMMU_HWPT_ALLOC_DIRTY_TRACKING; before, EOPNOTSUPP',
+    effect: flags('HWPT_ALLOC', 2n, 'EOPNOTSUPP'),
+  },
+  {
+    commit: 'e2a4b2947849',
+    release: '6.7',
+    kind: 'op',
+    subject: 'iommufd: Add IOMMU_HWPT_SET_DIRTY_TRACKING',
+    what: 'IOMMU_HWPT_SET_DIRTY_TRACKING; before, ENOTTY',
+    effect: op('HWPT_SET_DIRTY_TRACKING', IOCTL_ABSENT),
+  },
+  {
+    commit: 'b9a60d6f850e',
+    release: '6.7',
+    kind: 'op',
+    subject: 'iommufd: Add IOMMU_HWPT_GET_DIRTY_BITMAP',
+    what: 'IOMMU_HWPT_GET_DIRTY_BITMAP; before, ENOTTY',
+    effect: op('HWPT_GET_DIRTY_BITMAP', IOCTL_ABSENT),
+  },
+  {
+    commit: '7623683857e5',
+    release: '6.7',
+    kind: 'struct',
+    subject: 'iommufd: Add capabilities to IOMMU_GET_HW_INFO',
+    what: 'struct iommu_hw_info grows from 32 to 40 bytes: out_capabilities; before, it is not written back and non-zero bytes there fail with E2BIG',
+    effect: grew('iommu_hw_info', 32, 32),
+  },
+  {
+    commit: 'e04b23c8d4ed',
+    release: '6.7',
+    kind: 'op',
+    subject: 'iommufd/selftest: Expand mock_domain with dev_flags',
+    what: 'the selftest op TEST_MOCK_DOMAIN_FLAGS; before, EOPNOTSUPP',
+    effect: op('TEST_MOCK_DOMAIN_FLAGS', TEST_OP_ABSENT),
+  },
+  {
+    commit: 'a9af47e382a4',
+    release: '6.7',
+    kind: 'struct',
+    subject: 'iommufd/selftest: Test IOMMU_HWPT_GET_DIRTY_BITMAP',
+    what: "struct iommu_test_cmd grows from 56 (0x38) to 72 bytes, its union from 32 to 48 (the dirty member), so `last` and the minimum size move from 52 to 68: 2023 syzkaller programs pass size 0x38, which newer kernels refuse with EINVAL",
+    effect: grew('iommu_test_cmd', 56, 52),
+  },
+  {
+    commit: 'a9af47e382a4',
+    release: '6.7',
+    kind: 'op',
+    subject: 'iommufd/selftest: Test IOMMU_HWPT_GET_DIRTY_BITMAP',
+    what: 'the selftest op TEST_DIRTY; before, EOPNOTSUPP',
+    effect: op('TEST_DIRTY', TEST_OP_ABSENT),
+  },
+  {
+    commit: '8c6eabae3807',
+    release: '6.8',
+    kind: 'op',
+    subject: 'iommufd: Add IOMMU_HWPT_INVALIDATE',
+    what: 'IOMMU_HWPT_INVALIDATE; before, ENOTTY',
+    effect: op('HWPT_INVALIDATE', IOCTL_ABSENT),
+  },
+  {
+    commit: 'e1fa6640d58e',
+    release: '6.8',
+    kind: 'op',
+    subject: 'iommufd/selftest: Add IOMMU_TEST_OP_MD_CHECK_IOTLB test op',
+    what: 'the selftest op TEST_MD_CHECK_IOTLB; before, EOPNOTSUPP',
+    effect: op('TEST_MD_CHECK_IOTLB', TEST_OP_ABSENT),
+  },
+  {
+    commit: '07838f7fd529',
+    release: '6.11',
+    kind: 'op',
+    subject: 'iommufd: Add iommufd fault object',
+    what: 'IOMMU_FAULT_QUEUE_ALLOC; before, ENOTTY',
+    effect: op('FAULT_QUEUE_ALLOC', IOCTL_ABSENT),
+  },
+  {
+    commit: '34765cbc679c',
+    release: '6.11',
+    kind: 'struct',
+    subject: 'iommufd: Associate fault object with iommufd_hw_pgtable',
+    what: 'struct iommu_hwpt_alloc grows from 40 to 48 bytes: fault_id, __reserved2; before, non-zero bytes there fail with E2BIG',
+    effect: grew('iommu_hwpt_alloc', 40, 24),
+  },
+  {
+    commit: '34765cbc679c',
+    release: '6.11',
+    kind: 'flag',
+    subject: 'iommufd: Associate fault object with iommufd_hw_pgtable',
+    what: 'IOMMU_HWPT_FAULT_ID_VALID in HWPT_ALLOC; before, EOPNOTSUPP',
+    effect: flags('HWPT_ALLOC', 4n, 'EOPNOTSUPP'),
+  },
+  {
+    commit: 'ddee19971081',
+    release: '6.11',
+    kind: 'op',
+    subject: 'iommufd/selftest: Add IOPF support for mock device',
+    what: 'the selftest op TEST_TRIGGER_IOPF; before, EOPNOTSUPP',
+    effect: op('TEST_TRIGGER_IOPF', TEST_OP_ABSENT),
+  },
+  {
+    commit: '8f6887349b2f',
+    release: '6.12',
+    kind: 'semantic',
+    subject: 'iommufd: Protect against overflow of ALIGN() during iova allocation',
+    what: 'an automatic IOVA whose alignment overflows is refused; before, the allocator could hand out an IOVA overlapping an area (syzkaller, WARN in iopt_map_pages)',
+    effect: null,
+  },
+  {
+    commit: 'f4986a72d6e4',
+    release: '6.13',
+    kind: 'op',
+    subject: 'iommufd: Add IOMMU_IOAS_MAP_FILE',
+    what: 'IOMMU_IOAS_MAP_FILE; before, ENOTTY',
+    effect: op('IOAS_MAP_FILE', IOCTL_ABSENT),
+  },
+  {
+    commit: '35890f85573c',
+    release: '6.13',
+    kind: 'semantic',
+    subject: 'vfio: Remove VFIO_TYPE1_NESTING_IOMMU',
+    what: 'VFIO_CHECK_EXTENSION(VFIO_TYPE1_NESTING_IOMMU) of the type1 driver answers 0; before, 1',
+    effect: was('type1-offers-nesting'),
+  },
+  {
+    commit: '4db97c21ed07',
+    release: '6.13',
+    kind: 'op',
+    subject: 'iommufd/viommu: Add IOMMU_VIOMMU_ALLOC ioctl',
+    what: 'IOMMU_VIOMMU_ALLOC (struct iommu_viommu_alloc, 24 bytes); before, ENOTTY',
+    effect: op('VIOMMU_ALLOC', IOCTL_ABSENT),
+  },
+  {
+    commit: '13a750180fc8',
+    release: '6.13',
+    kind: 'semantic',
+    subject: 'iommufd: Allow pt_id to carry viommu_id for IOMMU_HWPT_ALLOC',
+    what: "HWPT_ALLOC's pt_id may name a vIOMMU; before there are no vIOMMUs, so the rule follows from VIOMMU_ALLOC's row",
+    effect: null,
+  },
+  {
+    commit: '0ce5c2477af2',
+    release: '6.13',
+    kind: 'op',
+    subject: 'iommufd/viommu: Add IOMMUFD_OBJ_VDEVICE and IOMMU_VDEVICE_ALLOC ioctl',
+    what: 'IOMMU_VDEVICE_ALLOC; before, ENOTTY',
+    effect: op('VDEVICE_ALLOC', IOCTL_ABSENT),
+  },
+  {
+    commit: '576ad6eb45d6',
+    release: '6.13',
+    kind: 'op',
+    subject: 'iommufd/selftest: Add IOMMU_TEST_OP_DEV_CHECK_CACHE test command',
+    what: 'the selftest op TEST_DEV_CHECK_CACHE; before, EOPNOTSUPP',
+    effect: op('TEST_DEV_CHECK_CACHE', TEST_OP_ABSENT),
+  },
+  {
+    commit: '829ed626499c',
+    release: '6.13',
+    kind: 'op',
+    subject: 'iommufd: Add IOMMU_IOAS_CHANGE_PROCESS',
+    what: 'IOMMU_IOAS_CHANGE_PROCESS; before, ENOTTY',
+    effect: op('IOAS_CHANGE_PROCESS', IOCTL_ABSENT),
+  },
+  {
+    commit: 'e36ba5ab808e',
+    release: '6.15',
+    kind: 'op',
+    subject: 'iommufd: Add IOMMUFD_OBJ_VEVENTQ and IOMMUFD_CMD_VEVENTQ_ALLOC',
+    what: 'IOMMU_VEVENTQ_ALLOC; before, ENOTTY',
+    effect: op('VEVENTQ_ALLOC', IOCTL_ABSENT),
+  },
+  {
+    commit: 'b3cc0b7599cc',
+    release: '6.15',
+    kind: 'op',
+    subject: 'iommufd/selftest: Add IOMMU_TEST_OP_TRIGGER_VEVENT for vEVENTQ coverage',
+    what: 'the selftest op TEST_TRIGGER_VEVENT; before, EOPNOTSUPP',
+    effect: op('TEST_TRIGGER_VEVENT', TEST_OP_ABSENT),
+  },
+  {
+    commit: 'dbc5f37b4f8a',
+    release: '6.15',
+    kind: 'flag',
+    subject: 'iommufd: Allow allocating PASID-compatible domain',
+    what: 'IOMMU_HWPT_ALLOC_PASID; before, EOPNOTSUPP',
+    effect: flags('HWPT_ALLOC', 8n, 'EOPNOTSUPP'),
+  },
+  ...(['TEST_PASID_ATTACH', 'TEST_PASID_REPLACE', 'TEST_PASID_DETACH', 'TEST_PASID_CHECK_HWPT'] as const).map(
+    (name): Change => ({
+      commit: 'c1b52b0a97ae',
+      release: '6.15',
+      kind: 'op',
+      subject: 'iommufd/selftest: Add test ops to test pasid attach/detach',
+      what: `the selftest op ${name}; before, EOPNOTSUPP`,
+      effect: op(name, TEST_OP_ABSENT),
+    }),
+  ),
+  {
+    commit: 'ad744ed5dd8b',
+    release: '6.15',
+    kind: 'flag',
+    subject: 'vfio: VFIO_DEVICE_[AT|DE]TACH_IOMMUFD_PT support pasid',
+    what: 'VFIO_DEVICE_ATTACH_PASID (flags bit 0) and the pasid member; before, any flag fails with EINVAL',
+    effect: flags('VFIO_DEVICE_ATTACH_IOMMUFD_PT', 1n, 'EINVAL'),
+  },
+  {
+    commit: 'ad744ed5dd8b',
+    release: '6.15',
+    kind: 'flag',
+    subject: 'vfio: VFIO_DEVICE_[AT|DE]TACH_IOMMUFD_PT support pasid',
+    what: 'VFIO_DEVICE_DETACH_PASID (flags bit 0) and the pasid member; before, any flag fails with EINVAL',
+    effect: flags('VFIO_DEVICE_DETACH_IOMMUFD_PT', 1n, 'EINVAL'),
+  },
+  {
+    commit: '803f97298e7d',
+    release: '6.15',
+    kind: 'semantic',
+    subject: 'iommufd: Extend IOMMU_GET_HW_INFO to report PASID capability',
+    what: 'GET_HW_INFO writes out_max_pasid_log2 and the PASID capability bits; before, those bytes were __reserved',
+    effect: null,
+  },
+  {
+    commit: '1976cdf61ce9',
+    release: '6.17',
+    kind: 'struct',
+    subject: 'iommufd/viommu: Allow driver-specific user data for a vIOMMU object',
+    what: 'struct iommu_viommu_alloc grows from 24 to 40 bytes: data_len, __reserved, data_uptr; before, non-zero bytes there fail with E2BIG',
+    effect: grew('iommu_viommu_alloc', 24, 24),
+  },
+  {
+    commit: '2238ddc2b056',
+    release: '6.17',
+    kind: 'op',
+    subject: 'iommufd/viommu: Add IOMMUFD_CMD_HW_QUEUE_ALLOC ioctl',
+    what: 'IOMMU_HW_QUEUE_ALLOC; before, ENOTTY',
+    effect: op('HW_QUEUE_ALLOC', IOCTL_ABSENT),
+  },
+  {
+    commit: 'a9f10bab2e50',
+    release: '6.17',
+    kind: 'flag',
+    subject: 'iommufd: Allow an input data_type via iommu_hw_info',
+    what: 'IOMMU_HW_INFO_FLAG_INPUT_TYPE and in_data_type in GET_HW_INFO; before, any flag fails with EOPNOTSUPP',
+    effect: flags('GET_HW_INFO', 1n, 'EOPNOTSUPP'),
+  },
+  {
+    commit: 'b42497e3c0e7',
+    release: '6.17',
+    kind: 'semantic',
+    subject: 'iommufd: Prevent ALIGN() overflow',
+    what: 'reserved ranges reaching ULONG_MAX no longer let an automatic IOVA wrap: the allocation fails with ENOSPC (syzkaller, WARN in iopt_map_pages)',
+    effect: null,
+  },
+  {
+    commit: 'afb47765f923',
+    release: '6.18',
+    kind: 'errno',
+    subject: "iommufd: Make vfio_compat's unmap succeed if the range is already empty",
+    what: "VFIO compat's VFIO_IOMMU_UNMAP_DMA of a range where nothing is mapped succeeds with size 0, as type1 does; before, ENOENT (size 0 written back). IOAS_UNMAP still fails with ENOENT",
+    effect: was('compat-unmap-empty-enoent'),
+  },
+  ...(['TEST_DMABUF_GET', 'TEST_DMABUF_REVOKE'] as const).map(
+    (name): Change => ({
+      commit: 'd2041f1f11dd',
+      release: '6.19',
+      kind: 'op',
+      subject: 'iommufd/selftest: Add some tests for the dmabuf flow',
+      what: `the selftest op ${name}; before, EOPNOTSUPP (the model does not run it in any release)`,
+      effect: op(name, TEST_OP_ABSENT),
+    }),
+  ),
+  {
+    commit: '44ebaa1744fd',
+    release: '6.19',
+    kind: 'semantic',
+    subject: 'iommufd: Accept a DMABUF through IOMMU_IOAS_MAP_FILE',
+    what: 'IOAS_MAP_FILE takes a dma-buf fd; before, only a memfd or other shmem/hugetlbfs file',
+    effect: null,
+  },
+];
