@@ -1,47 +1,9 @@
-/**
- * The audit as one self-contained HTML page: uPlot and its stylesheet inlined, the data in a
- * JSON block, every string from the trace placed with textContent so none of it is markup.
- */
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+/** The audit as one self-contained HTML page (html-page.ts): its charts and tables drawn from the report. */
 import type { AuditReport } from './audit.ts';
-
-const require = createRequire(import.meta.url);
-
-export function asset(path: string): string {
-  return readFileSync(require.resolve(path), 'utf8');
-}
-
-/** JSON safe inside a <script> element: no `<`, so no `</script>` or `<!--` can end it. */
-export function scriptJson(value: unknown): string {
-  return JSON.stringify(value).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
-}
-
-export const escapeHtml = (s: string): string =>
-  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
-
-/** First strong isolate … pop directional isolate: a file name's direction stays its own (<title> takes no <bdi>). */
-export const isolate = (s: string): string => `\u2068${s}\u2069`;
-
-/**
- * uPlot formats numbers with `new Intl.NumberFormat(navigator.language)` as it loads, and a
- * browser under a C or POSIX locale reports a language Intl rejects (`en-US@posix`), so the chart
- * library would not load at all. It is given its own navigator, whose language is fixed.
- */
-export const withFixedLocale = (library: string, global: string): string =>
-  `var ${global} = (function (navigator) {\n${library}\nreturn ${global};\n})(new Proxy(window.navigator, { get: (nav, key) => {
-  if (key === 'language') return 'en-US';
-  if (key === 'languages') return ['en-US'];
-  const value = Reflect.get(nav, key);
-  return typeof value === 'function' ? value.bind(nav) : value;
-} }));`;
+import { renderPage } from './html-page.ts';
 
 /** Draws the charts and tables from the JSON block; runs in the page. */
 const PAGE_SCRIPT = `
-const data = JSON.parse(document.getElementById('audit-data').textContent);
-const el = (tag, text, cls) => { const e = document.createElement(tag); if (text !== undefined) e.textContent = String(text); if (cls) e.className = cls; return e; };
-const fmt = (pages) => { const b = pages * data.pageSize; return b >= 1073741824 ? (b / 1073741824).toFixed(2) + ' GiB' : b >= 1048576 ? (b / 1048576).toFixed(2) + ' MiB' : (b / 1024) + ' KiB'; };
-document.getElementById('title').append('iommufd-model audit: ', el('bdi', data.file));
 const sum = document.getElementById('summary');
 if (data.description) { const d = el('p', data.description, 'description'); d.dir = 'auto'; sum.append(d); }
 if (data.sampleStride) sum.append(el('p', 'The charts keep one change in ' + data.sampleStride + ', and the last; peaks are over every change.'));
@@ -84,7 +46,6 @@ for (const s of data.series) {
   if (!groups.has(owner)) groups.set(owner, []);
   groups.get(owner).push(s);
 }
-const palette = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#e377c2', '#17becf'];
 for (const [owner, list] of groups) {
   const box = el('div', undefined, 'chart');
   box.append(el('h3', owner));
@@ -114,26 +75,15 @@ const quirks = document.getElementById('quirks');
 for (const q of data.quirks) quirks.append(el('li', 'line ' + q.line + ' ' + q.op + ': ' + q.quirk + ': ' + q.detail));
 if (data.replay.quirksOmitted) quirks.append(el('li', data.replay.quirksOmitted + ' more not listed'));
 if (quirks.children.length === 0) quirks.append(el('li', 'none'));
-document.body.dataset.ready = '1';
 `;
 
-export function renderAuditHtml(report: AuditReport): string {
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'">
-<title>iommufd-model audit: ${escapeHtml(isolate(report.file))}</title>
-<style>${asset('uplot/dist/uPlot.min.css')}
-body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }
-h1 { overflow-wrap: anywhere; font-size: 1.5em; }
+const STYLES = `
 table { border-collapse: collapse; font-size: 0.85em; }
 th, td { border: 1px solid #ccc; padding: 0.2em 0.5em; text-align: left; }
 .chart { margin-bottom: 1.5em; }
-</style>
-</head>
-<body>
-<h1 id="title" dir="auto"></h1>
+`;
+
+const BODY = `
 <section id="summary"></section>
 <h2>The workload under each accounting</h2>
 <p>Pages per process. Each column is what its API charged for the mappings the trace made through it, and what it would charge for those made through the others: iommufd shares a pages object across IO address spaces, VFIO type1 charges each mapping of each container, SPAPR TCE charges pre-registered memory once per process.</p>
@@ -149,10 +99,8 @@ th, td { border: 1px solid #ccc; padding: 0.2em 0.5em; text-align: left; }
 <h2>Kernel quirks</h2>
 <p>What the kernel does where it looks wrong, which the model does too: not a failure.</p>
 <ul id="quirks"></ul>
-<script type="application/json" id="audit-data">${scriptJson(report)}</script>
-<script>${withFixedLocale(asset('uplot/dist/uPlot.iife.min.js'), 'uPlot')}</script>
-<script>${PAGE_SCRIPT}</script>
-</body>
-</html>
 `;
+
+export function renderAuditHtml(report: AuditReport): string {
+  return renderPage({ command: 'audit', file: report.file, styles: STYLES, body: BODY, data: report, script: PAGE_SCRIPT });
 }

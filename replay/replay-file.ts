@@ -7,7 +7,7 @@ import type { TraceEvent, TraceHeader } from '../events/types.ts';
 import type { World } from '../src/model/world.ts';
 import { clip } from '../events/quote.ts';
 import { headerKernel } from '../src/kernel/select.ts';
-import { type Counts, type Divergence, type QuirkRecord, type ReplayOptions, Replayer, type ViolationRecord } from './replayer.ts';
+import { type Counts, type Divergence, type FindingRecord, type QuirkRecord, type ReplayOptions, Replayer, type ViolationRecord } from './replayer.ts';
 import type { Explanation } from './inspect/explain.ts';
 
 export interface TraceReport extends Counts {
@@ -24,6 +24,10 @@ export interface TraceReport extends Counts {
   readonly quirks: readonly QuirkRecord[];
   /** Present when quirks were left out of `quirks` (`maxFindings`): how many. */
   readonly quirksOmitted?: number;
+  /** The events that set off a crash or WARN of the release followed, up to `maxFindings`: never a failure. */
+  readonly findings: readonly FindingRecord[];
+  /** Present when findings were left out of `findings` (`maxFindings`): how many. */
+  readonly findingsOmitted?: number;
   /** Present only when the file could not be replayed through: `file:line: reason`. */
   readonly error?: string;
   /** Present when reading the header's `env.kernel` warned (not a version, a distribution's, newer than known): `file: reason`, for stderr. */
@@ -35,6 +39,8 @@ export interface Totals extends Counts {
   violations?: number;
   /** Every kernel quirk, listed or not. */
   quirks?: number;
+  /** Every finding, listed or not. */
+  findings?: number;
 }
 
 export interface ReplayReport {
@@ -75,6 +81,8 @@ export async function replayFile(file: string, options: FileOptions, observer?: 
     ...(replayer !== null && replayer.violationsOmitted > 0 ? { violationsOmitted: replayer.violationsOmitted } : {}),
     quirks: replayer?.quirks ?? [],
     ...(replayer !== null && replayer.quirksOmitted > 0 ? { quirksOmitted: replayer.quirksOmitted } : {}),
+    findings: replayer?.findings ?? [],
+    ...(replayer !== null && replayer.findingsOmitted > 0 ? { findingsOmitted: replayer.findingsOmitted } : {}),
     ...(error === undefined ? {} : { error }),
     ...(kernelWarning === null ? {} : { warnings: [`${clip(file, Infinity)}: ${kernelWarning}`] }),
   });
@@ -112,7 +120,7 @@ export async function replayFile(file: string, options: FileOptions, observer?: 
  * `TraceError` names its own line; anything else (the model failing on an event, a header it
  * cannot build a world from) is placed at the line reached.
  */
-function failure(file: string, line: number, e: unknown): string {
+export function failure(file: string, line: number, e: unknown): string {
   if (e instanceof TraceError) return e.message;
   const reason = e instanceof Error ? `${e.name === 'Error' ? '' : `${e.name}: `}${e.message.replace(/^\[iommufd-model\] /, '')}` : String(e);
   return `${clip(file, Infinity)}:${line}: ${clip(reason, MAX_REASON)}`;
@@ -135,6 +143,7 @@ export function replayReport(traces: readonly TraceReport[], invariants: boolean
   }
   if (invariants) totals.violations = traces.reduce((n, t) => n + violationCount(t), 0);
   totals.quirks = traces.reduce((n, t) => n + quirkCount(t), 0);
+  totals.findings = traces.reduce((n, t) => n + findingCount(t), 0);
   return { traces, totals };
 }
 
@@ -142,8 +151,10 @@ export function replayReport(traces: readonly TraceReport[], invariants: boolean
 export const violationCount = (t: TraceReport): number => (t.violations?.length ?? 0) + (t.violationsOmitted ?? 0);
 /** A trace's kernel quirks, listed or not. */
 export const quirkCount = (t: TraceReport): number => t.quirks.length + (t.quirksOmitted ?? 0);
+/** A trace's findings, listed or not. */
+export const findingCount = (t: TraceReport): number => t.findings.length + (t.findingsOmitted ?? 0);
 
-/** 2 if a file could not be replayed through, else 1 if an event not marked unsure diverged or an invariant was violated, else 0: kernel quirks never count. */
+/** 2 if a file could not be replayed through, else 1 if an event not marked unsure diverged or an invariant was violated, else 0: kernel quirks and findings never count. */
 export function exitCode(report: ReplayReport): number {
   if (report.traces.some((t) => t.error !== undefined)) return 2;
   return report.totals.diverged > 0 || (report.totals.violations ?? 0) > 0 ? 1 : 0;

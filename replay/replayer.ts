@@ -10,6 +10,8 @@ import type { World } from '../src/model/world.ts';
 import { createWorld } from '../src/model/world-init.ts';
 import { FullInvariantTracker, type InvariantTracker, checkStep, stepQuirks } from '../src/invariants/invariants.ts';
 import { IncrementalInvariantTracker } from '../src/invariants/incremental.ts';
+import { type ReleaseBug, bugsOf, releasesWith } from '../src/kernel/release-bugs.ts';
+import { attributeToRelease } from '../src/kernel/release-quirks.ts';
 import { matches, outputsOf } from './compare.ts';
 import { type Json, toJson } from './json-value.ts';
 import { UnsureScopes, alternatives } from './unrecorded.ts';
@@ -30,7 +32,7 @@ export interface ReplayOptions {
   readonly kernel?: string;
   /** Divergences kept in `divergences`, at most (default: all); the rest are only counted. */
   readonly maxDivergences?: number;
-  /** Violations kept in `violations`, and quirks in `quirks`, each at most (default: all); the rest are only counted. */
+  /** Violations kept in `violations`, quirks in `quirks` and findings in `findings`, each at most (default: all); the rest are only counted. */
   readonly maxFindings?: number;
 }
 
@@ -53,6 +55,22 @@ export interface QuirkRecord {
   readonly op: string;
   readonly quirk: string;
   readonly detail: string;
+}
+
+/**
+ * An event that made the release followed crash or WARN (a bug of src/kernel/release-bugs.ts
+ * with a trigger): neither ok nor a divergence, and never a failure.
+ */
+export interface FindingRecord {
+  readonly line: number;
+  readonly seq: number | null;
+  readonly op: string;
+  /** The bug's name in the table. */
+  readonly bug: string;
+  /** The mainline commit that fixed it. */
+  readonly fixed_by: string;
+  /** The releases that have it, oldest first. */
+  readonly releases: readonly string[];
 }
 
 export interface Divergence {
@@ -104,6 +122,12 @@ export class Replayer {
   readonly quirks: QuirkRecord[] = [];
   /** Quirks past `maxFindings`: counted, not kept. */
   quirksOmitted = 0;
+  /** The events that set off a crash or WARN of the release followed. */
+  readonly findings: FindingRecord[] = [];
+  /** Findings past `maxFindings`: counted, not kept. */
+  findingsOmitted = 0;
+  /** The bugs of the release followed that crashed or WARNed: none in the newest. */
+  private readonly crashes: readonly ReleaseBug[];
   private readonly invariants: InvariantTracker;
   /** What events of undecided outcome reached: a divergence there is unsure. */
   private readonly unsureScopes = new UnsureScopes();
@@ -116,18 +140,36 @@ export class Replayer {
   ) {
     this.current = start ?? createWorld(header, options);
     this.invariants = options.invariantsFull === true ? new FullInvariantTracker() : new IncrementalInvariantTracker();
+    this.crashes = bugsOf(this.current.config.kernel.release).filter((b) => b.crash !== undefined);
   }
 
   get world(): World {
     return this.current;
   }
 
-  /** Runs the invariants after an event, recording the violations that are new. */
-  private check(event: TraceEvent, before: World, result: Result): void {
+  /**
+   * Runs the invariants after an event, recording the violations that are new: those a bug of
+   * the release followed brought about are its kernel quirks (src/kernel/release-quirks.ts).
+   */
+  private check(event: TraceEvent, before: World, result: Result, adopt: StepOptions): void {
     const found = [...checkStep(before, result.world, event, result)];
     if (result.world !== before || this.invariants.hasStanding) found.push(...this.invariants.check(result.world));
-    for (const v of found) {
+    const rerun = (world: World): StepOutcome | null => (event.argsOneOf === undefined ? step(world, event, adopt) : oneOf(event, world, adopt));
+    const { violations, quirks } = attributeToRelease(before, event, found, this.options.bugs ?? new Set(), rerun);
+    for (const v of violations) {
       if (!kept(this.violations, { line: event.line, seq: event.seq, op: event.op, ...v }, this.options.maxFindings)) this.violationsOmitted++;
+    }
+    for (const q of quirks) {
+      if (!kept(this.quirks, { line: event.line, seq: event.seq, op: event.op, ...q }, this.options.maxFindings)) this.quirksOmitted++;
+    }
+  }
+
+  /** Records the crashes and WARNs of the release followed that the event set off. */
+  private noteFindings(event: TraceEvent, before: World, result: Result): void {
+    for (const bug of this.crashes) {
+      if (bug.crash?.triggers({ before, event, after: result.world, result }) !== true) continue;
+      const finding = { line: event.line, seq: event.seq, op: event.op, bug: bug.name, fixed_by: bug.fixedBy, releases: releasesWith(bug) };
+      if (!kept(this.findings, finding, this.options.maxFindings)) this.findingsOmitted++;
     }
   }
 
@@ -159,7 +201,8 @@ export class Replayer {
     this.current = stepped.world;
     this.counts.events++;
     if (stepped.world !== before) this.noteQuirks(event, before, stepped.world);
-    if (this.options.invariants === true && stepped.result !== null) this.check(event, before, stepped.result);
+    if (this.options.invariants === true && stepped.result !== null) this.check(event, before, stepped.result, adopt);
+    if (this.crashes.length > 0 && stepped.result !== null) this.noteFindings(event, before, stepped.result);
     const { result } = stepped;
     if (result === null) {
       this.counts.unsupported++;
@@ -227,13 +270,13 @@ function answerOf(event: TraceEvent, run: StepOutcome): string {
 }
 
 /** What the event says the system answered; a `CHECK` always asserts its `value`. */
-function expectationOf(event: TraceEvent): Expectation | undefined {
+export function expectationOf(event: TraceEvent): Expectation | undefined {
   if (event.op !== 'CHECK') return event.expect;
   const value = event.args?.fields['value'] ?? 0n;
   return { ...event.expect, out: { ...event.expect?.out, value } };
 }
 
-function expectJson(expect: NonNullable<TraceEvent['expect']>): Json {
+export function expectJson(expect: NonNullable<TraceEvent['expect']>): Json {
   const json: { [k: string]: Json } = {};
   if (expect.errno !== undefined) json['errno'] = expect.errno;
   if (expect.out !== undefined) json['out'] = toJson(expect.out);

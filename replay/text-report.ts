@@ -1,26 +1,31 @@
 /**
  * The readable replay report: each divergence with line (and capture line), seq, op, expected and
  * actual (and, explained, the state its event named), the invariant violations, the kernel quirks
- * under their own heading, then a summary.
+ * and the findings (crashes of the release followed) under their own headings, then a summary.
  */
 import { clip } from '../events/quote.ts';
 import { explanationLines } from './inspect/explain-text.ts';
 import type { Counts } from './replayer.ts';
-import { type ReplayReport, quirkCount, violationCount } from './replay-file.ts';
+import { type ReplayReport, findingCount, quirkCount, violationCount } from './replay-file.ts';
+import { RELEASE_BUGS, releaseSpan } from '../src/kernel/release-bugs.ts';
 
 /** `violations`: present with `--invariants`. */
-const counts = (c: Counts, violations: number | undefined, quirks: number): string =>
+const counts = (c: Counts, violations: number | undefined, quirks: number, findings: number): string =>
   `${c.events} events: ${c.ok} ok, ${c.diverged} diverged, ${c.ran} ran${c.unknown > 0 ? `, ${c.unknown} unknown` : ''}, ${c.unsupported} unsupported` +
   (c.unsure_diverged > 0 ? `, ${c.unsure_diverged} unsure diverged` : '') +
   (violations === undefined ? '' : `, ${violations} invariant violations`) +
-  (quirks > 0 ? `, ${quirks} kernel quirks` : '');
+  (quirks > 0 ? `, ${quirks} kernel quirks` : '') +
+  (findings > 0 ? `, ${findings} findings` : '');
+
+/** What the kernel logged for the bug a finding names. */
+const logged = (bug: string): string => RELEASE_BUGS.find((b) => b.name === bug)?.crash?.report ?? bug;
 
 const where = (f: { line: number; seq: number | null; op: string }): string => `line ${f.line}${f.seq === null ? '' : ` seq ${f.seq}`} ${f.op}`;
 
 export function formatTextReport(report: ReplayReport): string {
   const lines: string[] = [];
   for (const t of report.traces) {
-    lines.push(`${clip(t.file, Infinity)}: ${counts(t, t.violations === undefined ? undefined : violationCount(t), quirkCount(t))}`);
+    lines.push(`${clip(t.file, Infinity)}: ${counts(t, t.violations === undefined ? undefined : violationCount(t), quirkCount(t), findingCount(t))}`);
     for (const d of t.divergences) {
       const seq = d.seq === null ? '' : ` seq ${d.seq}`;
       const unsure = d.unsure ? ' (unsure)' : '';
@@ -39,8 +44,14 @@ export function formatTextReport(report: ReplayReport): string {
       for (const q of t.quirks) lines.push(`    ${where(q)}: ${q.quirk}: ${q.detail}`);
       if (t.quirksOmitted !== undefined) lines.push(`    ... ${t.quirksOmitted} more kernel quirks not listed (--max-findings)`);
     }
+    if (findingCount(t) > 0) {
+      // A crash of the release the trace was judged as: the event that set it off, not a failure.
+      lines.push('  findings (the release crashed or WARNed here; not a failure):');
+      for (const f of t.findings) lines.push(`    ${where(f)}: ${f.bug}: ${logged(f.bug)} in ${releaseSpan(f.releases)}, fixed by ${f.fixed_by}`);
+      if (t.findingsOmitted !== undefined) lines.push(`    ... ${t.findingsOmitted} more findings not listed (--max-findings)`);
+    }
     if (t.error !== undefined) lines.push(`  stopped: ${t.error}`);
   }
-  if (report.traces.length > 1) lines.push(`total: ${report.traces.length} traces, ${counts(report.totals, report.totals.violations, report.totals.quirks ?? 0)}`);
+  if (report.traces.length > 1) lines.push(`total: ${report.traces.length} traces, ${counts(report.totals, report.totals.violations, report.totals.quirks ?? 0, report.totals.findings ?? 0)}`);
   return lines.join('\n');
 }

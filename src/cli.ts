@@ -3,7 +3,7 @@
  * The `iommufd-model` command. A shell around the pure model: it reads files, prints reports
  * and sets the exit code; bad input is one line on stderr and exit 2, never a stack trace.
  */
-import { Command, InvalidArgumentError } from '@commander-js/extra-typings';
+import { Command, InvalidArgumentError, type OptionValues } from '@commander-js/extra-typings';
 import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -104,6 +104,10 @@ function kernelRelease(value: string): string {
   return read.release;
 }
 
+/** `replay --kernel all`: each file under every release (replay/envelope.ts). */
+const ALL = 'all';
+const kernelOrAll = (value: string): string => (value === ALL ? ALL : kernelRelease(value));
+
 /** `--ops a,b`: the names; whether the fuzzer knows them is checked once it is loaded. */
 function opList(value: string): string[] {
   const ops = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
@@ -113,21 +117,46 @@ function opList(value: string): string[] {
 
 const BUGS_HELP = 'comma-separated deliberate bugs to switch on in the model (for measuring a checker; default none)';
 const KERNEL_HELP = "the kernel release to follow (6.4, v6.4, 6.4.12, 6.4-rc3, a release tag's commit) over each trace's env.kernel; list: print the releases";
+const KERNEL_ALL_HELP = `${KERNEL_HELP}; all: replay each file under every release and report the releases it is consistent with`;
 const HEADER_HELP = 'a header JSON file giving what the capture cannot say (devices, rlimit, uid, kernel, /dev/vfio/vfio driver)';
 const STRICT_HELP = 'an unreadable capture line is an error, not a warning';
 const REPEAT_HELP = 'runs of a syzkaller program that repeats forever';
 const SYZ_DATA_HELP = "a .syz program's data area at run time, when no C reproducer beside it says (default 0x200000000000)";
+const JOIN_HELP = 'a kernel-side log of the same run (the host ftrace with iommu map/unmap events, dmesg) to join to the QEMU log; repeatable';
 
-/** The options `import` and `replay --from` pass to the importer. */
-const importOptions = (opts: { header?: string; strict?: true; repeat?: number; syzData?: bigint; kernel?: string }) => ({
+/** `--join a --join b`: each file, in order. */
+const collect = (value: string, previous: readonly string[] | undefined): string[] => [...(previous ?? []), value];
+
+/** The options `import` and the commands taking `--from` pass to the importer. */
+const importOptions = (opts: { header?: string; strict?: true; repeat?: number; syzData?: bigint; kernel?: string; join?: readonly string[] }) => ({
   ...(opts.header === undefined ? {} : { header: opts.header }),
   ...(opts.kernel === undefined ? {} : { kernel: opts.kernel }),
   strict: opts.strict === true,
   ...(opts.repeat === undefined ? {} : { repeat: opts.repeat }),
   ...(opts.syzData === undefined ? {} : { syzData: opts.syzData }),
+  ...(opts.join === undefined ? {} : { join: opts.join }),
 });
+
+/** How the importer's options are introduced: in `import` itself, or after `--from` on a command that imports first. */
+const IMPORTER_HELP = { import: { any: '', syz: 'syz: ', qemu: 'qemu: ' }, from: { any: 'with --from: ', syz: 'with --from syz: ', qemu: 'with --from qemu: ' } } as const;
+
+/** The importer's own options: the one definition `import` and every command taking `--from` share. */
+function importerOptions<A extends unknown[], O extends OptionValues, G extends OptionValues>(command: Command<A, O, G>, within: keyof typeof IMPORTER_HELP) {
+  const { any, syz, qemu } = IMPORTER_HELP[within];
+  return command
+    .option('--header <file>', `${any}${HEADER_HELP}`)
+    .option('--strict', `${any}${STRICT_HELP}`)
+    .option('--repeat <n>', `${syz}${REPEAT_HELP}`, positiveInt)
+    .option('--syz-data <addr>', `${syz}${SYZ_DATA_HELP}`, address)
+    .option('--join <file>', `${qemu}${JOIN_HELP}`, collect);
+}
+
+/** `--from FORMAT` and the importer's options after it: what `replay`, `inspect`, `diff` and `bisect` read is a capture, imported first. */
+function fromCapture<A extends unknown[], O extends OptionValues, G extends OptionValues>(command: Command<A, O, G>, help: string) {
+  return importerOptions(command.option('--from <format>', `${help} (${CAPTURE_FORMATS.join(', ')})`, captureFormat), 'from');
+}
 const MAX_DIVERGENCES_HELP = 'divergences listed per file, at most; the rest are counted';
-const MAX_FINDINGS_HELP = 'invariant violations, and kernel quirks, listed per file, each at most; the rest are counted';
+const MAX_FINDINGS_HELP = 'invariant violations, kernel quirks, and findings (crashes of the release), listed per file, each at most; the rest are counted';
 const JOBS_HELP = 'worker threads, at most (default: the number of cores; 1: none, all in this thread)';
 const SHARD_HELP = 'make only every N-th unit from the I-th (1 <= I <= N); with --json, a report `merge` takes';
 
@@ -151,8 +180,7 @@ const program = new Command()
     process.exit(err.exitCode === 0 ? 0 : 2);
   });
 
-program
-  .command('replay')
+fromCapture(program.command('replay'), 'the files are captures: import each and replay it')
   .description('replay traces against the model and report every divergence')
   .argument('<files...>', 'trace files (JSON Lines, trace format 1 or 1.1)')
   .option('--json', 'print exactly one JSON report object on stdout')
@@ -164,15 +192,14 @@ program
   .option('--max-divergences <n>', MAX_DIVERGENCES_HELP, count, 1000)
   .option('--max-findings <n>', MAX_FINDINGS_HELP, count, 1000)
   .option('--bugs <list>', BUGS_HELP, bugList)
-  .option('--kernel <v>', KERNEL_HELP, kernelRelease)
+  .option('--kernel <v>', KERNEL_ALL_HELP, kernelOrAll)
   .option('--jobs <n>', JOBS_HELP, positiveInt)
   .option('--shard <i/n>', SHARD_HELP, shard)
-  .option('--from <format>', `the files are captures: import each (${CAPTURE_FORMATS.join(', ')}) and replay it`, captureFormat)
-  .option('--header <file>', `with --from: ${HEADER_HELP}`)
-  .option('--strict', `with --from: ${STRICT_HELP}`)
-  .option('--repeat <n>', `with --from syz: ${REPEAT_HELP}`, positiveInt)
-  .option('--syz-data <addr>', `with --from syz: ${SYZ_DATA_HELP}`, address)
   .action(async (captures, opts) => {
+    if (opts.kernel === ALL) {
+      await replayEnvelope(captures, opts);
+      return;
+    }
     const [{ exitCode, replayReport }, { runUnits }] = await Promise.all([import('../replay/replay-file.ts'), import('./parallel/pool.ts')]);
     const imported = opts.from === undefined ? null : await importCaptures(opts.from, captures, importOptions(opts));
     const files = imported?.traces ?? captures;
@@ -198,16 +225,11 @@ program
     process.exitCode = exitCode(report);
   });
 
-program
-  .command('import')
+importerOptions(program.command('import'), 'import')
   .description('import a capture (a QEMU log, strace output, a syzkaller program or C reproducer) as a trace (format 1.1)')
   .argument('<format>', CAPTURE_FORMATS.join(', '), captureFormat)
   .argument('<file>', 'the capture')
   .option('-o, --out <file>', 'write the trace there (default: stdout)')
-  .option('--header <file>', HEADER_HELP)
-  .option('--strict', STRICT_HELP)
-  .option('--repeat <n>', `syz: ${REPEAT_HELP}`, positiveInt)
-  .option('--syz-data <addr>', `syz: ${SYZ_DATA_HELP}`, address)
   .action(async (format, file, opts) => {
     const [{ importText }, { ImportError }] = await Promise.all([import('../replay/import/command.ts'), import('../replay/import/import-error.ts')]);
     let imported: { text: string; warnings: string[] };
@@ -229,17 +251,64 @@ program
     }
   });
 
-/** `replay --from`: the captures imported to trace files, their warnings printed; an import that fails is the command's error. */
+/** `--from`: the captures imported to trace files, their warnings printed; an import that fails is the command's error. */
 async function importCaptures(format: CaptureFormat, captures: readonly string[], options: ReturnType<typeof importOptions>) {
   const [{ importToFiles, underCaptureNames }, { ImportError }] = await Promise.all([import('../replay/import/command.ts'), import('../replay/import/import-error.ts')]);
   try {
     const imported = importToFiles(format, captures, options);
     for (const w of imported.warnings) process.stderr.write(`${w}\n`);
-    return { ...imported, named: (report: ReplayReport) => underCaptureNames(report, imported.traces, captures) };
+    const named = <R extends { readonly traces: readonly { readonly file: string; readonly error?: string }[] }>(report: R): R => underCaptureNames(report, imported.traces, captures);
+    return { ...imported, named };
   } catch (e: unknown) {
     if (e instanceof ImportError) fail(e.message);
     throw e;
   }
+}
+
+/** What `replay --kernel all` is given: `replay`'s options, the importer's among them. */
+type EnvelopeFlags = Parameters<typeof importOptions>[0] & {
+  json?: true;
+  ownChoices?: true;
+  invariants?: true;
+  invariantsFull?: true;
+  explain?: true;
+  shard?: Shard;
+  maxLineBytes: number;
+  maxDivergences: number;
+  maxFindings: number;
+  bugs?: ReadonlySet<BugName>;
+  jobs?: number;
+  from?: CaptureFormat;
+};
+
+/** Options of `replay` that mean nothing across releases: `--kernel all` refuses them. */
+const NOT_WITH_ALL = { invariants: '--invariants', invariantsFull: '--invariants-full', explain: '--explain', shard: '--shard' } as const;
+
+/** `replay --kernel all`: each file replayed under every release, a file per worker thread (replay/envelope.ts). */
+async function replayEnvelope(captures: readonly string[], opts: EnvelopeFlags): Promise<void> {
+  const refused = (Object.keys(NOT_WITH_ALL) as (keyof typeof NOT_WITH_ALL)[]).filter((k) => opts[k] !== undefined);
+  if (refused.length > 0) fail(`--kernel all takes no ${refused.map((k) => NOT_WITH_ALL[k]).join(', ')}`);
+  const [{ envelopeExitCode, envelopeReport }, { formatEnvelopeText }, { runUnits }] = await Promise.all([
+    import('../replay/envelope.ts'),
+    import('../replay/envelope-text.ts'),
+    import('./parallel/pool.ts'),
+  ]);
+  // `all` is no release to import under: an importer follows `--header`'s env.kernel, else the newest.
+  const { kernel: _all, ...importing } = opts;
+  const imported = opts.from === undefined ? null : await importCaptures(opts.from, captures, importOptions(importing));
+  const files = imported?.traces ?? captures;
+  const options = {
+    ownChoices: opts.ownChoices === true,
+    maxLineBytes: opts.maxLineBytes,
+    maxDivergences: opts.maxDivergences,
+    maxFindings: opts.maxFindings,
+    ...(opts.bugs === undefined ? {} : { bugs: opts.bugs }),
+  };
+  const traces = await runUnits({ kind: 'envelope', files, options }, shardUnits(files.length, WHOLE), { jobs: threads(opts.jobs), worker: WORKER }).finally(() => imported?.done());
+  const report = imported === null ? envelopeReport(traces) : imported.named(envelopeReport(traces));
+  process.stdout.write(`${opts.json === true ? JSON.stringify(report) : formatEnvelopeText(report)}\n`);
+  for (const t of report.traces) if (t.error !== undefined) process.stderr.write(`${t.error}\n`);
+  process.exitCode = envelopeExitCode(report);
 }
 
 program
@@ -298,85 +367,124 @@ program
 
 const CHECKPOINT_HELP = 'events between the snapshots kept to go back to (memory grows with the trace by what changed between two)';
 
-/** The options `inspect`, `diff` and `bisect` replay with, as `replay` takes them. */
-const timelineOptions = (opts: { ownChoices?: true; bugs?: ReadonlySet<BugName>; kernel?: string; maxLineBytes: number; checkpointEvery: number }) => ({
-  ownChoices: opts.ownChoices === true,
-  maxLineBytes: opts.maxLineBytes,
-  checkpointEvery: opts.checkpointEvery,
-  ...(opts.bugs === undefined ? {} : { bugs: opts.bugs }),
-  ...(opts.kernel === undefined ? {} : { kernel: opts.kernel }),
-});
+/** The options `inspect`, `diff` and `bisect` share: `replay`'s, `--from` with the importer's, and the checkpoints. */
+function timelineCommand<A extends unknown[], O extends OptionValues, G extends OptionValues>(command: Command<A, O, G>, jsonHelp: string) {
+  const shared = command
+    .option('--json', jsonHelp)
+    .option('--own-choices', 'adopt no recorded free choice, as replay --own-choices')
+    .option('--bugs <list>', BUGS_HELP, bugList)
+    .option('--kernel <v>', KERNEL_HELP, kernelRelease)
+    .option('--max-line-bytes <n>', 'longest accepted line, in bytes', positiveInt, 1048576)
+    .option('--checkpoint-every <k>', CHECKPOINT_HELP, positiveInt, 1000);
+  return fromCapture(shared, "the file is a capture: import it first, as replay --from does; lines are then the imported trace's (import writes it)");
+}
 
-program
-  .command('inspect')
-  .description('print the state after an event of a trace (--at), or go through the trace interactively')
-  .argument('<file>', 'a trace file')
-  .option('--at <n>', 'the trace line of the event (the header is line 1), or seq:S for the first event with that seq')
-  .option('--json', 'print the state as one JSON object (schema: docs/inspect.schema.json)')
-  .option('--select <s>', 'only one context (PID:FD), one object ([PID:FD/]ID) or an IOVA window of an IOAS ([PID:FD/]ID@FIRST..LAST)')
-  .option('--html <file>', 'write a self-contained page: the events to select one from, its state tree, the accounting charts (opens at --at)')
-  .option('--own-choices', 'adopt no recorded free choice, as replay --own-choices')
-  .option('--bugs <list>', BUGS_HELP, bugList)
-  .option('--kernel <v>', KERNEL_HELP, kernelRelease)
-  .option('--max-line-bytes <n>', 'longest accepted line, in bytes', positiveInt, 1048576)
-  .option('--checkpoint-every <k>', CHECKPOINT_HELP, positiveInt, 1000)
-  .action(async (file, opts) => {
-    const options = { ...timelineOptions(opts), json: opts.json === true, ...(opts.select === undefined ? {} : { select: opts.select }) };
-    if (opts.html !== undefined) {
-      if (opts.select !== undefined) fail('--select does not narrow the --html page (its tree opens as far as asked)');
+type TimelineFlags = Parameters<typeof importOptions>[0] & {
+  from?: CaptureFormat;
+  ownChoices?: true;
+  bugs?: ReadonlySet<BugName>;
+  maxLineBytes: number;
+  checkpointEvery: number;
+};
+
+/**
+ * The trace `inspect`, `diff` or `bisect` goes through, and the options it is replayed with:
+ * the file, or with `--from` the capture imported (its warnings printed, as `replay --from`
+ * prints them), named `CAPTURE (imported)` since lines are then the imported trace's. The
+ * header's `env.kernel` warnings are printed as `replay` prints them. `done()` removes the import.
+ */
+async function timelineSource(file: string, opts: TimelineFlags) {
+  const imported = opts.from === undefined ? null : await importCaptures(opts.from, [file], importOptions(opts));
+  const options = {
+    ownChoices: opts.ownChoices === true,
+    maxLineBytes: opts.maxLineBytes,
+    checkpointEvery: opts.checkpointEvery,
+    ...(opts.bugs === undefined ? {} : { bugs: opts.bugs }),
+    ...(opts.kernel === undefined ? {} : { kernel: opts.kernel }),
+    ...(imported === null ? {} : { name: `${file} (imported)` }),
+    warn: (line: string) => process.stderr.write(`${line}\n`),
+  };
+  return { file: imported?.traces[0] ?? file, options, done: () => imported?.done() };
+}
+
+timelineCommand(
+  program
+    .command('inspect')
+    .description('print the state after an event of a trace (--at), or go through the trace interactively')
+    .argument('<file>', 'a trace file (with --from, a capture)')
+    .option('--at <n>', 'the trace line of the event (the header is line 1), or seq:S for the first event with that seq')
+    .option('--select <s>', 'only one context (PID:FD), one object ([PID:FD/]ID) or an IOVA window of an IOAS ([PID:FD/]ID@FIRST..LAST)')
+    .option('--html <file>', 'write a self-contained page: the events to select one from, its state tree, the accounting charts (opens at --at)'),
+  'print the state as one JSON object (schema: docs/inspect.schema.json)',
+).action(async (file, opts) => {
+  if (opts.html !== undefined && opts.select !== undefined) fail('--select does not narrow the --html page (its tree opens as far as asked)');
+  if (opts.html === undefined && opts.at === undefined && opts.select !== undefined) fail('--select needs --at (in the session: select S)');
+  const source = await timelineSource(file, opts);
+  const options = { ...source.options, json: opts.json === true, ...(opts.select === undefined ? {} : { select: opts.select }) };
+  if (opts.html !== undefined) {
+    let html: string;
+    try {
       const [{ pageData, renderInspectHtml }, { parseAt }] = await Promise.all([import('../replay/inspect/html.ts'), import('../replay/inspect/document.ts')]);
-      const html = renderInspectHtml(await pageData(file, opts.at === undefined ? null : parseAt(opts.at), timelineOptions(opts)));
-      try {
-        writeFileSync(opts.html, html);
-      } catch (e: unknown) {
-        fail(`cannot write ${clip(opts.html, Infinity)}: ${errorCode(e)}`);
-      }
-      return;
+      html = renderInspectHtml(await pageData(source.file, opts.at === undefined ? null : parseAt(opts.at), source.options));
+    } finally {
+      source.done();
     }
+    try {
+      writeFileSync(opts.html, html);
+    } catch (e: unknown) {
+      fail(`cannot write ${clip(opts.html, Infinity)}: ${errorCode(e)}`);
+    }
+    return;
+  }
+  try {
     if (opts.at === undefined) {
-      if (opts.select !== undefined) fail('--select needs --at (in the session: select S)');
       const { interactive } = await import('../replay/inspect/session.ts');
-      process.exitCode = await interactive(file, options, { input: process.stdin, output: process.stdout, error: (line) => process.stderr.write(`iommufd-model: ${line}\n`) });
+      process.exitCode = await interactive(source.file, options, { input: process.stdin, output: process.stdout, error: (line) => process.stderr.write(`iommufd-model: ${line}\n`) });
       return;
     }
     const { inspectCommand } = await import('../replay/inspect/inspect-command.ts');
-    process.stdout.write(`${await inspectCommand(file, opts.at, options)}\n`);
-  });
+    process.stdout.write(`${await inspectCommand(source.file, opts.at, options)}\n`);
+  } finally {
+    source.done();
+  }
+});
 
-program
-  .command('diff')
-  .description('say what changed between two events of a trace: objects, areas, pins and counters')
-  .argument('<file>', 'a trace file')
-  .argument('<a>', 'the trace line of the earlier event (or seq:S)')
-  .argument('<b>', 'the trace line of the later event (or seq:S)')
-  .option('--json', 'print one JSON object')
-  .option('--own-choices', 'adopt no recorded free choice, as replay --own-choices')
-  .option('--bugs <list>', BUGS_HELP, bugList)
-  .option('--kernel <v>', KERNEL_HELP, kernelRelease)
-  .option('--max-line-bytes <n>', 'longest accepted line, in bytes', positiveInt, 1048576)
-  .option('--checkpoint-every <k>', CHECKPOINT_HELP, positiveInt, 1000)
-  .action(async (file, a, b, opts) => {
+timelineCommand(
+  program
+    .command('diff')
+    .description('say what changed between two events of a trace: objects, areas, pins and counters')
+    .argument('<file>', 'a trace file (with --from, a capture)')
+    .argument('<a>', 'the trace line of the earlier event (or seq:S)')
+    .argument('<b>', 'the trace line of the later event (or seq:S)'),
+  'print one JSON object',
+).action(async (file, a, b, opts) => {
+  const source = await timelineSource(file, opts);
+  try {
     const { diffCommand } = await import('../replay/inspect/diff-command.ts');
-    process.stdout.write(`${await diffCommand(file, a, b, { ...timelineOptions(opts), json: opts.json === true })}\n`);
-  });
+    process.stdout.write(`${await diffCommand(source.file, a, b, { ...source.options, json: opts.json === true })}\n`);
+  } finally {
+    source.done();
+  }
+});
 
-program
-  .command('bisect')
-  .description('find the first event of a trace after which a predicate holds (docs/inspect.md: the predicates)')
-  .argument('<file>', 'a trace file')
-  .requiredOption('--until <predicate>', "such as 'invariant', 'user_locked_vm uid=1000 > 0x10000', 'exists 1:3/5', 'mapped 1:3/1@0x100000'")
-  .option('--json', 'print one JSON object')
-  .option('--own-choices', 'adopt no recorded free choice, as replay --own-choices')
-  .option('--bugs <list>', BUGS_HELP, bugList)
-  .option('--kernel <v>', KERNEL_HELP, kernelRelease)
-  .option('--max-line-bytes <n>', 'longest accepted line, in bytes', positiveInt, 1048576)
-  .option('--checkpoint-every <k>', CHECKPOINT_HELP, positiveInt, 1000)
-  .action(async (file, opts) => {
+timelineCommand(
+  program
+    .command('bisect')
+    .description('find the first event of a trace after which a predicate holds (docs/inspect.md: the predicates)')
+    .argument('<file>', 'a trace file (with --from, a capture)')
+    .requiredOption('--until <predicate>', "such as 'invariant', 'user_locked_vm uid=1000 > 0x10000', 'exists 1:3/5', 'mapped 1:3/1@0x100000'"),
+  'print one JSON object',
+).action(async (file, opts) => {
+  const source = await timelineSource(file, opts);
+  try {
     const { bisect, bisectExitCode, formatBisect } = await import('../replay/inspect/bisect.ts');
-    const doc = await bisect(file, opts.until, timelineOptions(opts));
+    const doc = await bisect(source.file, opts.until, source.options);
     process.stdout.write(`${opts.json === true ? JSON.stringify(doc) : formatBisect(doc)}\n`);
     process.exitCode = bisectExitCode(doc);
-  });
+  } finally {
+    source.done();
+  }
+});
 
 program
   .command('fuzz')

@@ -16,7 +16,7 @@ export type { Result, RejectedChoice } from './model/command.ts';
 export type { StepOptions, StepOutcome } from './model/dispatch.ts';
 export type { Quirk, Violation } from './invariants/invariants.ts';
 export type { Area, Ctx, Ioas, IoPagetable, Mapping, OpenFile, Pages, Process, World } from './model/world.ts';
-export type { Divergence, Outcome, QuirkRecord, ReplayOptions, ViolationRecord } from '../replay/replayer.ts';
+export type { Divergence, FindingRecord, Outcome, QuirkRecord, ReplayOptions, ViolationRecord } from '../replay/replayer.ts';
 export type { ReplayObserver, ReplayReport, TraceReport } from '../replay/replay-file.ts';
 export type { Accounting, AuditAccountings, AuditReport, AuditSeries } from '../replay/audit.ts';
 export type { Counterexample, FuzzOptions, FuzzResult } from './fuzz/fuzz.ts';

@@ -7,7 +7,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { clip } from '../../events/quote.ts';
-import type { ReplayReport } from '../replay-file.ts';
 import { type CaptureFormat, type ImportOptions, importCapture } from './import.ts';
 import { ImportError } from './import-error.ts';
 import { formatIssues } from './line-issues.ts';
@@ -45,16 +44,24 @@ export function importToFiles(format: CaptureFormat, files: readonly string[], o
   }
 }
 
-/** A report of imported traces, each named by its capture (`capture (imported)` where a line is named). */
-export function underCaptureNames(report: ReplayReport, traces: readonly string[], captures: readonly string[]): ReplayReport {
+/** A report of imported traces (replay's, or `--kernel all`'s), each named by its capture (`capture (imported)` where a line is named). */
+export function underCaptureNames<
+  T extends { readonly file: string; readonly error?: string; readonly warnings?: readonly string[] },
+  R extends { readonly traces: readonly T[] },
+>(report: R, traces: readonly string[], captures: readonly string[]): R {
   return {
     ...report,
     traces: report.traces.map((t) => {
       const i = traces.indexOf(t.file);
       const capture = captures[i];
       if (capture === undefined) return t;
-      const error = t.error?.startsWith(`${t.file}:`) === true ? `${capture} (imported)${t.error.slice(t.file.length)}` : t.error;
-      return { ...t, file: capture, ...(error === undefined ? {} : { error }) };
+      const named = (text: string): string => (text.startsWith(`${t.file}:`) ? `${capture} (imported)${text.slice(t.file.length)}` : text);
+      return {
+        ...t,
+        file: capture,
+        ...(t.error === undefined ? {} : { error: named(t.error) }),
+        ...(t.warnings === undefined ? {} : { warnings: t.warnings.map(named) }),
+      };
     }),
   };
 }

@@ -88,6 +88,26 @@ export class HeaderPlan {
     return group;
   }
 
+  /**
+   * What the capture itself says of the host of group `group`'s device (a SPAPR IOMMU type set
+   * on its container: a POWER host): its kind, marked `inferred` with a note, when neither the
+   * capture nor `--header` gave one.
+   */
+  inferKind(group: number, kind: string, why: string): void {
+    const device = this.devices.find((d) => d['group'] === group);
+    if (device === undefined || device['kind'] !== 'unknown' || this.given(device['name'])) return;
+    device['kind'] = kind;
+    device['inferred'] = true;
+    const note = `kind ${kind} inferred: ${why}`;
+    device['note'] = typeof device['note'] === 'string' ? `${device['note']}; ${note}` : note;
+  }
+
+  /** Whether `--header` gives the device `name`. */
+  private given(name: unknown): boolean {
+    const env = isRecord(this.user?.['env']) ? this.user['env'] : {};
+    return Array.isArray(env['devices']) && env['devices'].some((d) => isRecord(d) && d['name'] === name && typeof d['kind'] === 'string' && d['kind'] !== 'unknown');
+  }
+
   note(text: string): void {
     if (!this.notes.includes(text)) this.notes.push(text);
   }

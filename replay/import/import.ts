@@ -2,12 +2,13 @@
  * `iommufd-model import FORMAT FILE`: a capture as a trace (format 1.1). The formats: `qemu`
  * (QEMU logs), `strace` (strace output), `syz` (syzkaller programs and C reproducers). A file
  * that is none of them, or a kernel-side log (ftrace, dmesg) with no QEMU log to join it to, is
- * refused with one line.
+ * refused with one line; `--join` joins kernel-side logs to a QEMU log of the same run.
  */
-import { captureLines, readCapture } from './capture-text.ts';
+import { readCapture } from './capture-text.ts';
 import { HeaderPlan, readUserHeader } from './header.ts';
 import { ImportError } from './import-error.ts';
 import { type LineIssue, LineIssues } from './line-issues.ts';
+import { type KernelRange, kernelSideKind, kernelSideWhat, readKernelSide } from './kernel-side.ts';
 import { importQemu } from './qemu.ts';
 import { importStrace } from './strace.ts';
 import { importSyz } from './syz.ts';
@@ -25,6 +26,8 @@ export interface ImportOptions {
   readonly syzData?: bigint;
   /** `replay --from --kernel`: the release the capture came from, the header's `env.kernel` over `--header`'s. */
   readonly kernel?: string;
+  /** `--join`: kernel-side logs (ftrace, dmesg) of the QEMU log's run. */
+  readonly join?: readonly string[];
 }
 
 export interface ImportResult {
@@ -33,18 +36,23 @@ export interface ImportResult {
   readonly issues: readonly LineIssue[];
 }
 
-/** Kernel-side logs the importers know by their lines, and cannot replay alone. */
-const KERNEL_SIDE: readonly { readonly pattern: RegExp; readonly what: string }[] = [
-  { pattern: /^\s*\S.*-\d+\s+\[\d+\]\s+\S+\s+\d+\.\d+: \w+:/, what: 'an ftrace log (/sys/kernel/debug/tracing/trace)' },
-  { pattern: /^\[\s*\d+\.\d+\] /, what: 'a kernel log (dmesg)' },
-];
-
 function refuseKernelSide(file: string, text: string): void {
-  const first = captureLines(text).find((l) => l.text.trim() !== '');
-  const side = first === undefined ? undefined : KERNEL_SIDE.find((k) => k.pattern.test(first.text));
-  if (side !== undefined) {
-    throw new ImportError(`${file}: ${side.what}: the kernel side of a run, with no QEMU log to join it to; import the QEMU log`);
+  const kind = kernelSideKind(text);
+  if (kind !== null) {
+    throw new ImportError(`${file}: ${kernelSideWhat(kind)}: the kernel side of a run, with no QEMU log to join it to; import the QEMU log with --join ${file.split('/').pop()}`);
   }
+}
+
+/** The kernel-side logs `--join` names, read; each must be one, and only a QEMU log joins them. */
+function readJoined(format: CaptureFormat, files: readonly string[], header: HeaderPlan, issues: LineIssues): KernelRange[] {
+  if (files.length > 0 && format !== 'qemu') throw new ImportError(`--join: only a QEMU log joins kernel-side logs, not ${WHAT[format]}`);
+  return files.flatMap((file) => {
+    const text = readCapture(file);
+    const kind = kernelSideKind(text);
+    if (kind === null) throw new ImportError(`${file}: not a kernel-side log to join (an ftrace or dmesg log)`);
+    header.note(`Joined with ${kernelSideWhat(kind)} of the same run: ${file.split('/').pop()}.`);
+    return readKernelSide(file, text, issues);
+  });
 }
 
 const WHAT: { readonly [F in CaptureFormat]: string } = {
@@ -62,9 +70,10 @@ export function importCapture(format: CaptureFormat, file: string, options: Impo
   const given = options.kernel === undefined ? user : { ...user, env: { ...(user?.['env'] as object | undefined), kernel: options.kernel } };
   const header = new HeaderPlan(given, file.split('/').pop() as string);
   const issues = new LineIssues();
+  const joined = readJoined(format, options.join ?? [], header, issues);
   const imported =
     format === 'qemu'
-      ? importQemu(text, header, issues)
+      ? importQemu(text, header, issues, joined)
       : format === 'strace'
         ? importStrace(text, header, issues)
         : importSyz(text, file, header, issues, options);

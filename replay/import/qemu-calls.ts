@@ -118,7 +118,8 @@ export class CallJoiner {
     const errno = errnoOfText(fact.text);
     const pending = this.pending(fact.op === 'IOAS_MAP' ? ['IOAS_MAP', 'IOAS_MAP_FILE'] : [fact.op]);
     if (pending !== undefined && pending.open === 'text' && (fact.id === undefined || pending.args['id'] === Number(fact.id))) {
-      failure(pending, errno);
+      // A trace line that printed the errno itself (`ret ? errno : 0`) keeps it.
+      if (pending.result?.errno === undefined || pending.result.errno === '*') failure(pending, errno);
       // The helpers' maps have no caller line; a container map's caller prints one next.
       pending.open = pending.target.kind === 'container' && pending.target.container === 'qemu_vfio' ? null : 'caller';
       return;
@@ -133,6 +134,19 @@ export class CallJoiner {
         break;
       case 'IOAS_ALLOC':
         this.add({ line, op: 'IOAS_ALLOC', target: { kind: 'backend' }, args: {} });
+        break;
+      case 'VFIO_DEVICE_ATTACH_IOMMUFD_PT':
+      case 'VFIO_DEVICE_DETACH_IOMMUFD_PT':
+        this.add({ line, op: fact.op, target: { kind: 'device', name: fact.device as string }, args: fact.id === undefined ? {} : { pt_id: Number(fact.id) } });
+        break;
+      case 'HWPT_ALLOC':
+      case 'HWPT_SET_DIRTY_TRACKING':
+      case 'HWPT_GET_DIRTY_BITMAP':
+      case 'HWPT_INVALIDATE':
+      case 'VIOMMU_ALLOC':
+      case 'VDEVICE_ALLOC':
+        // An iommufd ioctl whose trace line is not in the log: on the backend's fd, its arguments unknown.
+        this.add({ line, op: fact.op, target: { kind: 'backend' }, args: {}, unknown: true });
         break;
       default:
         this.add({ line, op: fact.op, target: { kind: 'container', container: null }, args: {}, unknown: true, open: 'caller' });

@@ -96,7 +96,10 @@ export class Emitter {
   /**
    * A QEMU container: with iommufd, an IOAS on the backend's fd (the one a backend line pairs it
    * with, else one allocated in front); legacy, /dev/vfio/vfio with a group set and the IOMMU
-   * type QEMU picks (`vfio_get_iommu_type()`: TYPE1v2 first; util/vfio-helpers.c: TYPE1).
+   * type QEMU picks (`vfio_get_iommu_type()`: TYPE1v2 first; util/vfio-helpers.c: TYPE1). A
+   * log whose container events are a SPAPR TCE container's says its host is POWER, where QEMU
+   * picks SPAPR_TCE_v2 (its windows and memory preregistration are v2's): the stand-in group's
+   * device is then of kind `spapr`, inferred.
    */
   private container(key: string | null, line: number): { fd: number; ioas?: number } {
     const name = key ?? this.lastContainer ?? 'the container';
@@ -118,7 +121,9 @@ export class Emitter {
       this.draft.added({ op: 'OPEN', args: { path: '/dev/vfio/vfio' }, expect: { out: { fd } }, inferred: true }, line, why);
       this.draft.added({ op: 'OPEN', args: { path: `/dev/vfio/${group}` }, expect: { out: { fd: groupFd } }, inferred: true }, line, why);
       this.draft.added({ op: 'VFIO_GROUP_SET_CONTAINER', fd: groupFd, args: { container_fd: fd } }, line, why);
-      const type = name === 'qemu_vfio' ? 'TYPE1_IOMMU' : 'TYPE1v2_IOMMU';
+      const power = name === 'qemu_vfio' ? null : this.facts.power;
+      if (power !== null) this.header.inferKind(group, 'spapr', `the log's ${power.event} (line ${power.line}) is a SPAPR TCE container's, which only a POWER host has`);
+      const type = name === 'qemu_vfio' ? 'TYPE1_IOMMU' : power !== null ? 'SPAPR_TCE_v2_IOMMU' : 'TYPE1v2_IOMMU';
       this.draft.added({ op: 'VFIO_SET_IOMMU', fd, args: { arg: type } }, line, `${why}; QEMU sets ${type}`);
       this.open.add(fd).add(groupFd);
       made = { fd };

@@ -4,6 +4,7 @@
  * groups, and the lines read but not imported.
  */
 import type { QemuCall } from './qemu-calls.ts';
+import type { QemuFact } from './qemu-messages.ts';
 
 type Json = { [key: string]: unknown };
 
@@ -24,6 +25,8 @@ export interface LogFacts {
   readonly deviceOfLine: Map<number, string>;
   /** Lines read but not imported, and why. */
   readonly notImported: string[];
+  /** The first line of a SPAPR TCE container's trace events (`vfio_spapr_*`, `vfio_prereg_*`): its host is POWER. */
+  power: { line: number; event: string } | null;
 }
 
 /** No facts yet. */
@@ -36,7 +39,16 @@ export const noFacts = (): LogFacts => ({
   containers: [],
   deviceOfLine: new Map(),
   notImported: [],
+  power: null,
 });
+
+/** What a message's fact says beyond its call: the device a line is about, a container's group, a device's fd, a POWER host. */
+export function noteFact(fact: QemuFact, line: number, facts: LogFacts): void {
+  if (fact.kind === 'device') facts.deviceOfLine.set(line, fact.device);
+  if (fact.kind === 'failed' && fact.device !== undefined && fact.devfd !== undefined) facts.deviceFd.set(fact.device, fact.devfd);
+  if (fact.kind === 'failed' && fact.op.startsWith('VFIO_IOMMU_SPAPR_')) facts.power ??= { line, event: `${fact.op} failure message` };
+  if (fact.kind === 'container') facts.containers.push({ line, device: fact.device, ...(fact.group === undefined ? {} : { group: fact.group }) });
+}
 
 /** The device a `-device` option string names: `host=` (PCI), `sysfsdev=` (a path ending in its name), or JSON's `host`. */
 export function deviceOfOptions(options: string): { name: string; mdev: boolean } | null {

@@ -5,7 +5,7 @@
  * whatever the output went through: a `-msg timestamp=on` time, an older log backend's
  * `<tid>@<sec>.<usec>:`, a syslog or journal prefix, indentation.
  */
-import { QEMU_BRANCH_EVENTS } from './qemu-branch-events.ts';
+import { QEMU_BRANCH_EVENTS, QEMU_EARLIER_FORMATS } from './qemu-branch-events.ts';
 import { QEMU_TRACE_EVENTS } from './qemu-formats.ts';
 
 /** The format of a trace event: the vendored files', else a development branch's. */
@@ -80,13 +80,16 @@ function patternOf(format: string): RegExp {
 function traceArgs(name: string, rest: string): QemuLine {
   const event = formatOf(name);
   if (event === undefined) return { kind: 'unreadable', reason: `${name}: not an event of the vendored QEMU trace-events files` };
-  const m = patternOf(event.format).exec(rest);
-  if (m === null) return { kind: 'unreadable', reason: `${name}: does not read by its format ${JSON.stringify(event.format)} (another QEMU version?)` };
-  const args: { [arg: string]: string } = {};
-  event.args.forEach((arg, i) => {
-    if (m[i + 1] !== undefined) args[arg] = m[i + 1] as string;
-  });
-  return { kind: 'trace', name, args };
+  for (const format of [event, ...(QEMU_EARLIER_FORMATS[name] ?? [])]) {
+    const m = patternOf(format.format).exec(rest);
+    if (m === null) continue;
+    const args: { [arg: string]: string } = {};
+    format.args.forEach((arg, i) => {
+      if (m[i + 1] !== undefined) args[arg] = m[i + 1] as string;
+    });
+    return { kind: 'trace', name, args };
+  }
+  return { kind: 'unreadable', reason: `${name}: does not read by its format ${JSON.stringify(event.format)} (another QEMU version?)` };
 }
 
 /** The end of a `-device` option string: JSON (`{...}`, QEMU's -device JSON syntax) or up to `: `. */

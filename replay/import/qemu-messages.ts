@@ -8,11 +8,39 @@
  */
 
 /** The ioctls whose failure a message reports. */
-export type FailedOp = 'VFIO_IOMMU_MAP_DMA' | 'VFIO_IOMMU_UNMAP_DMA' | 'IOAS_MAP' | 'IOAS_UNMAP' | 'DESTROY' | 'GET_HW_INFO' | 'IOAS_ALLOC' | 'HWPT_ALLOC';
+export type FailedOp =
+  | 'VFIO_IOMMU_MAP_DMA'
+  | 'VFIO_IOMMU_UNMAP_DMA'
+  | 'VFIO_IOMMU_DIRTY_PAGES'
+  | 'VFIO_IOMMU_SPAPR_TCE_CREATE'
+  | 'VFIO_IOMMU_SPAPR_TCE_REMOVE'
+  | 'VFIO_IOMMU_SPAPR_REGISTER_MEMORY'
+  | 'IOAS_MAP'
+  | 'IOAS_MAP_FILE'
+  | 'IOAS_UNMAP'
+  | 'DESTROY'
+  | 'GET_HW_INFO'
+  | 'IOAS_ALLOC'
+  | 'HWPT_ALLOC'
+  | 'HWPT_SET_DIRTY_TRACKING'
+  | 'HWPT_GET_DIRTY_BITMAP'
+  | 'HWPT_INVALIDATE'
+  | 'VIOMMU_ALLOC'
+  | 'VDEVICE_ALLOC'
+  | 'VFIO_DEVICE_ATTACH_IOMMUFD_PT'
+  | 'VFIO_DEVICE_DETACH_IOMMUFD_PT';
 
 export type QemuFact =
   /** `<ioctl> failed: <strerror>`, printed by the function that issued it. */
-  | { readonly kind: 'failed'; readonly op: FailedOp; readonly text: string; readonly id?: bigint }
+  | {
+      readonly kind: 'failed';
+      readonly op: FailedOp;
+      readonly text: string;
+      readonly id?: bigint;
+      /** A device ioctl's device, by name, and its fd when the message prints it. */
+      readonly device?: string;
+      readonly devfd?: number;
+    }
   /** `vfio[_container]_dma_[un]map(<container>, <iova>, <size>[, <vaddr>]) = <ret> (<strerror>)`, printed by its caller. */
   | {
       readonly kind: 'dma';
@@ -49,6 +77,13 @@ const failed = (op: FailedOp, source: string, message: string): MessagePattern =
   fact: (m) => ({ kind: 'failed', op, text: m[1] as string }),
 });
 
+/** `error_setg_errno(errp, errno, "<message>")`, reported as `<message>: <strerror>`; `message` has no group of its own. */
+const setgErrno = (op: FailedOp, source: string, message: string): MessagePattern => ({
+  pattern: new RegExp(`${message}: ${TEXT}`),
+  source,
+  fact: (m) => ({ kind: 'failed', op, text: m[1] as string }),
+});
+
 const address = (s: string): bigint => (s === '(nil)' ? 0n : BigInt(s));
 
 export const QEMU_MESSAGES: readonly MessagePattern[] = [
@@ -66,11 +101,52 @@ export const QEMU_MESSAGES: readonly MessagePattern[] = [
     source: 'iommufd_backend_alloc_ioas() (backends/iommufd.c)',
     fact: (m) => ({ kind: 'failed', op: 'IOAS_ALLOC', text: m[1] as string }),
   },
+  setgErrno('HWPT_ALLOC', 'iommufd_backend_alloc_hwpt() (backends/iommufd.c: "Failed to allocate hwpt"; the iommufd branches: "IOMMU_HWPT_ALLOC failed: %m")', '(?:Failed to allocate hwpt|IOMMU_HWPT_ALLOC failed)'),
+  failed('IOAS_MAP_FILE', 'iommufd_backend_map_file_dma() (backends/iommufd.c)', 'IOMMU_IOAS_MAP_FILE'),
+  setgErrno('HWPT_SET_DIRTY_TRACKING', 'iommufd_backend_set_dirty_tracking() (backends/iommufd.c): "IOMMU_HWPT_SET_DIRTY_TRACKING(hwpt_id %u) failed"', 'IOMMU_HWPT_SET_DIRTY_TRACKING\\(hwpt_id \\d+\\) failed'),
+  setgErrno(
+    'HWPT_GET_DIRTY_BITMAP',
+    'iommufd_backend_get_dirty_bitmap() (backends/iommufd.c): "IOMMU_HWPT_GET_DIRTY_BITMAP (iova: 0x%"HWADDR_PRIx" size: 0x"RAM_ADDR_FMT") failed"',
+    'IOMMU_HWPT_GET_DIRTY_BITMAP \\(iova: 0x[0-9a-fA-F]+ size: 0x[0-9a-fA-F]+\\) failed',
+  ),
+  setgErrno(
+    'HWPT_INVALIDATE',
+    'iommufd_backend_invalidate_cache() (backends/iommufd.c): "IOMMU_HWPT_INVALIDATE failed: total %d entries, processed %d entries" ("totally" as first posted)',
+    'IOMMU_HWPT_INVALIDATE failed: total(?:ly)? \\d+ entries, processed \\d+ entries',
+  ),
   {
-    pattern: new RegExp(`Failed to allocate hwpt: ${TEXT}`),
-    source: 'iommufd_backend_alloc_hwpt() (backends/iommufd.c)',
-    fact: (m) => ({ kind: 'failed', op: 'HWPT_ALLOC', text: m[1] as string }),
+    // error_setg_errno(errp, errno, "[iommufd=%d] error attach %s (%d) to id=%d", iommufd, vbasedev->name, vbasedev->fd, id).
+    pattern: new RegExp(`\\[iommufd=\\d+\\] error attach (\\S+) \\((\\d+)\\) to id=(\\d+): ${TEXT}`),
+    source: 'iommufd_cdev_attach_ioas_hwpt() (hw/vfio/iommufd.c)',
+    fact: (m) => ({ kind: 'failed', op: 'VFIO_DEVICE_ATTACH_IOMMUFD_PT', device: m[1] as string, devfd: Number(m[2]), id: BigInt(m[3] as string), text: m[4] as string }),
   },
+  {
+    // error_setg_errno(errp, errno, "detach %s failed", vbasedev->name).
+    pattern: new RegExp(`detach (\\S+) failed: ${TEXT}`),
+    source: 'iommufd_cdev_detach_ioas_hwpt() (hw/vfio/iommufd.c)',
+    fact: (m) => ({ kind: 'failed', op: 'VFIO_DEVICE_DETACH_IOMMUFD_PT', device: m[1] as string, text: m[2] as string }),
+  },
+  setgErrno('VIOMMU_ALLOC', 'iommufd_backend_alloc_viommu() (backends/iommufd.c)', 'IOMMU_VIOMMU_ALLOC failed'),
+  setgErrno('VDEVICE_ALLOC', 'iommufd_backend_alloc_vdev() (backends/iommufd.c)', 'IOMMU_VDEVICE_ALLOC failed'),
+  setgErrno('VFIO_IOMMU_DIRTY_PAGES', 'vfio_legacy_set_dirty_page_tracking() (hw/vfio/container.c): "Failed to set dirty tracking flag 0x%x"', 'Failed to set dirty tracking flag 0x[0-9a-fA-F]+'),
+  setgErrno(
+    'VFIO_IOMMU_DIRTY_PAGES',
+    'vfio_legacy_query_dirty_bitmap() (hw/vfio/container.c): "Failed to get dirty bitmap for iova: 0x%"PRIx64" size: 0x%"PRIx64',
+    'Failed to get dirty bitmap for iova: 0x[0-9a-fA-F]+ size: 0x[0-9a-fA-F]+',
+  ),
+  {
+    // Before QEMU 10.1: `error_report("Failed to create a window, ret = %d (%m)", ret)`; since: error_setg_errno(), `: %m` after.
+    pattern: new RegExp(`Failed to create a window, ret = -?\\d+(?: \\(([^)]*)\\)|: ${TEXT})`),
+    source: 'vfio_spapr_create_window() (hw/vfio/spapr.c)',
+    fact: (m) => ({ kind: 'failed', op: 'VFIO_IOMMU_SPAPR_TCE_CREATE', text: (m[1] ?? m[2]) as string }),
+  },
+  {
+    // `error_report("Failed to remove window at %"PRIx64, ...)`: no errno.
+    pattern: /Failed to remove window at [0-9a-fA-F]+/,
+    source: 'vfio_spapr_remove_window() (hw/vfio/spapr.c)',
+    fact: () => ({ kind: 'failed', op: 'VFIO_IOMMU_SPAPR_TCE_REMOVE', text: '' }),
+  },
+  setgErrno('VFIO_IOMMU_SPAPR_REGISTER_MEMORY', 'vfio_prereg_listener_region_add() (hw/vfio/spapr.c): "Memory registering failed"', 'Memory registering failed'),
   {
     // `error_report("Failed to free id: %u %m", id)`; an iommufd branch of 2023 printed no space before the id.
     pattern: new RegExp(`Failed to free id: ?(\\d+) ${TEXT}`),
@@ -125,6 +201,8 @@ export const QEMU_MESSAGES: readonly MessagePattern[] = [
 const NO_IOCTL: readonly RegExp[] = [
   // hw_error() after a failed map of guest RAM (vfio_listener_region_add()).
   /hardware error: vfio: DMA mapping failed, unable to continue/,
+  // hw_error() after a failed memory preregistration at run time (vfio_prereg_listener_region_add()); its trace line is the call.
+  /hardware error: vfio: Memory registering failed, unable to continue/,
 ];
 
 /** The facts a message gives, in the order they appear in it; `null` when it says nothing the importer reads. */

@@ -3,17 +3,20 @@
  * prints beside it) as a trace. Trace events are read by the formats of the vendored
  * trace-events files (qemu-line.ts, qemu-formats.ts), messages by their text
  * (qemu-messages.ts); the lines of one ioctl become one call (qemu-trace-events.ts,
- * qemu-calls.ts), and the calls become events (qemu-emitter.ts).
+ * qemu-calls.ts), and the calls become events (qemu-emitter.ts). The kernel-side logs of the
+ * same run, joined (`--join`), decide the results the log does not record (qemu-join.ts).
  */
 import { captureLines } from './capture-text.ts';
 import type { HeaderPlan } from './header.ts';
 import type { LineIssues } from './line-issues.ts';
 import { CallJoiner } from './qemu-calls.ts';
 import { Emitter, namedNumbers, place } from './qemu-emitter.ts';
-import { type LogFacts, deviceOfOptions, noFacts } from './qemu-facts.ts';
+import { deviceOfOptions, noFacts, noteFact } from './qemu-facts.ts';
 import { type QemuLine, readQemuLine } from './qemu-line.ts';
 import { inferDmabufFds } from './qemu-dmabuf.ts';
-import { type QemuFact, messageFacts } from './qemu-messages.ts';
+import { joinKernelSide } from './qemu-join.ts';
+import type { KernelRange } from './kernel-side.ts';
+import { messageFacts } from './qemu-messages.ts';
 import { traceCall } from './qemu-trace-events.ts';
 import type { TraceDraft } from './trace-draft.ts';
 
@@ -79,20 +82,17 @@ function readLog(text: string, issues: LineIssues) {
   return { calls: joiner.calls, facts, backend, readable };
 }
 
-function noteFact(fact: QemuFact, line: number, facts: LogFacts): void {
-  if (fact.kind === 'device') facts.deviceOfLine.set(line, fact.device);
-  if (fact.kind === 'container') facts.containers.push({ line, device: fact.device, ...(fact.group === undefined ? {} : { group: fact.group }) });
-}
-
 export interface QemuImport {
   readonly header: HeaderPlan;
   readonly draft: TraceDraft;
   readonly readable: number;
 }
 
-export function importQemu(text: string, header: HeaderPlan, issues: LineIssues): QemuImport {
+/** `joined`: the map and unmap events of the run's kernel-side logs (`--join`). */
+export function importQemu(text: string, header: HeaderPlan, issues: LineIssues, joined: readonly KernelRange[] = []): QemuImport {
   const { calls, facts, backend, readable } = readLog(text, issues);
   place(calls, facts);
+  joinKernelSide(calls, joined, issues);
   inferDmabufFds(calls);
   for (const [device, fd] of facts.deviceFd) {
     const cdev = facts.cdevOfFd.get(fd);

@@ -38,7 +38,10 @@ export function readStraceLine(raw: string): StraceLine {
   }
   // -t / -tt (`18:17:24[.123456]`), -ttt and -r (`0.000041`).
   text = text.replace(/^(?:\d{1,2}:\d{2}:\d{2}(?:\.\d+)?|\d+\.\d+)\s+/, '');
-  if (/^(?:---|\+\+\+)/.test(text)) return { kind: 'other' };
+  // -i (`[00007f3a5c2e1a1b] `, the instruction pointer) and -n (`[  16] `, the system call number).
+  text = text.replace(/^(?:\[\s*[0-9a-fA-F]+\]\s+)+/, '');
+  // Signals, exits, -k's stack frames (` > /usr/lib64/libc.so.6(ioctl+0xb) [0x10a1b]`), and strace's own notes (`strace: Process 7131 attached`).
+  if (/^(?:---|\+\+\+|> |strace: )/.test(text)) return { kind: 'other' };
   const resumed = /^<\.\.\. ([a-z0-9_]+) resumed>\s?(.*)$/.exec(text);
   if (resumed !== null) {
     const body = resumed[2] as string;
@@ -54,6 +57,16 @@ export function readStraceLine(raw: string): StraceLine {
   const r = RESULT.exec(rest);
   if (r === null) return { kind: 'unreadable', reason: `${call[1]}: no result` };
   return { kind: 'call', pid, name: call[1] as string, args: rest.slice(0, r.index), result: `${r[1]}${r[2] === undefined ? '' : ` ${r[2]}`}` };
+}
+
+/** A string as strace quotes it (`"..."`), its C escapes undone: `-x` and `-xx` print bytes as `\xNN`, others are octal or `\n`-style. */
+export function unquote(quoted: string): string | null {
+  const m = /^"(.*)"(?:\.\.\.)?$/s.exec(quoted);
+  if (m === null) return null;
+  const ESCAPES: { readonly [c: string]: string } = { n: '\n', t: '\t', r: '\r', v: '\v', f: '\f', '"': '"', '\\': '\\' };
+  return (m[1] as string).replace(/\\(x[0-9a-fA-F]{2}|[0-7]{1,3}|.)/g, (_, e: string) =>
+    e.startsWith('x') && e.length === 3 ? String.fromCharCode(parseInt(e.slice(1), 16)) : /^[0-7]+$/.test(e) ? String.fromCharCode(parseInt(e, 8)) : (ESCAPES[e] ?? e),
+  );
 }
 
 /** A call's arguments, split at the commas outside brackets, braces, parentheses and quotes. */

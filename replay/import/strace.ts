@@ -14,7 +14,7 @@ import type { OpFamily } from '../../events/spec-types.ts';
 import { captureLines } from './capture-text.ts';
 import type { HeaderPlan } from './header.ts';
 import type { LineIssues } from './line-issues.ts';
-import { type StraceLine, readResult, readStraceLine, splitArgs } from './strace-line.ts';
+import { type StraceLine, readResult, readStraceLine, splitArgs, unquote } from './strace-line.ts';
 import { type EventDraft, TraceDraft } from './trace-draft.ts';
 
 type Kind = 'iommufd' | 'container' | 'group' | 'device';
@@ -50,11 +50,21 @@ function opOfName(name: string): string | null {
   return OPS.has(op as never) ? op : null;
 }
 
-/** The ops an ioctl's second argument may name: names (`A or B`), a number (`-X raw`), or both (`-X verbose`). */
+/**
+ * An ioctl number a strace that knows no name for it prints by its parts: `_IO(0x3b, 0x66)`,
+ * `_IOC(_IOC_NONE, 0x3b, 0x66, 0)` (strace's ioctl_decode_command_number()); VFIO's and
+ * iommufd's are all `_IO`, whose number is type and nr.
+ */
+function ioctlParts(cmd: string): string | null {
+  const m = /^_IO\((0x[0-9a-fA-F]+), (0x[0-9a-fA-F]+)\)$/.exec(cmd) ?? /^_IOC\(_IOC_NONE, (0x[0-9a-fA-F]+), (0x[0-9a-fA-F]+), 0(?:x0)?\)$/.exec(cmd);
+  return m === null ? null : `0x${((Number(m[1]) << 8) | Number(m[2])).toString(16)}`;
+}
+
+/** The ops an ioctl's second argument may name: names (`A or B`), a number (`-X raw`, or by its parts), or both (`-X verbose`). */
 function candidates(cmd: string): { ops: string[]; printed: string } {
   const verbose = /^(0x[0-9a-fA-F]+)\s*\/\*\s*(.*?)\s*\*\/$/.exec(cmd);
   const printed = verbose?.[2] ?? cmd;
-  const number = verbose?.[1] ?? (/^0x[0-9a-fA-F]+$/.test(cmd) ? cmd : null);
+  const number = verbose?.[1] ?? (/^0x[0-9a-fA-F]+$/.test(cmd) ? cmd : ioctlParts(cmd));
   if (number !== null && verbose === null) {
     const n = Number(number);
     return { ops: [...OPS.values()].filter((s) => s.ioctl === n && s.family !== 'selftest').map((s) => s.op), printed };
@@ -68,7 +78,12 @@ interface FdState {
   seen: boolean;
   /** The container's IOMMU type, once `VFIO_SET_IOMMU` named it: SPAPR ops share type1's numbers. */
   spapr?: boolean;
+  /** A container's group, when the importer added it: a stand-in, whose device kind the capture decides. */
+  group?: number;
 }
+
+/** VFIO_SPAPR_TCE_IOMMU and VFIO_SPAPR_TCE_v2_IOMMU (include/uapi/linux/vfio.h). */
+const SPAPR_TYPES = [2, 7];
 
 /** The integer argument strace prints for the VFIO ioctls that take one. */
 const INTEGER_ARG = new Set(['VFIO_CHECK_EXTENSION', 'VFIO_SET_IOMMU']);
@@ -129,7 +144,7 @@ class StraceImport {
     const parts = splitArgs(args);
     const { ret, errno } = readResult(result);
     if (name === 'open' || name === 'openat') {
-      const path = /^"(.*)"$/.exec(parts[name === 'open' ? 0 : 1] ?? '')?.[1];
+      const path = unquote(parts[name === 'open' ? 0 : 1] ?? '') ?? undefined;
       const kind = path === undefined ? null : kindOfPath(path);
       if (path === undefined || kind === null || ret === null) return;
       if (kind === 'group') this.header.groupFor({ group: Number(/(\d+)$/.exec(path)?.[1]) }, 'the capture opens this group');
@@ -152,7 +167,9 @@ class StraceImport {
   private fdOf(arg: string): { fd: number | null; path: string | null } {
     const m = /^(\d+)(?:<(.*)>)?$/.exec(arg);
     if (m === null) return { fd: null, path: null };
-    return { fd: Number(m[1]), path: m[2] === undefined ? null : m[2].replace(/<char [0-9:]+>$/, '') };
+    // With -x, the path is escaped as a quoted string's would be.
+    const path = m[2] === undefined ? null : (unquote(`"${m[2].replace(/<char [0-9:]+>$/, '')}"`) as string);
+    return { fd: Number(m[1]), path };
   }
 
   private ioctl(line: number, extra: object, parts: readonly string[], ret: bigint | null, errno: string | null): void {
@@ -186,7 +203,13 @@ class StraceImport {
     const event: { [key: string]: unknown } = { ...extra, fd, op };
     if (INTEGER_ARG.has(op)) {
       event['args'] = { arg: Number(parts[2] ?? 0) };
-      if (op === 'VFIO_SET_IOMMU' && errno === null) state.spapr = [2, 7].includes(Number(parts[2]));
+      if (op === 'VFIO_SET_IOMMU' && errno === null) {
+        state.spapr = SPAPR_TYPES.includes(Number(parts[2]));
+        if (state.spapr) this.onPower(state, `the capture's VFIO_SET_IOMMU(${parts[2]}) on fd ${fd} chose a SPAPR TCE IOMMU (line ${line}), which only a POWER host's driver takes`);
+      }
+    } else if (op.startsWith('VFIO_IOMMU_SPAPR_')) {
+      event['unknown_args'] = true;
+      this.onPower(state, `the capture issues ${op} on container fd ${fd} (line ${line}), an ioctl of the SPAPR TCE IOMMU driver only`);
     } else if (op !== 'VFIO_GET_API_VERSION' && op !== 'VFIO_GROUP_UNSET_CONTAINER') {
       event['unknown_args'] = true;
     }
@@ -220,6 +243,12 @@ class StraceImport {
     this.draft.added({ op: 'OPEN', args: { path: `/dev/vfio/${group}` }, expect: { out: { fd: groupFd } }, inferred: true }, line, joined);
     this.draft.added({ op: 'VFIO_GROUP_SET_CONTAINER', fd: groupFd, args: { container_fd: fd } }, line, joined);
     this.fds.set(groupFd, { kind: 'group', seen: true });
+    state.group = group;
+  }
+
+  /** A container whose ioctls say its host is POWER: its stand-in group's device is of kind `spapr`. */
+  private onPower(state: FdState, why: string): void {
+    if (state.group !== undefined) this.header.inferKind(state.group, 'spapr', why);
   }
 }
 

@@ -38,7 +38,7 @@ export async function bisect(file: string, until: string, options: TimelineOptio
   try {
     const { found, scanned } = await findAfter(timeline, predicate, 0);
     return {
-      file,
+      file: timeline.name,
       until,
       found: found === null ? null : eventRef(found),
       witness: found === null ? [] : witness(predicate, { world: found.world, violations: timeline.violationsAt(found.line) }),

@@ -13,7 +13,7 @@ export async function diffOn(timeline: Timeline, a: At, b: At): Promise<DiffDocu
   if (from > to) throw new InspectError(`diff ${describe(a)} ${describe(b)}: the first event comes after the second (A > B)`);
   const pa = await timeline.at(from);
   const pb = await timeline.at(to);
-  return { file: timeline.file, from: eventRef(pa), to: eventRef(pb), changes: diffWorlds(pa.world, pb.world) };
+  return { file: timeline.name, from: eventRef(pa), to: eventRef(pb), changes: diffWorlds(pa.world, pb.world) };
 }
 
 const describe = (at: At): string => ('line' in at ? `${at.line}` : `seq:${at.seq}`);

@@ -32,7 +32,7 @@ export async function ordinalOf(timeline: Timeline, at: At): Promise<number> {
 }
 
 export function eventRef(p: Position): EventRef {
-  return { line: p.line, seq: p.seq, op: p.op, outcome: p.outcome, errno: p.errno };
+  return { line: p.line, ...(p.sourceLine === null ? {} : { source_line: p.sourceLine }), seq: p.seq, op: p.op, outcome: p.outcome, errno: p.errno };
 }
 
 /** Where a message places a lookup: `after line 12`. */

@@ -1,5 +1,5 @@
 /**
- * `inspect FILE --html OUT.html`: one self-contained page (no network, as the audit's) with a
+ * `inspect FILE --html OUT.html`: one self-contained page (the audit's shell, html-page.ts) with a
  * timeline of the trace's events to select one from, the state tree after the selected event,
  * and the audit's accounting charts on the same axis of trace lines, marking the event. The
  * page holds the state of every event it covers as the first one's view and then each event's
@@ -7,7 +7,7 @@
  * events at a time, from `--at`. Every string from the trace is placed as text, never as markup.
  */
 import { type AuditOptions, auditFile } from '../audit.ts';
-import { asset, escapeHtml, isolate, scriptJson, withFixedLocale } from '../audit-html.ts';
+import { renderPage } from '../html-page.ts';
 import { type At, eventRef, ordinalOf } from './document.ts';
 import { type StatePatch, statePatch } from './state-patches.ts';
 import { stateView } from './state-view.ts';
@@ -54,7 +54,7 @@ export async function pageData(file: string, at: At | null, options: TimelineOpt
     const audit = await auditFile(file, auditOptions(options));
     const d = timeline.header.extra['description'];
     return {
-      file,
+      file: timeline.name,
       description: typeof d === 'string' ? d : '',
       events,
       selected: selected - first,
@@ -71,15 +71,13 @@ export async function pageData(file: string, at: At | null, options: TimelineOpt
 }
 
 function auditOptions(options: TimelineOptions): AuditOptions {
-  const { checkpointEvery: _every, invariants: _invariants, invariantsFull: _full, ...rest } = options;
+  // The timeline has told the header's warnings, and names the trace.
+  const { checkpointEvery: _every, invariants: _invariants, invariantsFull: _full, name: _name, warn: _warn, ...rest } = options;
   return rest;
 }
 
 /** Rebuilds the state of any event from the patches, lists the events and draws the tree and the charts; runs in the page. */
 const PAGE_SCRIPT = `
-const data = JSON.parse(document.getElementById('inspect-data').textContent);
-const el = (tag, text, cls) => { const e = document.createElement(tag); if (text !== undefined) e.textContent = String(text); if (cls) e.className = cls; return e; };
-document.getElementById('title').append('iommufd-model inspect: ', el('bdi', data.file));
 if (data.description) { const d = document.getElementById('description'); d.textContent = data.description; }
 const cover = document.getElementById('cover');
 if (data.before > 0 || data.after > 0) cover.textContent = 'This page covers ' + data.events.length + ' events; ' + data.before + ' before them and ' + data.after + ' after are left out (inspect --html --at LINE covers another stretch).';
@@ -157,9 +155,11 @@ function node(key, v, depth) {
   return d;
 }
 
+// An event as the text form names it: its trace line, the capture line it was imported from, its seq.
+const where = (e) => 'line ' + e.line + (e.source_line === undefined ? '' : ' (capture line ' + e.source_line + ')') + (e.seq === null ? '' : ' seq ' + e.seq);
 const list = document.getElementById('events');
 const rows = data.events.map((e, i) => {
-  const li = el('li', 'line ' + e.line + (e.seq === null ? '' : ' seq ' + e.seq) + ' ' + (e.op === null ? 'header: before the first event' : e.op + ' ' + e.outcome + (e.errno ? ' ' + e.errno : '')), e.outcome === 'diverged' ? 'diverged' : undefined);
+  const li = el('li', where(e) + ' ' + (e.op === null ? 'header: before the first event' : e.op + ' ' + e.outcome + (e.errno ? ' ' + e.errno : '')), e.outcome === 'diverged' ? 'diverged' : undefined);
   li.dataset.index = String(i);
   li.dataset.line = String(e.line);
   li.addEventListener('click', () => select(i));
@@ -180,7 +180,7 @@ function select(i) {
   rows[i].scrollIntoView({ block: 'nearest' });
   slider.value = String(i);
   const e = data.events[i];
-  document.getElementById('current').textContent = (e.op === null ? 'before the first event' : 'after line ' + e.line + (e.seq === null ? '' : ' seq ' + e.seq) + ' ' + e.op + ' (' + e.outcome + (e.errno ? ' ' + e.errno : '') + ')');
+  document.getElementById('current').textContent = (e.op === null ? 'before the first event' : 'after ' + where(e) + ' ' + e.op + ' (' + e.outcome + (e.errno ? ' ' + e.errno : '') + ')');
   const tree = document.getElementById('tree');
   tree.replaceChildren(...Object.entries(stateAt(i)).map(([k, v]) => node(k, v, 0)));
   tree.dataset.index = String(i);
@@ -189,13 +189,11 @@ function select(i) {
 document.addEventListener('keydown', (ev) => { if (ev.key === 'ArrowRight') select(selected + 1); if (ev.key === 'ArrowLeft') select(selected - 1); });
 
 // The audit's charts, one per kind of target, on the axis of trace lines, with the selected event marked.
-const fmt = (pages) => { const b = pages * data.pageSize; return b >= 1073741824 ? (b / 1073741824).toFixed(2) + ' GiB' : b >= 1048576 ? (b / 1048576).toFixed(2) + ' MiB' : (b / 1024) + ' KiB'; };
 const groups = new Map();
 for (const s of data.audit.series) {
   if (!groups.has(s.kind)) groups.set(s.kind, []);
   groups.get(s.kind).push(s);
 }
-const palette = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#e377c2', '#17becf'];
 const mark = (u) => {
   if (selected < 0) return;
   const x = Math.round(u.valToPos(data.events[selected].line, 'x', true));
@@ -221,19 +219,9 @@ for (const [kind, series] of groups) {
 }
 if (data.audit.series.length === 0) document.getElementById('charts').append(el('p', 'Nothing was charged.'));
 select(data.selected);
-document.body.dataset.ready = '1';
 `;
 
-export function renderInspectHtml(data: PageData): string {
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'">
-<title>iommufd-model inspect: ${escapeHtml(isolate(data.file))}</title>
-<style>${asset('uplot/dist/uPlot.min.css')}
-body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }
-h1 { overflow-wrap: anywhere; font-size: 1.5em; }
+const STYLES = `
 #layout { display: grid; grid-template-columns: minmax(16em, 1fr) 3fr; gap: 1.5em; }
 #events { max-height: 70vh; overflow-y: auto; font-family: monospace; font-size: 0.85em; padding-left: 3em; margin: 0; }
 #events li { cursor: pointer; }
@@ -244,10 +232,9 @@ h1 { overflow-wrap: anywhere; font-size: 1.5em; }
 #tree details { margin-left: 1.2em; }
 #tree .leaf { margin-left: 2.4em; }
 .chart { margin-bottom: 1em; }
-</style>
-</head>
-<body>
-<h1 id="title" dir="auto"></h1>
+`;
+
+const BODY = `
 <p id="description" dir="auto"></p>
 <p id="cover"></p>
 <input type="range" id="slider" min="0" value="0" aria-label="event">
@@ -255,10 +242,8 @@ h1 { overflow-wrap: anywhere; font-size: 1.5em; }
 <section><h2>Events</h2><ol id="events" start="0"></ol></section>
 <section><h2>State <span id="current"></span></h2><div id="tree"></div><h2>Charged memory over the trace</h2><div id="charts"></div></section>
 </div>
-<script type="application/json" id="inspect-data">${scriptJson(data)}</script>
-<script>${withFixedLocale(asset('uplot/dist/uPlot.iife.min.js'), 'uPlot')}</script>
-<script>${PAGE_SCRIPT}</script>
-</body>
-</html>
 `;
+
+export function renderInspectHtml(data: PageData): string {
+  return renderPage({ command: 'inspect', file: data.file, styles: STYLES, body: BODY, data, script: PAGE_SCRIPT });
 }

@@ -20,7 +20,7 @@ export async function inspectAt(file: string, at: At, options: Omit<InspectOptio
   const timeline = await Timeline.open(file, options);
   try {
     const p = await timeline.at(await ordinalOf(timeline, at));
-    return inspectDocument(file, p, selector);
+    return inspectDocument(timeline.name, p, selector);
   } finally {
     await timeline.close();
   }

@@ -57,7 +57,7 @@ export class Session {
   }
 
   private show(p: Position): void {
-    const doc = inspectDocument(this.timeline.file, p, this.selector);
+    const doc = inspectDocument(this.timeline.name, p, this.selector);
     this.say(this.json ? JSON.stringify(doc) : formatInspect(doc));
   }
 
@@ -90,7 +90,7 @@ export class Session {
         none();
         const ordinal = (await this.position()).ordinal + 1;
         while (this.timeline.reached.ordinal < ordinal && (await this.timeline.advance()));
-        if (ordinal > this.timeline.reached.ordinal) throw new InspectError(`${clip(this.timeline.file, Infinity)}: no event after line ${(await this.position()).line}`);
+        if (ordinal > this.timeline.reached.ordinal) throw new InspectError(`${clip(this.timeline.name, Infinity)}: no event after line ${(await this.position()).line}`);
         await this.go(ordinal);
         return true;
       }
@@ -150,7 +150,7 @@ export async function interactive(file: string, options: TimelineOptions & { rea
   const lines = createInterface({ input: io.input, ...(terminal ? { output: io.output, terminal: true } : {}) });
   try {
     if (terminal) {
-      io.output.write(`${clip(file, Infinity)}: ${eventText(eventRef(timeline.reached))}; help lists the commands\n`);
+      io.output.write(`${clip(timeline.name, Infinity)}: ${eventText(eventRef(timeline.reached))}; help lists the commands\n`);
       lines.setPrompt('inspect> ');
       lines.prompt();
     }

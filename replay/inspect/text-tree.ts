@@ -34,7 +34,7 @@ const group = (title: string, items: readonly Node[]): Node => (items.length ===
 
 export function eventText(at: EventRef): string {
   if (at.op === null) return `before the first event (header, line ${at.line})`;
-  return `after line ${at.line}${at.seq === null ? '' : ` seq ${at.seq}`} ${at.op} (${at.outcome}${at.errno === null ? '' : ` ${at.errno}`})`;
+  return `after line ${at.line}${at.source_line === undefined ? '' : ` (capture line ${at.source_line})`}${at.seq === null ? '' : ` seq ${at.seq}`} ${at.op} (${at.outcome}${at.errno === null ? '' : ` ${at.errno}`})`;
 }
 
 function protText(prot: string): string {

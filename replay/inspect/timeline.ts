@@ -14,6 +14,7 @@
 import { clip } from '../../events/quote.ts';
 import { type OpenTrace, TraceError, openTrace } from '../../events/index.ts';
 import type { TraceEvent, TraceHeader } from '../../events/types.ts';
+import { headerKernel } from '../../src/kernel/select.ts';
 import type { World } from '../../src/model/world.ts';
 import type { FileOptions } from '../replay-file.ts';
 import { type Outcome, Replayer, type ViolationRecord } from '../replayer.ts';
@@ -26,6 +27,10 @@ export const DEFAULT_CHECKPOINT_EVERY = 1000;
 export interface TimelineOptions extends FileOptions {
   /** Events between checkpoints (`K`). */
   readonly checkpointEvery?: number;
+  /** What messages and documents call the trace (a capture's name, for one imported); its path by default. */
+  readonly name?: string;
+  /** Told, as `replay` prints it, what reading the header's `env.kernel` warned of when no `kernel` is given. */
+  readonly warn?: (line: string) => void;
 }
 
 /** The state after one event, and that event. */
@@ -34,6 +39,8 @@ export interface Position {
   /** The event's line; the header's for ordinal 0. */
   readonly line: number;
   readonly seq: number | null;
+  /** The capture line the event was imported from (format 1.1 `source_line`), when it says. */
+  readonly sourceLine: number | null;
   readonly op: string | null;
   readonly outcome: Outcome | null;
   /** The errno the model answered the event with; null for a success or an event not run. */
@@ -69,7 +76,10 @@ export class Timeline {
   private ended = false;
   /** The position last reached behind the frontier: going on from it is cheaper than from its checkpoint. */
   private recent: Start | null = null;
-  private readonly name: string;
+  /** What messages and documents call the trace. */
+  readonly name: string;
+  /** `name`, quoted for a message. */
+  private readonly quoted: string;
   /** Events replayed again behind the frontier, all told: what going back has cost. */
   replayed = 0;
 
@@ -81,25 +91,32 @@ export class Timeline {
     private readonly replayer: Replayer,
   ) {
     this.every = options.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY;
-    this.name = clip(file, Infinity);
-    this.bytes = new TraceBytes(file, file);
+    this.name = options.name ?? file;
+    this.quoted = clip(this.name, Infinity);
+    this.bytes = new TraceBytes(file, this.name);
     this.lineStarts = this.bytes.lineStarts();
     const world = replayer.world;
-    this.frontier = { ordinal: 0, line: this.bytes.headerLine(), seq: null, op: null, outcome: null, errno: null, world, next: null };
+    this.frontier = { ordinal: 0, line: this.bytes.headerLine(), seq: null, sourceLine: null, op: null, outcome: null, errno: null, world, next: null };
     this.blocks.push({ start: this.frontier, lastLine: this.frontier.line, minSeq: Infinity, maxSeq: -Infinity });
     this.batches = trace.batches[Symbol.asyncIterator]();
   }
 
   /** Opens `file` and reads its header; rejects with a `TraceError` naming the line at fault. */
   static async open(file: string, options: TimelineOptions): Promise<Timeline> {
-    const trace = await openTrace(file, options.maxLineBytes === undefined ? {} : { maxLineBytes: options.maxLineBytes });
+    const name = options.name ?? file;
+    const trace = await openTrace(file, options.maxLineBytes === undefined ? {} : { maxLineBytes: options.maxLineBytes }).catch((e: unknown) => {
+      throw named(e, file, name);
+    });
     try {
       // Divergences are not listed here: each position says how its event came out.
-      return new Timeline(file, trace.header, trace, options, new Replayer(trace.header, { ...options, maxDivergences: 0 }));
+      const timeline = new Timeline(file, trace.header, trace, options, new Replayer(trace.header, { ...options, maxDivergences: 0 }));
+      const warning = options.kernel === undefined ? headerKernel(trace.header).warning : null;
+      if (warning !== null) options.warn?.(`${timeline.quoted}: ${warning}`);
+      return timeline;
     } catch (e) {
       await trace.close();
       // As replay places it: a header the model cannot build a world from fails at line 1.
-      throw e instanceof TraceError ? e : new TraceError(file, 1, errorText(e));
+      throw e instanceof TraceError ? e : new TraceError(name, 1, errorText(e));
     }
   }
 
@@ -152,7 +169,7 @@ export class Timeline {
       event = await this.nextEvent();
     } catch (e) {
       this.ended = true;
-      throw e;
+      throw named(e, this.file, this.name);
     }
     if (event === null) {
       this.ended = true;
@@ -167,7 +184,7 @@ export class Timeline {
     } catch (e) {
       // The model failing on an event stops the trace there, as it stops `replay`.
       this.ended = true;
-      throw new InspectError(`${this.name}:${event.line}: ${errorText(e)}`);
+      throw new InspectError(`${this.quoted}:${event.line}: ${errorText(e)}`);
     }
     this.frontier = startAfter(this.frontier.ordinal + 1, event, fed, this.replayer.world);
     block.lastLine = event.line;
@@ -202,13 +219,13 @@ export class Timeline {
       yield p;
       if (ordinal >= to) return;
     }
-    throw new Error(`[iommufd-model] ${this.file} ended before event ${to}: was it changed while it was read?`);
+    throw new Error(`[iommufd-model] ${this.quoted} ended before event ${to}: was it changed while it was read?`);
   }
 
   /** The position at ordinal `n`, replaying on at the frontier as far as it needs. */
   async at(n: number): Promise<Position> {
     while (this.frontier.ordinal < n && (await this.advance()));
-    if (n > this.frontier.ordinal) throw new InspectError(`${this.name} has ${this.frontier.ordinal} events, not ${n}`);
+    if (n > this.frontier.ordinal) throw new InspectError(`${this.quoted} has ${this.frontier.ordinal} events, not ${n}`);
     if (n === this.frontier.ordinal) return this.frontier;
     const block = this.blockOf(n);
     const recent = this.recent;
@@ -222,17 +239,17 @@ export class Timeline {
   /** The ordinal of the event on `line`; the header's line is ordinal 0. */
   async ordinalOfLine(line: number): Promise<number> {
     while (this.frontier.line < line && (await this.advance()));
-    if (line > this.frontier.line) throw new InspectError(`${this.name}: line ${line} is past the end of the trace (its last event is on line ${this.frontier.line})`);
+    if (line > this.frontier.line) throw new InspectError(`${this.quoted}: line ${line} is past the end of the trace (its last event is on line ${this.frontier.line})`);
     const header = (this.blocks[0] as Block).start.line;
     if (line === header) return 0;
-    if (line < header) throw new InspectError(`${this.name}: line ${line} is before the header (line ${header}), not an event`);
+    if (line < header) throw new InspectError(`${this.quoted}: line ${line} is before the header (line ${header}), not an event`);
     if (line === this.frontier.line) return this.frontier.ordinal;
     const block = this.blocks.find((b) => b.lastLine >= line) as Block;
     for (const p of this.scan(block)) {
       if (p.line === line) return p.ordinal;
       if (p.line > line) break;
     }
-    throw new InspectError(`${this.name}: line ${line} is a blank or comment line, not an event`);
+    throw new InspectError(`${this.quoted}: line ${line} is a blank or comment line, not an event`);
   }
 
   /** The ordinal of the first event whose seq is `seq`. */
@@ -242,7 +259,7 @@ export class Timeline {
       for (const p of this.scan(block)) if (p.seq === seq) return p.ordinal;
     }
     for (;;) {
-      if (!(await this.advance())) throw new InspectError(`${this.name}: no event has seq ${seq}`);
+      if (!(await this.advance())) throw new InspectError(`${this.quoted}: no event has seq ${seq}`);
       if (this.frontier.seq === seq) return this.frontier.ordinal;
     }
   }
@@ -270,5 +287,10 @@ export class Timeline {
 
 function startAfter(ordinal: number, event: TraceEvent, fed: ReturnType<Replayer['feed']>, world: World): Start {
   const { outcome, result } = fed;
-  return { ordinal, line: event.line, seq: event.seq, op: event.op, outcome, errno: result?.errno ?? null, world, next: null };
+  return { ordinal, line: event.line, seq: event.seq, sourceLine: event.sourceLine ?? null, op: event.op, outcome, errno: result?.errno ?? null, world, next: null };
+}
+
+/** The reader's error about `file`, naming the trace `name` instead. */
+function named(e: unknown, file: string, name: string): unknown {
+  return e instanceof TraceError && e.file === file && name !== file ? new TraceError(name, e.line, e.reason, { cause: e }) : e;
 }

@@ -3,7 +3,15 @@
  * JSON Schema). Addresses, lengths and byte counters are hex strings, as traces write them;
  * ids, fds, pids, uids, page indexes and page counts are numbers. A process's and a uid's
  * counters are in bytes, as `CHECK` compares them; everything else counts pages.
+ *
+ * These are the documented schema, not the model's types (src/model/world.ts): the model keeps
+ * bigints, internal context ids, persistent maps and camelCase fields, and changes as it grows;
+ * the schema names contexts `PID:FD`, writes hex, and changes only with its documentation. The
+ * fields are therefore spelled out here; only the closed sets of names printed as the model has
+ * them are taken from it (a name added there must be added to docs/inspect.schema.json too).
  */
+import type { AccountMode, Pages } from '../../src/model/world.ts';
+import type { Outcome } from '../replayer.ts';
 
 export type Hex = string;
 
@@ -15,11 +23,13 @@ export interface RangeView {
 export interface EventRef {
   /** The event's trace line; the header's line for the state before the first event. */
   readonly line: number;
+  /** The line of the capture the event was imported from (format 1.1 `source_line`), when the trace says. */
+  readonly source_line?: number;
   readonly seq: number | null;
   /** null for the state before the first event. */
   readonly op: string | null;
   /** How the event replayed (`replay`'s classification); null before the first event. */
-  readonly outcome: 'ok' | 'diverged' | 'ran' | 'unknown' | 'unsupported' | null;
+  readonly outcome: Outcome | null;
   /** The errno the model's answer carried; null for a success, an event not run, and before the first event. */
   readonly errno: string | null;
 }
@@ -233,7 +243,7 @@ export type ObjectView =
 export interface PagesView {
   readonly id: number;
   /** `dmabuf`: device memory, never pinned or charged. */
-  readonly kind: 'user' | 'file' | 'dmabuf';
+  readonly kind: Pages['kind'];
   /** The user VA (or file or dma-buf offset) and length the map named. */
   readonly start: Hex;
   readonly length: Hex;
@@ -243,7 +253,7 @@ export interface PagesView {
   /** The process whose memory it pins and who pays. */
   readonly owner: number;
   readonly owner_uid: number;
-  readonly account: 'none' | 'user' | 'mm';
+  readonly account: Pages['account'];
   readonly area_refs: number;
   readonly pinned_pages: number;
   readonly charged_pages: number;
@@ -257,7 +267,7 @@ export interface ContextView {
   /** `PID:FD`: the lowest pid, then its lowest fd, whose file holds the context; `#ID` when no fd does. */
   readonly name: string;
   readonly holders: number;
-  readonly account_mode: 'default' | 'user' | 'mm';
+  readonly account_mode: AccountMode;
   /** The VFIO compatibility IOAS. */
   readonly vfio_ioas: number | null;
   readonly objects: readonly ObjectView[];

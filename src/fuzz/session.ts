@@ -14,6 +14,9 @@ import { type Violation, checkStep, checkWorld } from '../invariants/invariants.
 import type { BugName } from '../model/mutants.ts';
 import type { World } from '../model/world.ts';
 import { createWorld } from '../model/world-init.ts';
+import { attributeToRelease } from '../kernel/release-quirks.ts';
+import { bugSwitchesOf } from '../kernel/release-bugs.ts';
+import { violationKey } from '../invariants/state-checks.ts';
 import { FUZZ_HEADER, type FuzzEvent } from './arbitraries.ts';
 import { resolveFds } from './fd-refs.ts';
 
@@ -45,7 +48,7 @@ export class FuzzSession {
   /** `kernel`: the release to run as, written into the trace's header as `env.kernel` (default: the newest). */
   constructor(
     private readonly faultInjection: boolean,
-    bugs: ReadonlySet<BugName>,
+    private readonly bugs: ReadonlySet<BugName>,
     kernel?: string,
   ) {
     const header = kernel === undefined ? FUZZ_HEADER : { ...FUZZ_HEADER, env: { ...FUZZ_HEADER.env, kernel } };
@@ -75,12 +78,17 @@ export class FuzzSession {
    * incremental tracker `replay --invariants` uses: a fuzz state holds a few objects, so the full
    * check costs little here, it is the reference the incremental one is tested against, and each
    * fail_nth rerun branches off the state before the command, where a tracker follows one line
-   * of snapshots.
+   * of snapshots. What a bug of the release followed breaks is its kernel quirk, not a violation.
    */
   private violations(before: World, outcome: StepOutcome, event: TraceEvent): Violation[] {
     const found = outcome.result === null ? [] : checkStep(before, outcome.world, event, outcome.result);
     if (outcome.world !== before) found.push(...checkWorld(outcome.world));
-    return found;
+    const { violations } = attributeToRelease(before, event, found, this.bugs, (world) => step(world, event, { adopt: false }));
+    if (violations.length === 0 || bugSwitchesOf(before.config.kernel.release).length === 0) return violations;
+    // The whole state is checked after every step, so what a release's bug broke earlier stands
+    // on: a run stops at its first violation, so whatever stood before this step was a quirk.
+    const stood = new Set(checkWorld(before).map(violationKey));
+    return violations.filter((v) => !stood.has(violationKey(v)));
   }
 
   private fail(event: TraceEvent, line: number, found: readonly Violation[]): void {
@@ -106,9 +114,10 @@ export class FuzzSession {
    */
   private inject(event: TraceEvent, before: World, line: number): void {
     for (let k = 1; k <= MAX_FAIL_NTH; k++) {
-      const outcome = step(before, { ...event, failNth: k }, { adopt: false });
+      const injected = { ...event, failNth: k };
+      const outcome = step(before, injected, { adopt: false });
       if (outcome.injected !== true) return;
-      const found = this.violations(before, outcome, event);
+      const found = this.violations(before, outcome, injected);
       if (outcome.result?.errno === null) {
         found.push({ invariant: 'injected-failure-reported', detail: `fail_nth ${k} was reached but ${event.op} succeeded` });
       }

@@ -29,6 +29,7 @@ import { revise } from '../model/revise.ts';
 import { U64_MAX, firstIntersecting, holes, intersecting, spansOf } from '../model/ranges.ts';
 import { MOCK_FLAGS_ACCESS_SYZ, syzIova } from './selftest/syz-iova.ts';
 import { userMemoryWritable } from '../mm/user-memory.ts';
+import { hasOlder } from '../kernel/profile.ts';
 import type { Area, Ctx, Ioas, IoPagetable, Pages, Range, World } from '../model/world.ts';
 
 export const IOMMU_IOAS_MAP_FIXED_IOVA = 1n;
@@ -203,18 +204,25 @@ export function mapPieces(
 }
 
 /**
+ * Whether MAP or COPY flags give the new area no direction, which the kernel refuses since
+ * 996dc53ac289 (6.11); before, `iopt_map_pages()` made the area with no IOMMU_READ or IOMMU_WRITE.
+ */
+const lacksDirection = (call: Call, flags: bigint): boolean =>
+  (flags & (IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE)) === 0n && !hasOlder(call.world.config.kernel, 'map-takes-no-prot');
+
+/**
  * The checks `iommufd_ioas_map()` and `iommufd_ioas_map_file()` open with: flags (and MAP's
  * `__reserved`; MAP_FILE has none), 64-bit bounds, a direction, the IOAS. `where` is the one
  * of the two that checks.
  */
-function mapArgs(ctx: Ctx, cmd: Fields, where: string): Fail | { flags: bigint; iova: bigint; length: bigint; ioas: Ioas } {
+function mapArgs(call: Call, ctx: Ctx, cmd: Fields, where: string): Fail | { flags: bigint; iova: bigint; length: bigint; ioas: Ioas } {
   const flags = big(cmd, 'flags');
   if ((flags & ~MAP_FLAGS) !== 0n) return fail('EOPNOTSUPP', where, 'flags has unknown bits');
   if (big(cmd, '__reserved') !== 0n) return fail('EOPNOTSUPP', where, '__reserved is not zero');
   const iova = big(cmd, 'iova');
   const length = big(cmd, 'length');
   if (iova >= ULONG_MAX || length >= ULONG_MAX) return fail('EOVERFLOW', where, 'iova or length not below ULONG_MAX');
-  if ((flags & (IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE)) === 0n) return fail('EINVAL', where, 'neither readable nor writeable');
+  if (lacksDirection(call, flags)) return fail('EINVAL', where, 'neither readable nor writeable');
   const ioas = getIoas(ctx, num(cmd, 'ioas_id'));
   return ioas instanceof Fail ? ioas : { flags, iova, length, ioas };
 }
@@ -225,7 +233,7 @@ export function ioasMap(call: Call, ctx: Ctx, cmd: Fields): Result {
     const early = getIoas(ctx, num(cmd, 'ioas_id'));
     if (early instanceof Fail) return refuse(call, early);
   }
-  const args = mapArgs(ctx, cmd, 'iommufd_ioas_map');
+  const args = mapArgs(call, ctx, cmd, 'iommufd_ioas_map');
   if (args instanceof Fail) return refuse(call, args);
   const { flags, iova, length, ioas } = args;
   const { pageSize } = call.world.config;
@@ -242,7 +250,7 @@ export function ioasMap(call: Call, ctx: Ctx, cmd: Fields): Result {
  * automatic IOVA.
  */
 export function ioasMapFile(call: Call, ctx: Ctx, cmd: Fields): Result {
-  const args = mapArgs(ctx, cmd, 'iommufd_ioas_map_file');
+  const args = mapArgs(call, ctx, cmd, 'iommufd_ioas_map_file');
   if (args instanceof Fail) return refuse(call, args);
   const { flags, iova, length, ioas } = args;
   const start = big(cmd, 'start');
@@ -322,7 +330,7 @@ export function ioasCopy(call: Call, ctx: Ctx, cmd: Fields): Result {
   if (length >= ULONG_MAX || srcIova >= ULONG_MAX || dstIova >= ULONG_MAX) {
     return refuse(call, fail('EOVERFLOW', 'iommufd_ioas_copy', 'length or an iova not below ULONG_MAX'));
   }
-  if ((flags & (IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE)) === 0n) {
+  if (lacksDirection(call, flags)) {
     return refuse(call, fail('EINVAL', 'iommufd_ioas_copy', 'neither readable nor writeable'));
   }
   const src = getIoas(ctx, num(cmd, 'src_ioas_id'));

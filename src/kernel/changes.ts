@@ -17,7 +17,12 @@ export type Behaviour =
   | 'hwpt-alloc-takes-no-flags'
   | 'hwpt-alloc-pt-is-ioas'
   | 'type1-offers-nesting'
-  | 'compat-unmap-empty-enoent';
+  | 'compat-unmap-empty-enoent'
+  | 'hwpt-alloc-type-without-len'
+  | 'map-takes-no-prot'
+  | 'nest-parent-takes-fault-id'
+  | 'device-feature-no-dma-buf'
+  | 'mock-xarray-page-table';
 
 /** A device node that appeared with a release: before it, OPEN of the node fails with ENOENT. */
 export type Node = 'iommufd' | 'iommufd-vfio-container' | 'vfio-cdev';
@@ -97,6 +102,14 @@ export const CHANGES: readonly Change[] = [
     kind: 'errno',
     subject: 'iommufd/selftest: Catch overflow of uptr and length',
     what: 'TEST_MD_CHECK_MAP and TEST_MD_CHECK_REFS whose uptr + length wraps fail with EOVERFLOW; before, the walk went on',
+    effect: null,
+  },
+  {
+    commit: '65c619ae0680',
+    release: '6.4',
+    kind: 'semantic',
+    subject: 'iommufd/selftest: Make selftest create a more complete mock device',
+    what: 'TEST_MOCK_DOMAIN binds a real iommufd device: the selftest object, the device and the HWPT take three ids, the HWPT is an automatic one shared with later attaches and goes with the selftest object. 6.2 and 6.3 took two (the selftest object, then a HWPT of its own that user space destroyed separately) and wrote no out_idev_id (not modelled: the model binds a device in every release)',
     effect: null,
   },
   {
@@ -276,6 +289,22 @@ export const CHANGES: readonly Change[] = [
     effect: op('TEST_MD_CHECK_IOTLB', TEST_OP_ABSENT),
   },
   {
+    commit: '7adc0c1cfa77',
+    release: '6.8',
+    kind: 'errno',
+    subject: 'iommufd: Reject non-zero data_type if no data_len is provided',
+    what: 'HWPT_ALLOC with a data_type but data_len 0 fails with EINVAL before the device lookup; 6.7 checked only the converse (data_len without a data_type) and let the data_type through to the allocation',
+    effect: was('hwpt-alloc-type-without-len'),
+  },
+  {
+    commit: '7db521e23fe9',
+    release: '6.8',
+    kind: 'flag',
+    subject: 'iommufd/selftest: Hugepage mock domain support',
+    what: "MOCK_FLAGS_DEVICE_HUGE_IOVA in TEST_MOCK_DOMAIN_FLAGS: the device's mock domains map 1 MiB pages too, and a dirty bit covers the whole huge page; before, EINVAL. 6.19 removed the flag with the xarray page table (EINVAL again)",
+    effect: flags('TEST_MOCK_DOMAIN_FLAGS', 2n, 'EINVAL'),
+  },
+  {
     commit: '07838f7fd529',
     release: '6.11',
     kind: 'op',
@@ -306,6 +335,14 @@ export const CHANGES: readonly Change[] = [
     subject: 'iommufd/selftest: Add IOPF support for mock device',
     what: 'the selftest op TEST_TRIGGER_IOPF; before, EOPNOTSUPP',
     effect: op('TEST_TRIGGER_IOPF', TEST_OP_ABSENT),
+  },
+  {
+    commit: '996dc53ac289',
+    release: '6.11',
+    kind: 'errno',
+    subject: 'iommufd: Do not allow creating areas without READ or WRITE',
+    what: 'IOAS_MAP and IOAS_COPY with neither READABLE nor WRITEABLE fail with EINVAL after the overflow checks; before, the area was made (syzkaller programs often pass flags 0). VFIO compat MAP_DMA still takes neither',
+    effect: was('map-takes-no-prot'),
   },
   {
     commit: '8f6887349b2f',
@@ -356,6 +393,14 @@ export const CHANGES: readonly Change[] = [
     effect: op('VDEVICE_ALLOC', IOCTL_ABSENT),
   },
   {
+    commit: '54ce69e36c71',
+    release: '6.13',
+    kind: 'semantic',
+    subject: 'iommufd: Allow hwpt_id to carry viommu_id for IOMMU_HWPT_INVALIDATE',
+    what: "HWPT_INVALIDATE's hwpt_id may name a vIOMMU; before there are no vIOMMUs, so the rule follows from VIOMMU_ALLOC's row",
+    effect: null,
+  },
+  {
     commit: '576ad6eb45d6',
     release: '6.13',
     kind: 'op',
@@ -395,6 +440,14 @@ export const CHANGES: readonly Change[] = [
     what: 'IOMMU_HWPT_ALLOC_PASID; before, EOPNOTSUPP',
     effect: flags('HWPT_ALLOC', 8n, 'EOPNOTSUPP'),
   },
+  {
+    commit: '9eb59204d519',
+    release: '6.15',
+    kind: 'flag',
+    subject: 'iommufd/selftest: Add set_dev_pasid in mock iommu',
+    what: 'MOCK_FLAGS_DEVICE_PASID in TEST_MOCK_DOMAIN_FLAGS (a PASID-capable mock device); before, mock_dev_create() refuses the bit with EINVAL',
+    effect: flags('TEST_MOCK_DOMAIN_FLAGS', 4n, 'EINVAL'),
+  },
   ...(['TEST_PASID_ATTACH', 'TEST_PASID_REPLACE', 'TEST_PASID_DETACH', 'TEST_PASID_CHECK_HWPT'] as const).map(
     (name): Change => ({
       commit: 'c1b52b0a97ae',
@@ -430,6 +483,14 @@ export const CHANGES: readonly Change[] = [
     effect: null,
   },
   {
+    commit: '1062d8108615',
+    release: '6.15',
+    kind: 'errno',
+    subject: 'iommufd: Disallow allocating nested parent domain with fault ID',
+    what: 'HWPT_ALLOC with NEST_PARENT and FAULT_ID_VALID fails with EOPNOTSUPP; 6.11 to 6.14 allocated the parent and attached the fault object to it',
+    effect: was('nest-parent-takes-fault-id'),
+  },
+  {
     commit: '1976cdf61ce9',
     release: '6.17',
     kind: 'struct',
@@ -454,6 +515,14 @@ export const CHANGES: readonly Change[] = [
     effect: flags('GET_HW_INFO', 1n, 'EOPNOTSUPP'),
   },
   {
+    commit: '86624ba3b522',
+    release: '6.17',
+    kind: 'flag',
+    subject: 'vfio/pci: Do vf_token checks for VFIO_DEVICE_BIND_IOMMUFD',
+    what: 'VFIO_DEVICE_BIND_FLAG_TOKEN and token_uuid_ptr in VFIO_DEVICE_BIND_IOMMUFD; before, any flag fails with EINVAL (and bytes past out_devid were not read: the model answers E2BIG for a non-zero token_uuid_ptr there, as 6.17 and 6.18 do)',
+    effect: flags('VFIO_DEVICE_BIND_IOMMUFD', 1n, 'EINVAL'),
+  },
+  {
     commit: 'b42497e3c0e7',
     release: '6.17',
     kind: 'semantic',
@@ -475,7 +544,7 @@ export const CHANGES: readonly Change[] = [
       release: '6.19',
       kind: 'op',
       subject: 'iommufd/selftest: Add some tests for the dmabuf flow',
-      what: `the selftest op ${name}; before, EOPNOTSUPP (the model does not run it in any release)`,
+      what: `the selftest op ${name}; before, EOPNOTSUPP`,
       effect: op(name, TEST_OP_ABSENT),
     }),
   ),
@@ -486,5 +555,29 @@ export const CHANGES: readonly Change[] = [
     subject: 'iommufd: Accept a DMABUF through IOMMU_IOAS_MAP_FILE',
     what: 'IOAS_MAP_FILE takes a dma-buf fd; before, only a memfd or other shmem/hugetlbfs file',
     effect: null,
+  },
+  {
+    commit: 'e93d5945ed5b',
+    release: '6.19',
+    kind: 'semantic',
+    subject: 'iommufd: Change the selftest to use iommupt instead of xarray',
+    what: "The mock domain is an AMDv1 page table mapping every size from 2 KiB up, so a dirty bit set through TEST_DIRTY covers the whole (1 MiB or larger) page it lands in, and TEST_MD_CHECK_MAP steps by the domain's smallest page; before, an xarray of 2 KiB entries (1 MiB ones for a HUGE_IOVA device) whose dirty bits cover 2 KiB, and VFIO compat reports PAGE_SIZE alone. HWPT_ALLOC of a paging HWPT with user data (a page table type in struct iommu_hwpt_selftest) is EOPNOTSUPP before. Mock devices of the trace header keep the newer table in every release (not told apart)",
+    effect: was('mock-xarray-page-table'),
+  },
+  {
+    commit: '5d74781ebc86',
+    release: '6.19',
+    kind: 'op',
+    subject: 'vfio/pci: Add dma-buf export support for MMIO regions',
+    what: 'VFIO_DEVICE_FEATURE_DMA_BUF on a vfio-pci device; before, vfio_pci_core_ioctl_feature() does not know the feature: ENOTTY, after the common argsz and flags checks',
+    effect: was('device-feature-no-dma-buf'),
+  },
+  {
+    commit: '2f03f21fe751',
+    release: '6.19',
+    kind: 'struct',
+    subject: 'vfio: Fix ksize arg while copying user struct in vfio_df_ioctl_bind_iommufd()',
+    what: "struct vfio_device_bind_iommufd is copied with its full 24 bytes; 6.17 and 6.18 passed minsz (16) as the kernel's size, so a non-zero token_uuid_ptr failed with E2BIG",
+    effect: grew('vfio_device_bind_iommufd', 16, 16),
   },
 ];

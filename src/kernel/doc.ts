@@ -48,15 +48,16 @@ device node exist).
   release's struct are E2BIG (a field of a newer kernel counts as such bytes);
   only the release's struct is written back.
 - **Flag bits it does not know**: the errno the row gives, where the check was.
+- **A VFIO device feature it does not have** (\`VFIO_DEVICE_FEATURE_DMA_BUF\`
+  before 6.19): \`vfio_ioctl_device_feature()\` checks argsz and flags, then
+  the PCI driver does not know the feature: ENOTTY.
 - **Before ${FIRST}** there is no iommufd: OPEN of \`/dev/iommu\`, and of a
   \`/dev/vfio/vfio\` iommufd would serve, fails with ENOENT, and no VFIO device
   has a cdev. The VFIO container, group and type1 paths behave as ${FIRST}'s
   unless a row says otherwise. This is an approximation: VFIO's own changes
   before ${FIRST} are not in the table.
 - A row without an effect ("documented") is a change the model does not tell
-  apart: it answers as the newer kernel in every release. Ops the model has no
-  handler for (\`TEST_DMABUF_GET\`, \`TEST_DMABUF_REVOKE\`) are unsupported in
-  every release.
+  apart: it answers as the newer kernel in every release.
 
 ## Sources
 The kernel's history of \`drivers/iommu/iommufd/\`,

@@ -10,6 +10,7 @@ import { headerDevices } from '../iommufd/device/header-devices.ts';
 import { vfioState } from '../vfio/config.ts';
 import { profileOf } from '../kernel/profile.ts';
 import { headerKernel } from '../kernel/select.ts';
+import { bugSwitchesOf } from '../kernel/release-bugs.ts';
 import { type BugName, bugSet } from './mutants.ts';
 import { OrderedMap } from './ordered-map.ts';
 import type { ModelConfig, Process, World } from './world.ts';
@@ -18,19 +19,21 @@ import type { ModelConfig, Process, World } from './world.ts';
 export const DEFAULT_TEMP_MEMORY_LIMIT = 65536n;
 
 export interface WorldOptions {
-  /** Deliberate bugs to switch on (default: none, the faithful model). */
+  /** Deliberate bugs to switch on (default: none, the faithful model), besides those of the release's own bugs. */
   readonly bugs?: Iterable<BugName>;
   /** The release to follow (`--kernel`), over the header's `env.kernel` (default: that, else the newest). */
   readonly kernel?: string;
 }
 
 export function createWorld(header: TraceHeader, options: WorldOptions = {}): World {
+  const kernel = profileOf(options.kernel ?? headerKernel(header).release);
   const config: ModelConfig = {
     pageSize: header.env.pageSize,
     hugepageSize: header.env.hugepageSize,
     memory: header.env.memory,
-    bugs: bugSet(options.bugs ?? []),
-    kernel: profileOf(options.kernel ?? headerKernel(header).release),
+    // A release answers as it did: the switches that re-create its bugs are on (src/kernel/release-bugs.ts).
+    bugs: bugSet([...(options.bugs ?? []), ...bugSwitchesOf(kernel.release)]),
+    kernel,
   };
   const decls =
     header.env.processes.length > 0

@@ -19,7 +19,10 @@ export interface ModelConfig {
   readonly hugepageSize: bigint;
   /** `declared`: only mapped user memory exists; `any`: every user address is anonymous memory. */
   readonly memory: 'declared' | 'any';
-  /** The deliberate bugs switched on (src/model/mutants.ts): none in the faithful model. */
+  /**
+   * The bug switches on (src/model/mutants.ts): the deliberate ones, and those that re-create the
+   * bugs of the release followed (src/kernel/release-bugs.ts). None in the newest release's faithful model.
+   */
   readonly bugs: ReadonlySet<BugName>;
   /** The kernel release whose behaviour the model follows where releases differ (src/kernel/). */
   readonly kernel: KernelProfile;
@@ -198,7 +201,10 @@ export interface Area extends Range {
   readonly pages: number;
   /** Byte offset of `iova` from the page-aligned start of its pages object. */
   readonly startByte: bigint;
-  /** IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE bits the area was mapped with. */
+  /**
+   * IOMMU_READ | IOMMU_WRITE (io-pagetable.ts), converted from the map's IOMMU_IOAS_MAP_* flags as
+   * `conv_iommu_prot()` does; the IOMMU_CACHE it always adds is left out.
+   */
   readonly prot: number;
 }
 

@@ -1,9 +1,10 @@
 /**
- * A job split into units, and what makes one unit: replay or audit one trace file, make one
- * fuzz run. Worker threads and the command running alone make units the same way. A job is
+ * A job split into units, and what makes one unit: replay one trace file (under one release or
+ * every one) or audit it, make one fuzz run. Worker threads and the command running alone make units the same way. A job is
  * plain data, handed to each worker as it starts (a structured clone keeps the bug sets).
  */
 import type { AuditOptions, AuditReport } from '../../replay/audit.ts';
+import type { EnvelopeOptions, EnvelopeTrace } from '../../replay/envelope.ts';
 import type { FileOptions, TraceReport } from '../../replay/replay-file.ts';
 import type { CampaignOptions, RunOutcome } from '../fuzz/fuzz.ts';
 
@@ -12,6 +13,13 @@ export interface ReplayJob {
   /** Every file of the command line: a unit is an index into them. */
   readonly files: readonly string[];
   readonly options: FileOptions;
+}
+
+/** `replay --kernel all`: a unit is a trace file replayed under every release. */
+export interface EnvelopeJob {
+  readonly kind: 'envelope';
+  readonly files: readonly string[];
+  readonly options: EnvelopeOptions;
 }
 
 export interface AuditJob {
@@ -28,9 +36,9 @@ export interface FuzzJob {
   readonly path?: string;
 }
 
-export type Job = ReplayJob | AuditJob | FuzzJob;
+export type Job = ReplayJob | EnvelopeJob | AuditJob | FuzzJob;
 
-export type UnitResult<J extends Job> = J extends ReplayJob ? TraceReport : J extends AuditJob ? AuditReport : RunOutcome;
+export type UnitResult<J extends Job> = J extends ReplayJob ? TraceReport : J extends EnvelopeJob ? EnvelopeTrace : J extends AuditJob ? AuditReport : RunOutcome;
 
 /** Makes one unit; `tick` is called as each fuzz run ends, shrinking runs included. */
 export type MakeUnit<R> = (unit: number, tick: () => void) => Promise<R>;
@@ -40,11 +48,15 @@ export async function unitMaker<J extends Job>(job: J): Promise<MakeUnit<UnitRes
   return (await makerOf(job)) as MakeUnit<UnitResult<J>>;
 }
 
-async function makerOf(job: Job): Promise<MakeUnit<TraceReport | AuditReport | RunOutcome>> {
+async function makerOf(job: Job): Promise<MakeUnit<TraceReport | EnvelopeTrace | AuditReport | RunOutcome>> {
   switch (job.kind) {
     case 'replay': {
       const { replayFile } = await import('../../replay/replay-file.ts');
       return (unit) => replayFile(job.files[unit] as string, job.options);
+    }
+    case 'envelope': {
+      const { envelopeFile } = await import('../../replay/envelope.ts');
+      return (unit) => envelopeFile(job.files[unit] as string, job.options);
     }
     case 'audit': {
       const { auditFile } = await import('../../replay/audit.ts');

@@ -40,6 +40,8 @@ const SHAPE = z.discriminatedUnion('command', [
         violationsOmitted: count.optional(),
         quirks: z.array(z.unknown()),
         quirksOmitted: count.optional(),
+        findings: z.array(z.unknown()),
+        findingsOmitted: count.optional(),
         error: z.string().optional(),
       }),
     ),

@@ -104,7 +104,7 @@ export function bindIommufd(call: Call): Result {
   if (target === null) return refuse(call, fail('ENOTTY', 'vfs_ioctl', 'the fd is not a vfio device cdev'));
   return structIoctl(call, S.VFIO_DEVICE_BIND_IOMMUFD, (cmd) => {
     const fd = big(cmd, 'iommufd');
-    if (fd < 0n || (big(cmd, 'flags') & ~VFIO_DEVICE_BIND_FLAG_TOKEN) !== 0n) {
+    if (fd < 0n || (big(cmd, 'flags') & ~acceptedFlags(call.world.config.kernel, 'VFIO_DEVICE_BIND_IOMMUFD', VFIO_DEVICE_BIND_FLAG_TOKEN)) !== 0n) {
       return refuse(call, fail('EINVAL', 'vfio_df_ioctl_bind_iommufd', 'negative iommufd or flags has unknown bits'));
     }
     if (groupDeviceFile(call) !== null) return refuse(call, fail('EINVAL', 'vfio_df_ioctl_bind_iommufd', 'a device fd from a group'));

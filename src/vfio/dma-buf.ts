@@ -14,6 +14,7 @@ import { Fail, fail } from '../model/fail.ts';
 import type { HeaderDevice } from '../model/world.ts';
 import { grantedDevice } from './device-cdev.ts';
 import { isEmulated } from './emulated.ts';
+import { hasOlder } from '../kernel/profile.ts';
 
 const FEATURE_MASK = 0xffffn;
 const FEATURE_GET = 0x10000n;
@@ -57,6 +58,9 @@ export function deviceFeature(call: Call): Result {
   }
   // An mdev driver has no device_feature op.
   if (isEmulated(target.device)) return refuse(call, fail('ENOTTY', 'vfio_ioctl_device_feature', 'the driver has no device_feature op'));
+  if (hasOlder(call.world.config.kernel, 'device-feature-no-dma-buf')) {
+    return refuse(call, fail('ENOTTY', 'vfio_pci_core_ioctl_feature', 'no DMA_BUF feature before 6.19'));
+  }
   return dmaBuf(call, target.index, target.device, flags, argsz - FEATURE_MINSZ, fields, ranges);
 }
 

@@ -57,6 +57,30 @@ describe('iommufd-model import', () => {
   });
 });
 
+describe('iommufd-model import qemu --join', () => {
+  const GONCHARUK = join(CAPTURES, 'qemu-log.qemu-devel-goncharuk-syslog-20200113.txt');
+  const FTRACE = join(CAPTURES, 'ftrace.qemu-devel-goncharuk-iommu-map-20200113.txt');
+  const KERNEL_LOG = join(CAPTURES, 'kernel-log.kvm-yiliu-iommufd-rfc-iopt-unmap-20220413.txt');
+  it('joins the run\'s ftrace: the maps become recorded successes; replay --from takes it too', () => {
+    const r = cli('import', 'qemu', GONCHARUK, '--join', FTRACE);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe('');
+    const maps = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e['op'] === 'VFIO_IOMMU_MAP_DMA');
+    expect(maps.map((e) => e['expect'])).toEqual([{}, {}, {}, {}, {}]);
+    const replayed = JSON.parse(cli('replay', '--from', 'qemu', '--join', FTRACE, '--json', '--jobs', '1', GONCHARUK).stdout) as { totals: object };
+    expect(replayed.totals).toMatchObject({ events: 9, ok: 7, diverged: 0 });
+  });
+  it('--join is repeatable; kernel-side lines it cannot match are warnings naming their file, counted apart', () => {
+    const r = cli('import', 'qemu', GONCHARUK, '--join', FTRACE, '--join', KERNEL_LOG);
+    expect(r.code).toBe(0);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toHaveLength(7);
+    expect(lines[5]).toBe(`${KERNEL_LOG}:7: a kernel message the join cannot match (no upstream message gives a VFIO or iommufd ioctl's range): "iommufd_ioas_unmap 253 iova: ff000000 length: 1000000, rc: -2"`);
+    expect(lines[6]).toBe(`${KERNEL_LOG}: 6 lines not joined`);
+    expect(cli('import', 'qemu', GONCHARUK, '--join', KERNEL_LOG, '--strict').code).toBe(2);
+  });
+});
+
 describe('iommufd-model replay --from', () => {
   it('imports and replays in one step, reporting under the capture name, divergences with their capture line', () => {
     const r = cli('replay', '--from', 'qemu', '--jobs', '1', UEFI);

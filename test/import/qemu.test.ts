@@ -168,7 +168,7 @@ describe('lines that are not read', () => {
   });
   it('a kernel-side log is refused: there is no QEMU log to join it to', () => {
     expect(errorOf(() => qemu('        CPU 0/KVM-3046  [051] .... 63113.338894: map: IOMMU: iova=0x00000000f8000000 paddr=0x00000000fa000000 size=24576'))).toMatch(
-      /: an ftrace log \(\/sys\/kernel\/debug\/tracing\/trace\): the kernel side of a run, with no QEMU log to join it to; import the QEMU log$/,
+      /: an ftrace log \(\/sys\/kernel\/debug\/tracing\/trace\): the kernel side of a run, with no QEMU log to join it to; import the QEMU log with --join capture-\d+\.txt$/,
     );
     expect(errorOf(() => qemu('[ 1042.662165] iopt_unmap_iova 338 iova: ff000000, length: 1000000'))).toMatch(/: a kernel log \(dmesg\): the kernel side/);
   });

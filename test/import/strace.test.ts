@@ -60,6 +60,39 @@ describe('ioctls', () => {
   it('a resumed call whose start is missing is not read', () => {
     expect(strace('ioctl(3, VFIO_GET_API_VERSION, 0) = 0', '<... ioctl resumed> , 0x7f) = 0').issues).toEqual([{ line: 2, reason: 'ioctl: resumed, but its start is not in the capture' }]);
   });
+  it('-x and -xx: paths and -yy decorations printed as \\xNN bytes are read as the bytes', () => {
+    const { events, issues } = strace(
+      'openat(AT_FDCWD, "\\x2f\\x64\\x65\\x76\\x2f\\x76\\x66\\x69\\x6f\\x2f\\x76\\x66\\x69\\x6f", O_RDWR) = 17',
+      'ioctl(18<\\x2f\\x64\\x65\\x76\\x2f\\x69\\x6f\\x6d\\x6d\\x75>, IOMMU_IOAS_ALLOC, 0x7ffd5c0e1b00) = 0',
+    );
+    expect(issues).toEqual([]);
+    expect(events.map((e) => [e['op'], e['args']])).toEqual([
+      ['OPEN', { path: '/dev/vfio/vfio' }],
+      ['OPEN', { path: '/dev/iommu' }],
+      ['IOAS_ALLOC', undefined],
+    ]);
+  });
+  it('-e raw=ioctl: the number alone; -i and -n prefixes; -k stack frames are read and left out', () => {
+    const { events, issues } = strace(
+      '[00007f3a5c2e1a1b] ioctl(17, 0x3b66, 0x7) = 0',
+      ' > /usr/lib64/libc.so.6(ioctl+0xb) [0x10a1b]',
+      '[pid  7131] [  16] ioctl(17, 0x3b66, 0x1) = -1 EBUSY (Device or resource busy)',
+    );
+    expect(issues).toEqual([]);
+    expect(events.filter((e) => e['op'] === 'VFIO_SET_IOMMU').map((e) => [e['args'], e['expect']])).toEqual([
+      [{ arg: 7 }, {}],
+      [{ arg: 1 }, { errno: 'EBUSY' }],
+    ]);
+  });
+  it('a strace that knows no VFIO names prints the number by its parts (_IO, _IOC); its own notes are read and left out', () => {
+    const { events, issues } = strace(
+      'strace: Process 7131 attached',
+      'ioctl(17, _IO(0x3b, 0x66), 0x7) = 0',
+      'ioctl(17, _IOC(_IOC_NONE, 0x3b, 0x66, 0), 0x1) = -1 EBUSY (Device or resource busy)',
+    );
+    expect(issues).toEqual([]);
+    expect(events.filter((e) => e['op'] === 'VFIO_SET_IOMMU').map((e) => e['expect'])).toEqual([{}, { errno: 'EBUSY' }]);
+  });
   it('a file that is not strace output is refused', () => {
     expect(errorOf(() => strace('iommufd_backend_free_id  iommufd=3 id=2 (0)'))).toMatch(/: not strace output of VFIO or iommufd ioctls: no line of it reads as one$/);
   });

@@ -6,16 +6,15 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { auditFile } from '../../replay/audit.ts';
 import { renderAuditHtml } from '../../replay/audit-html.ts';
-import { launchChromium, noBrowser } from '../browser.ts';
+import { launchChromium } from '../browser.ts';
+import { HOSTILE, describeInBrowser, openPage } from '../browser-pages.ts';
 import { traceHeader } from '../fixtures.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const dir = mkdtempSync(join(tmpdir(), 'iommufd-model-html-'));
-const HOSTILE = '</script><script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">';
 
 const trace = [
   traceHeader({ memory: 'any', processes: [{ pid: 1, uid: 1000, caps: [] }] }, { description: HOSTILE }),
@@ -27,30 +26,13 @@ const trace = [
   { op: 'CLOSE', args: { fd: 3 } },
 ];
 
-const title = noBrowser ? `audit --html (skipped: ${noBrowser})` : 'audit --html';
-if (noBrowser) console.warn(title);
-
-describe.skipIf(noBrowser)(title, () => {
-  let browser: Browser;
-
-  beforeAll(async () => {
-    browser = await launchChromium();
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-  });
-
+describeInBrowser('audit --html', (browser) => {
   it('draws a chart per target and keeps trace text inert', async () => {
     const file = join(dir, 'hostile<script>.jsonl');
     writeFileSync(file, trace.map((l) => JSON.stringify(l)).join('\n'));
     const html = join(dir, 'report.html');
     writeFileSync(html, renderAuditHtml(await auditFile(file, { ownChoices: false })));
-    const page = await browser.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(`file://${html}`);
-    await page.waitForSelector('body[data-ready="1"]', { timeout: 15000 });
+    const { page, errors } = await openPage(browser(), html);
     expect(errors).toEqual([]);
     expect(await page.evaluate('window.__pwned')).toBeUndefined();
     expect(await page.locator('canvas').count()).toBeGreaterThan(0);
@@ -66,11 +48,7 @@ describe.skipIf(noBrowser)(title, () => {
     const html = join(dir, 'power.html');
     const audit = await auditFile(join(ROOT, 'examples/power-guest.jsonl'), { ownChoices: false });
     writeFileSync(html, renderAuditHtml({ ...audit, quirks: [{ line: 9, seq: 8, op: 'VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY', quirk: 'prereg-region-leaked', detail: HOSTILE }] }));
-    const page = await browser.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(`file://${html}`);
-    await page.waitForSelector('body[data-ready="1"]', { timeout: 15000 });
+    const { page, errors } = await openPage(browser(), html);
     expect(errors).toEqual([]);
     expect(await page.evaluate('window.__pwned')).toBeUndefined();
     const table = page.locator('#accountings');
@@ -99,11 +77,7 @@ describe.skipIf(noBrowser)(title, () => {
       writeFileSync(file, trace.map((l) => JSON.stringify(l)).join('\n'));
       const html = join(dir, 'rlo.html');
       writeFileSync(html, renderAuditHtml(await auditFile(file, { ownChoices: false })));
-      const page = await cLocale.newPage();
-      const errors: string[] = [];
-      page.on('pageerror', (e) => errors.push(e.message));
-      await page.goto(`file://${html}`);
-      await page.waitForSelector('body[data-ready="1"]', { timeout: 15000 });
+      const { page, errors } = await openPage(cLocale, html);
       expect(errors).toEqual([]);
       expect(await page.locator('canvas').count()).toBeGreaterThan(0);
       expect(await page.title()).toBe(`iommufd-model audit: \u2068${file}\u2069`);

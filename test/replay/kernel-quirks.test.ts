@@ -66,7 +66,7 @@ describe('kernel quirks in the replay report', () => {
     const json = cli('replay', '--json', '--invariants', TRACE);
     expect(json.code).toBe(0);
     const report = JSON.parse(json.stdout);
-    expect(Object.keys(report.traces[0])).toEqual(['file', 'events', 'ok', 'diverged', 'ran', 'unknown', 'unsupported', 'unsure_diverged', 'divergences', 'violations', 'quirks']);
+    expect(Object.keys(report.traces[0])).toEqual(['file', 'events', 'ok', 'diverged', 'ran', 'unknown', 'unsupported', 'unsure_diverged', 'divergences', 'violations', 'quirks', 'findings']);
     expect(report.traces[0]).toMatchObject({ violations: [], quirks: QUIRKS });
     expect(report.totals).toMatchObject({ violations: 0, quirks: 3 });
     const text = cli('replay', '--invariants', TRACE);

@@ -67,12 +67,12 @@ describe('source_line', () => {
   it('a divergence carries the capture line, and the text report names it', () => {
     const { r } = replay([OPEN, { op: 'DESTROY', args: { id: 9 }, source_line: 42, expect: {} }]);
     expect(r.divergences[0]).toMatchObject({ line: 3, source_line: 42 });
-    const text = formatTextReport({ traces: [{ file: 'c.jsonl', ...r.counts, divergences: r.divergences, quirks: [] }], totals: r.counts });
+    const text = formatTextReport({ traces: [{ file: 'c.jsonl', ...r.counts, divergences: r.divergences, quirks: [], findings: [] }], totals: r.counts });
     expect(text).toContain('line 3 (capture line 42) DESTROY: expected {}, actual {"errno":"ENOENT"}');
   });
   it('the text report counts unknown events beside ran, and only when there are some', () => {
     const { r } = replay([OPEN, { op: 'IOAS_ALLOC', unknown_args: true }]);
-    expect(formatTextReport({ traces: [{ file: 'c.jsonl', ...r.counts, divergences: [], quirks: [] }], totals: r.counts })).toBe(
+    expect(formatTextReport({ traces: [{ file: 'c.jsonl', ...r.counts, divergences: [], quirks: [], findings: [] }], totals: r.counts })).toBe(
       'c.jsonl: 2 events: 1 ok, 0 diverged, 0 ran, 1 unknown, 0 unsupported',
     );
   });

@@ -42,6 +42,8 @@ function pagingDomain(call: Call, cmd: Fields, dev: Device, flags: bigint): Fail
   }
   let pagetableType = MOCK_IOMMUPT_DEFAULT;
   if (length !== 0n) {
+    // The xarray mock of 6.7 to 6.18 refused any user data for a paging domain.
+    if (hasOlder(call.world.config.kernel, 'mock-xarray-page-table')) return fail('EOPNOTSUPP', 'mock_domain_alloc_paging_flags', 'user data for a paging domain');
     const type = big(cmd, 'data_type');
     if (type !== IOMMU_HWPT_DATA_SELFTEST) return fail('EOPNOTSUPP', 'mock_domain_alloc_paging_flags', 'data_type is not selftest');
     const cfg = copyDriverStruct(userBuffer(call, cmd, 'data_uptr', HWPT_SELFTEST), 0n, type, IOMMU_HWPT_DATA_SELFTEST, length, HWPT_SELFTEST, 4);
@@ -66,7 +68,8 @@ function allocPaging(call: Call, ctx: Ctx, dev: Device, ioas: Ioas, flags: bigin
   if ((flags & IOMMU_HWPT_ALLOC_DIRTY_TRACKING) !== 0n && !dev.model.dirty) {
     return fail('EOPNOTSUPP', 'iommufd_hwpt_paging_alloc', 'the device cannot track dirty pages');
   }
-  if ((flags & IOMMU_HWPT_FAULT_ID_VALID) !== 0n && (flags & IOMMU_HWPT_ALLOC_NEST_PARENT) !== 0n) {
+  const nestParentFault = (flags & IOMMU_HWPT_FAULT_ID_VALID) !== 0n && (flags & IOMMU_HWPT_ALLOC_NEST_PARENT) !== 0n;
+  if (nestParentFault && !hasOlder(call.world.config.kernel, 'nest-parent-takes-fault-id')) {
     return fail('EOPNOTSUPP', 'iommufd_hwpt_paging_alloc', 'FAULT_ID_VALID with NEST_PARENT');
   }
   const id = allocId(ctx.objects, call.choices, 'out_hwpt_id');
@@ -92,7 +95,8 @@ export function hwptAlloc(call: Call, ctx: Ctx, cmd: Fields): Result {
   }
   const noData = big(cmd, 'data_type') === IOMMU_HWPT_DATA_NONE;
   const length = big(cmd, 'data_len');
-  if ((noData && length !== 0n) || (!noData && length === 0n)) {
+  // 6.7 let a data_type without data_len through to the allocation (7adc0c1cfa77 added the converse check).
+  if ((noData && length !== 0n) || (!noData && length === 0n && !hasOlder(kernel, 'hwpt-alloc-type-without-len'))) {
     return refuse(call, fail('EINVAL', 'iommufd_hwpt_alloc', 'data_len disagrees with data_type'));
   }
   const dev = lookup(ctx, num(cmd, 'dev_id'), 'device');

@@ -9,6 +9,8 @@ export const MOCK_APERTURE_LAST = (1n << 31n) - 1n;
 export const MOCK_PAGE_SIZE = 2048n;
 export const MOCK_HUGE_PAGE_SIZE = 512n * MOCK_PAGE_SIZE;
 export const MOCK_FLAGS_DEVICE_NO_DIRTY = 1n;
+/** A mock device whose domains also map MOCK_HUGE_PAGE_SIZE pages: 6.8 to 6.18 only. */
+export const MOCK_FLAGS_DEVICE_HUGE_IOVA = 2n;
 export const MOCK_FLAGS_DEVICE_PASID = 4n;
 export const MOCK_PASID_WIDTH = 20;
 export const IOMMU_HW_INFO_TYPE_SELFTEST = 0xfeedbeefn;
@@ -34,15 +36,21 @@ export const IOMMU_TEST_PASID_RESERVED = 1024;
 const VA_BITS = 38n;
 const MOCK_PGSIZE_BITMAP = ((1n << VA_BITS) - 1n) & ~(MOCK_PAGE_SIZE - 1n);
 
-/** `mock_dev_create()`: flags other than NO_DIRTY and PASID are refused (EINVAL, by the caller). */
-export function mockDeviceModel(flags: bigint): DeviceModel {
+/**
+ * `mock_dev_create()`: flags other than NO_DIRTY and PASID are refused (EINVAL, by the caller).
+ * Before 6.19 (e93d5945ed5b) the mock page table was an xarray of MOCK_PAGE_SIZE entries
+ * (`mock_domain_alloc_paging_flags()`: pgsize_bitmap MOCK_IO_PAGE_SIZE, and MOCK_HUGE_PAGE_SIZE
+ * too for a HUGE_IOVA device), not an AMDv1 table of every size: `xarray` is that release.
+ */
+export function mockDeviceModel(flags: bigint, xarray = false): DeviceModel {
+  const xarrayPages = MOCK_PAGE_SIZE | ((flags & MOCK_FLAGS_DEVICE_HUGE_IOVA) !== 0n ? MOCK_HUGE_PAGE_SIZE : 0n);
   return {
     name: 'mock',
     kind: 'mock',
     group: 'mock',
     iommu: 'mock',
     mockFlags: flags,
-    pgsizeBitmap: MOCK_PGSIZE_BITMAP,
+    pgsizeBitmap: xarray ? xarrayPages : MOCK_PGSIZE_BITMAP,
     aperture: { start: MOCK_APERTURE_START, last: MOCK_APERTURE_LAST },
     reserved: [],
     maxPasidLog2: (flags & MOCK_FLAGS_DEVICE_PASID) !== 0n ? MOCK_PASID_WIDTH : 0,
@@ -51,8 +59,8 @@ export function mockDeviceModel(flags: bigint): DeviceModel {
   };
 }
 
-export const validMockFlags = (flags: bigint): boolean =>
-  (flags & ~(MOCK_FLAGS_DEVICE_NO_DIRTY | MOCK_FLAGS_DEVICE_PASID)) === 0n;
+/** The `dev_flags` bits `mock_dev_create()` of the newest release knows. */
+export const MOCK_DEVICE_FLAGS = MOCK_FLAGS_DEVICE_NO_DIRTY | MOCK_FLAGS_DEVICE_PASID;
 
 /**
  * A paging domain for a device: the mock's DEFAULT page table (2 KiB pages, aperture forced to

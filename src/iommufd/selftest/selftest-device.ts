@@ -9,8 +9,9 @@ import { objectMachine } from '../../../machines/object.machine.ts';
 import { type Call, type Result, big, num, ok, refuse } from '../../model/command.ts';
 import { type PtRequest, bindDevice, changePt, isRefusal, refusal, unbind } from '../device/device.ts';
 import { Fail, fail } from '../../model/fail.ts';
-import { MOCK_DEV_CACHE_ID_MAX, MOCK_IOMMUPT_DEFAULT, domainFor, mockDeviceModel, validMockFlags } from './mock.ts';
+import { MOCK_DEVICE_FLAGS, MOCK_DEV_CACHE_ID_MAX, MOCK_FLAGS_DEVICE_HUGE_IOVA, MOCK_IOMMUPT_DEFAULT, domainFor, mockDeviceModel } from './mock.ts';
 import { allocId } from '../main/object-table.ts';
+import { acceptedFlags, hasOlder } from '../../kernel/profile.ts';
 import { pinRunAt } from '../pages/pages.ts';
 import { pageReader } from '../../mm/physical.ts';
 import { U64_MAX, atOrAfter } from '../../model/ranges.ts';
@@ -40,8 +41,12 @@ export function mockDomain(call: Call, ctx: Ctx, cmd: Fields): Result {
     d.objects = ctx.objects.set(stdevId, placeholder);
   });
   const flags = call.event.op === 'TEST_MOCK_DOMAIN_FLAGS' ? big(cmd, 'dev_flags') : 0n;
-  if (!validMockFlags(flags)) return refuse(call, fail('EINVAL', 'mock_dev_create', 'dev_flags has unknown bits'));
-  const bound = bindDevice(reserved, call.choices, 'out_idev_id', (id) => ({ ...mockDeviceModel(flags), group: `mock:${id}` }));
+  const xarray = hasOlder(call.world.config.kernel, 'mock-xarray-page-table');
+  const valid = MOCK_DEVICE_FLAGS | (xarray ? MOCK_FLAGS_DEVICE_HUGE_IOVA : 0n);
+  if ((flags & ~acceptedFlags(call.world.config.kernel, 'TEST_MOCK_DOMAIN_FLAGS', valid)) !== 0n) {
+    return refuse(call, fail('EINVAL', 'mock_dev_create', 'dev_flags has unknown bits'));
+  }
+  const bound = bindDevice(reserved, call.choices, 'out_idev_id', (id) => ({ ...mockDeviceModel(flags, xarray), group: `mock:${id}` }));
   if (bound instanceof Fail) return refuse(call, bound);
   const attached = changePt(ptRequest(call, 'out_hwpt_id'), bound.ctx, bound.device.id, 0, num(cmd, 'id'), 'attach');
   // A driver fault on the new device goes with it: nothing of this command stays.

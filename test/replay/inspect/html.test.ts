@@ -6,48 +6,32 @@
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { MAX_PAGE_EVENTS, pageData, renderInspectHtml } from '../../../replay/inspect/html.ts';
 import { stateView } from '../../../replay/inspect/state-view.ts';
-import { Timeline } from '../../../replay/inspect/timeline.ts';
-import { launchChromium, noBrowser } from '../../browser.ts';
+import { Timeline, type TimelineOptions } from '../../../replay/inspect/timeline.ts';
+import { importText } from '../../../replay/import/command.ts';
+import { HOSTILE, describeInBrowser, openPage } from '../../browser-pages.ts';
 import { conformanceTraces } from '../../conformance/corpus.ts';
 import { traceHeader } from '../../fixtures.ts';
 import { TWO_CONTEXTS, writeTrace } from './traces.ts';
 
-const HOSTILE = '</script><script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">';
-const title = noBrowser ? `inspect --html (skipped: ${noBrowser})` : 'inspect --html';
-if (noBrowser) console.warn(title);
-
 const pages = mkdtempSync(join(tmpdir(), 'iommufd-model-inspect-html-'));
 
-async function open(browser: Browser, file: string, at: { line: number } | null = null): Promise<{ page: Page; errors: string[] }> {
+async function open(browser: Browser, file: string, at: { line: number } | null = null, options: TimelineOptions = { ownChoices: false }): Promise<{ page: Page; errors: string[] }> {
   const html = join(pages, `${basename(file)}.html`);
-  writeFileSync(html, renderInspectHtml(await pageData(file, at, { ownChoices: false })));
-  const page = await browser.newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(`file://${html}`);
-  await page.waitForSelector('body[data-ready="1"]', { timeout: 15000 });
-  return { page, errors };
+  writeFileSync(html, renderInspectHtml(await pageData(file, at, options)));
+  return openPage(browser, html);
 }
 
-describe.skipIf(noBrowser)(title, () => {
-  let browser: Browser;
-  beforeAll(async () => {
-    browser = await launchChromium();
-  });
-  afterAll(async () => {
-    await browser?.close();
-  });
-
+describeInBrowser('inspect --html', (browser) => {
   it('selecting an event shows its state; trace text stays text', async () => {
     const [header, ...events] = TWO_CONTEXTS;
     const lines = [{ ...(header as object), description: HOSTILE }, ...events.map((e) => (typeof e === 'string' ? e : { ...e, note: HOSTILE }))];
     const file = writeTrace('hostile<script>.jsonl', lines);
-    const { page, errors } = await open(browser, file);
+    const { page, errors } = await open(browser(), file);
     expect(errors).toEqual([]);
     expect(await page.evaluate('window.__pwned')).toBeUndefined();
     expect(await page.locator('#description').textContent()).toBe(HOSTILE);
@@ -66,6 +50,18 @@ describe.skipIf(noBrowser)(title, () => {
     await page.close();
   });
 
+  it('names the capture line of an imported event, and the trace as it is given', async () => {
+    const capture = resolve(import.meta.dirname, '../../captures/qemu-log.qemu-devel-clg-uefi-ioas-map-einval-20231117.txt');
+    const file = join(pages, 'imported.jsonl');
+    writeFileSync(file, importText('qemu', capture, {}).text);
+    const { page, errors } = await open(browser(), file, { line: 5 }, { ownChoices: false, name: `${capture} (imported)` });
+    expect(errors).toEqual([]);
+    expect(await page.locator('#title bdi').textContent()).toBe(`${capture} (imported)`);
+    expect(await page.locator('#current').textContent()).toBe('after line 5 (capture line 6) IOAS_MAP (diverged)');
+    expect(await page.locator('#events li[data-line="4"]').textContent()).toBe('line 4 (capture line 2) IOAS_MAP diverged');
+    await page.close();
+  });
+
   it('rebuilds from its patches the state inspect --json shows, at every event', async () => {
     const files = [
       ...conformanceTraces().filter((f) => /vfio_compat_mock_domain\.Ver1v2\.map|mock_domain\.access_pin\.|change_process\.account_mm|iommufd\.default\.cmd_length|two_domains_hugepage\.user_copy|one_domain_file\.basic/.test(f)),
@@ -73,7 +69,7 @@ describe.skipIf(noBrowser)(title, () => {
     ];
     expect(files.length).toBeGreaterThanOrEqual(5);
     for (const file of files) {
-      const { page, errors } = await open(browser, file);
+      const { page, errors } = await open(browser(), file);
       const timeline = await Timeline.open(file, { ownChoices: false });
       await timeline.finish();
       const n = Math.min(timeline.reached.ordinal, MAX_PAGE_EVENTS);
