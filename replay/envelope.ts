@@ -4,7 +4,7 @@
  * differently, which of them answer as the capture does. Once a release has diverged, its state
  * is no longer the capture's and what it answers later says nothing of that release: an event
  * only such releases answer differently follows on from an earlier one, and is counted, not
- * listed (a 6.1 that could not open /dev/iommu answers every later event EBADF). The file is
+ * listed (a 5.12 that could not open /dev/iommu answers every later event EBADF). The file is
  * read once: each event is fed to one replayer per profile before the next is read, so memory
  * follows the profiles' states, not the trace. A header's `env.kernel` is not consulted: every
  * profile is tried.
@@ -19,14 +19,10 @@ import { type FileOptions, failure } from './replay-file.ts';
 import { type Counts, type FindingRecord, type Outcome, Replayer, expectJson, expectationOf, resultJson } from './replayer.ts';
 
 /**
- * The profile of every kernel before iommufd, named by the last such release: no /dev/iommu,
- * the VFIO paths as 6.2's (docs/kernel-versions.md). Tried too, so that a legacy VFIO trace
- * can be consistent with kernels older than iommufd.
+ * The releases envelope mode replays under, oldest first: every profiled release, those before
+ * iommufd (no /dev/iommu) included, so that a legacy VFIO trace can be consistent with them.
  */
-export const BEFORE_IOMMUFD = '6.1';
-
-/** The releases envelope mode replays under, oldest first. */
-export const ENVELOPE_RELEASES: readonly string[] = [BEFORE_IOMMUFD, ...RELEASES.map((r) => r.name)];
+export const ENVELOPE_RELEASES: readonly string[] = RELEASES.map((r) => r.name);
 
 /** What replay does with a trace apart from the release; `maxDivergences` caps the disagreements listed, `maxFindings` the findings kept per release. */
 export type EnvelopeOptions = Omit<FileOptions, 'kernel' | 'invariants' | 'invariantsFull' | 'explain'>;

@@ -22,7 +22,12 @@ export type Behaviour =
   | 'map-takes-no-prot'
   | 'nest-parent-takes-fault-id'
   | 'device-feature-no-dma-buf'
-  | 'mock-xarray-page-table';
+  | 'mock-xarray-page-table'
+  | 'mock-domain-own-hwpt'
+  | 'type1-no-dma-entry-limit'
+  | 'type1-info-no-iova-range-cap'
+  | 'type1-info-no-migration-cap'
+  | 'type1-info-no-dma-avail-cap';
 
 /** A device node that appeared with a release: before it, OPEN of the node fails with ENOENT. */
 export type Node = 'iommufd' | 'iommufd-vfio-container' | 'vfio-cdev';
@@ -61,9 +66,93 @@ const was = (b: Behaviour): Effect => ({ kind: 'behaviour', was: b });
 // vfs_ioctl() turns into ENOTTY; iommufd_test() answers an op it does not know EOPNOTSUPP.
 const IOCTL_ABSENT = 'ENOTTY';
 const TEST_OP_ABSENT = 'EOPNOTSUPP';
+// vfio_iommu_type1_ioctl() answers a command it does not know -ENOTTY, and refuses flag bits it
+// does not know in MAP_DMA and UNMAP_DMA with -EINVAL, at the argsz check.
+const TYPE1_ABSENT = 'ENOTTY';
+const TYPE1_FLAGS = 'EINVAL';
 
 /** Oldest first; rows of one release in the order of its merge. */
 export const CHANGES: readonly Change[] = [
+  {
+    commit: '2157e7b82f3b',
+    release: '4.2',
+    kind: 'op',
+    subject: 'vfio: powerpc/spapr: Register memory and define IOMMU v2',
+    what: 'VFIO_SPAPR_TCE_v2_IOMMU, with VFIO_IOMMU_SPAPR_REGISTER_MEMORY and UNREGISTER_MEMORY to pre-register (pin and charge) memory once; before, the SPAPR TCE driver had v1 alone, pinning at each map (not modelled: the SPAPR TCE paths are those of 4.2 and later)',
+    effect: null,
+  },
+  {
+    commit: '492855939bdb',
+    release: '5.1',
+    kind: 'errno',
+    subject: 'vfio/type1: Limit DMA mappings per container',
+    what: 'VFIO_IOMMU_MAP_DMA on a type1 container fails with ENOSPC once dma_entry_limit (a module parameter, 65535 by default) mappings exist (CVE-2019-3882); before, mappings were not counted',
+    effect: was('type1-no-dma-entry-limit'),
+  },
+  {
+    commit: 'a717072007e8',
+    release: '5.4',
+    kind: 'struct',
+    subject: 'vfio/type1: Add IOVA range capability support',
+    what: 'struct vfio_iommu_type1_info takes cap_offset (24 bytes) and VFIO_IOMMU_GET_INFO a capability chain, its first capability the usable IOVA ranges (VFIO_IOMMU_INFO_CAPS, argsz raised to what the chain needs); before, flags is VFIO_IOMMU_INFO_PGSIZES alone and only argsz, flags and iova_pgsizes are written back',
+    effect: was('type1-info-no-iova-range-cap'),
+  },
+  {
+    commit: 'd6a4c185660c',
+    release: '5.8',
+    kind: 'op',
+    subject: 'vfio iommu: Implementation of ioctl for dirty pages tracking',
+    what: 'VFIO_IOMMU_DIRTY_PAGES (START, STOP, GET_BITMAP) on a type1 container; before, vfio_iommu_type1_ioctl() does not know the command: ENOTTY',
+    effect: op('VFIO_IOMMU_DIRTY_PAGES', TYPE1_ABSENT),
+  },
+  {
+    commit: '331e33d2960c',
+    release: '5.8',
+    kind: 'flag',
+    subject: 'vfio iommu: Update UNMAP_DMA ioctl to get dirty bitmap before unmap',
+    what: 'VFIO_IOMMU_UNMAP_DMA takes VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP and a bitmap after the struct; before, any flag is EINVAL',
+    effect: flags('VFIO_IOMMU_UNMAP_DMA', 1n, TYPE1_FLAGS),
+  },
+  {
+    commit: 'ad721705d09c',
+    release: '5.8',
+    kind: 'semantic',
+    subject: 'vfio iommu: Add migration capability to report supported features',
+    what: 'VFIO_IOMMU_GET_INFO on a type1 container adds the MIGRATION capability (dirty bitmap page sizes and largest size) before the IOVA ranges; before, the chain holds the IOVA ranges alone',
+    effect: was('type1-info-no-migration-cap'),
+  },
+  {
+    commit: '7d6e1329652e',
+    release: '5.10',
+    kind: 'semantic',
+    subject: 'vfio iommu: Add dma available capability',
+    what: 'VFIO_IOMMU_GET_INFO on a type1 container adds the DMA_AVAIL capability (how many more mappings dma_entry_limit allows) after MIGRATION; before, it is not in the chain',
+    effect: was('type1-info-no-dma-avail-cap'),
+  },
+  {
+    commit: 'c19650995374',
+    release: '5.12',
+    kind: 'flag',
+    subject: 'vfio/type1: implement unmap all',
+    what: 'VFIO_IOMMU_UNMAP_DMA takes VFIO_DMA_UNMAP_FLAG_ALL (iova and size 0) and VFIO_CHECK_EXTENSION(VFIO_UNMAP_ALL) answers 1; before, the flag is EINVAL and the extension 0',
+    effect: flags('VFIO_IOMMU_UNMAP_DMA', 2n, TYPE1_FLAGS),
+  },
+  {
+    commit: 'c3cbab24db38',
+    release: '5.12',
+    kind: 'flag',
+    subject: 'vfio/type1: implement interfaces to update vaddr',
+    what: 'VFIO_IOMMU_UNMAP_DMA takes VFIO_DMA_UNMAP_FLAG_VADDR (the vaddr is invalidated, the mapping kept) and VFIO_CHECK_EXTENSION(VFIO_UPDATE_VADDR) answers 1 with a driver set; before, the flag is EINVAL and the extension 0',
+    effect: flags('VFIO_IOMMU_UNMAP_DMA', 4n, TYPE1_FLAGS),
+  },
+  {
+    commit: 'c3cbab24db38',
+    release: '5.12',
+    kind: 'flag',
+    subject: 'vfio/type1: implement interfaces to update vaddr',
+    what: 'VFIO_IOMMU_MAP_DMA takes VFIO_DMA_MAP_FLAG_VADDR (a new vaddr for a mapping whose vaddr was invalidated); before, the flag is EINVAL',
+    effect: flags('VFIO_IOMMU_MAP_DMA', 4n, TYPE1_FLAGS),
+  },
   {
     commit: '2ff4bed7fee7',
     release: '6.2',
@@ -109,8 +198,8 @@ export const CHANGES: readonly Change[] = [
     release: '6.4',
     kind: 'semantic',
     subject: 'iommufd/selftest: Make selftest create a more complete mock device',
-    what: 'TEST_MOCK_DOMAIN binds a real iommufd device: the selftest object, the device and the HWPT take three ids, the HWPT is an automatic one shared with later attaches and goes with the selftest object. 6.2 and 6.3 took two (the selftest object, then a HWPT of its own that user space destroyed separately) and wrote no out_idev_id (not modelled: the model binds a device in every release)',
-    effect: null,
+    what: 'TEST_MOCK_DOMAIN binds a real iommufd device: the selftest object, the device and the HWPT take three ids, the HWPT is an automatic one shared with later attaches and goes with the selftest object. 6.2 and 6.3 bound no device and took two ids (the selftest object, then a HWPT of its own on the IOAS named by `id`, ENOENT for anything else) and wrote no out_idev_id; the selftest object held that HWPT, so DESTROY of the HWPT was EBUSY until the selftest object was destroyed, which took the domain out of the IOAS and left the HWPT for user space to destroy',
+    effect: was('mock-domain-own-hwpt'),
   },
   {
     commit: '99f98a7c0d69',
@@ -561,7 +650,7 @@ export const CHANGES: readonly Change[] = [
     release: '6.19',
     kind: 'semantic',
     subject: 'iommufd: Change the selftest to use iommupt instead of xarray',
-    what: "The mock domain is an AMDv1 page table mapping every size from 2 KiB up, so a dirty bit set through TEST_DIRTY covers the whole (1 MiB or larger) page it lands in, and TEST_MD_CHECK_MAP steps by the domain's smallest page; before, an xarray of 2 KiB entries (1 MiB ones for a HUGE_IOVA device) whose dirty bits cover 2 KiB, and VFIO compat reports PAGE_SIZE alone. HWPT_ALLOC of a paging HWPT with user data (a page table type in struct iommu_hwpt_selftest) is EOPNOTSUPP before. Mock devices of the trace header keep the newer table in every release (not told apart)",
+    what: "The mock domain is an AMDv1 page table mapping every size from 2 KiB up, so a dirty bit set through TEST_DIRTY covers the whole (1 MiB or larger) page it lands in, and TEST_MD_CHECK_MAP steps by the domain's smallest page; before, an xarray of 2 KiB entries (1 MiB ones for a HUGE_IOVA device) whose dirty bits cover 2 KiB, and VFIO compat reports PAGE_SIZE alone. HWPT_ALLOC of a paging HWPT with user data (a page table type in struct iommu_hwpt_selftest) is EOPNOTSUPP before. Mock devices of the trace header follow the release too",
     effect: was('mock-xarray-page-table'),
   },
   {

@@ -53,9 +53,16 @@ device node exist).
   the PCI driver does not know the feature: ENOTTY.
 - **Before ${FIRST}** there is no iommufd: OPEN of \`/dev/iommu\`, and of a
   \`/dev/vfio/vfio\` iommufd would serve, fails with ENOENT, and no VFIO device
-  has a cdev. The VFIO container, group and type1 paths behave as ${FIRST}'s
-  unless a row says otherwise. This is an approximation: VFIO's own changes
-  before ${FIRST} are not in the table.
+  has a cdev. The releases before ${FIRST} listed are those a row of the legacy
+  VFIO paths names, back to ${RELEASES[0]?.name}; each stands for itself and the
+  releases up to the next one listed, and a version older than ${RELEASES[0]?.name}
+  gets every row pending. The VFIO container, group, type1 and SPAPR TCE paths
+  behave as ${FIRST}'s unless a row says otherwise. This
+  is an approximation: only the VFIO changes the model can tell apart are rows;
+  the SPAPR TCE paths are those of 4.2 (its v2 and pre-registration) and later.
+- **A type1 container ioctl it does not have** (\`VFIO_IOMMU_DIRTY_PAGES\`
+  before 5.8): \`vfio_iommu_type1_ioctl()\` does not know the command: ENOTTY.
+  MAP_DMA and UNMAP_DMA flag bits it does not know: EINVAL, at the argsz check.
 - A row without an effect ("documented") is a change the model does not tell
   apart: it answers as the newer kernel in every release.
 

@@ -3,7 +3,7 @@
  * change table it brought and the commit of its tag.
  */
 import { CHANGES } from './changes.ts';
-import { NEWEST, RELEASES } from './releases.ts';
+import { FIRST, NEWEST, RELEASES } from './releases.ts';
 
 /** The rows each release brought, by release name. */
 export function rowsPerRelease(): ReadonlyMap<string, number> {
@@ -15,6 +15,6 @@ export function rowsPerRelease(): ReadonlyMap<string, number> {
 export function kernelList(): string {
   const counts = rowsPerRelease();
   const lines = ['release  rows  tag', ...RELEASES.map((r) => `${r.name.padEnd(7)}  ${String(counts.get(r.name) ?? 0).padStart(4)}  ${r.tag}`)];
-  lines.push(`${CHANGES.length} rows over ${RELEASES.length} releases; a trace without env.kernel is judged as ${NEWEST}, one before ${RELEASES[0]?.name} has no /dev/iommu`);
+  lines.push(`${CHANGES.length} rows over ${RELEASES.length} releases; a trace without env.kernel is judged as ${NEWEST}, one before ${FIRST} has no /dev/iommu`);
   return `${lines.join('\n')}\n`;
 }

@@ -1,8 +1,9 @@
 /**
- * The Linux releases the model has a profile for: every release since iommufd was merged
- * (v6.2), each with the commit its tag names ("Linux 6.x"), oldest first. A version is compared
- * as `major.minor`; one older than the first release gets the profile of a kernel without
- * iommufd, one newer than the last the newest profile.
+ * The Linux releases the model has a profile for, each with the commit its tag names ("Linux
+ * 6.x"), oldest first: before iommufd (v6.2), the releases a row of the legacy VFIO paths
+ * names, each standing for itself and the releases up to the next one listed; from v6.2, every
+ * release. A version is compared as `major.minor`: one older than the first release gets the
+ * profile of every row pending, one newer than the last the newest profile.
  */
 
 export interface Release {
@@ -13,6 +14,12 @@ export interface Release {
 }
 
 export const RELEASES: readonly Release[] = [
+  { name: '4.2', tag: '64291f7db5bd' },
+  { name: '5.1', tag: 'e93c9c99a629' },
+  { name: '5.4', tag: '219d54332a09' },
+  { name: '5.8', tag: 'bcf876870b95' },
+  { name: '5.10', tag: '2c85ebc57b3e' },
+  { name: '5.12', tag: '9f4ad9e425a1' },
   { name: '6.2', tag: 'c9c3395d5e3d' },
   { name: '6.3', tag: '457391b03803' },
   { name: '6.4', tag: '6995e2de6891' },

@@ -8,7 +8,7 @@ import { mappingOf } from '../mm/env-ops.ts';
 import { installFile } from '../mm/files.ts';
 import { headerDevices } from '../iommufd/device/header-devices.ts';
 import { vfioState } from '../vfio/config.ts';
-import { profileOf } from '../kernel/profile.ts';
+import { hasOlder, profileOf } from '../kernel/profile.ts';
 import { headerKernel } from '../kernel/select.ts';
 import { bugSwitchesOf } from '../kernel/release-bugs.ts';
 import { type BugName, bugSet } from './mutants.ts';
@@ -51,7 +51,7 @@ export function createWorld(header: TraceHeader, options: WorldOptions = {}): Wo
     nextMemObject: 1,
     userLockedVm: OrderedMap.empty(),
     tempMemoryLimit: DEFAULT_TEMP_MEMORY_LIMIT,
-    devices: headerDevices(header.env.devices, config.pageSize),
+    devices: headerDevices(header.env.devices, config.pageSize, hasOlder(kernel, 'mock-xarray-page-table')),
     vfio: vfioState(header),
   };
   for (const decl of decls) {

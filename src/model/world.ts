@@ -426,7 +426,10 @@ export interface SelftestDev {
   readonly type: 'selftest';
   readonly id: number;
   readonly lifecycle: MachineRecord<RefContext>;
+  /** The bound mock device; 0 in 6.2 and 6.3, which bound none. */
   readonly device: number;
+  /** 6.2 and 6.3: the HWPT of its own the object holds a user of; null after. */
+  readonly ownHwpt: number | null;
 }
 
 /** What one access item pinned: a hold on each pages object its range covers. */

@@ -1,6 +1,6 @@
 /**
  * The invariants hold under every release's profile, apart from that release's kernel quirks
- * (reported as quirks, never as violations): a modest campaign per release, the profile before
+ * (reported as quirks, never as violations): a modest campaign per release, those before
  * iommufd included, all from one seed (FC_SEED, else the clock; printed).
  */
 import { describe, expect, it } from 'vitest';
@@ -11,7 +11,7 @@ const seed = process.env['FC_SEED'] === undefined ? Date.now() % 2 ** 31 : Numbe
 
 describe('fuzz --kernel V, for every release', () => {
   it.each(ENVELOPE_RELEASES)(`finds no violation under %s (seed ${seed})`, (kernel) => {
-    const found = fuzz({ seed, runs: 60, maxSteps: 100, kernel }).counterexample;
+    const found = fuzz({ seed, runs: 48, maxSteps: 100, kernel }).counterexample;
     const rerun = found === null ? null : `${found.message}\nrerun: iommufd-model fuzz --kernel ${kernel} --seed ${seed} --max-steps 100 --run ${found.run} --path ${found.path}\n${found.trace}`;
     expect(rerun).toBeNull();
   });

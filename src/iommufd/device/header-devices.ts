@@ -76,11 +76,12 @@ function barsOf(decl: DeviceDecl): readonly bigint[] | null {
   return Array.isArray(bars) ? (bars as readonly Value[]).map((b) => (typeof b === 'bigint' ? b : 0n)) : null;
 }
 
-export function headerDevices(decls: readonly DeviceDecl[], pageSize: bigint): HeaderDevice[] {
+/** `xarray`: the release's mock page table is the xarray of before 6.19, as in `mockDeviceModel()`. */
+export function headerDevices(decls: readonly DeviceDecl[], pageSize: bigint, xarray: boolean): HeaderDevice[] {
   return decls.map((decl) => ({
     model:
       decl.kind === 'mock'
-        ? { ...mockDeviceModel(0n), name: decl.name, group: groupOf(decl) }
+        ? { ...mockDeviceModel(0n, xarray), name: decl.name, group: groupOf(decl) }
         : otherModel(decl, pageSize),
     cdev: typeof decl.params['cdev'] === 'bigint' ? Number(decl.params['cdev']) : null,
     bars: barsOf(decl),

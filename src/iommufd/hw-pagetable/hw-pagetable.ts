@@ -124,25 +124,39 @@ export function alignmentOf(world: World, ctx: Ctx, ioas: Ioas): bigint {
 }
 
 /**
- * Destroys a paging HWPT (`iommufd_hwpt_paging_destroy()`): its domain leaves the IOAS
- * (`iopt_table_remove_domain()`: unpinned if it was the last, aperture reservations dropped,
- * alignment recomputed), its FAULT and the IOAS lose the HWPT's references.
+ * `iopt_table_remove_domain()`: the HWPT's domain leaves its IOAS (unpinned if it was the last,
+ * aperture reservations dropped, alignment recomputed); the HWPT keeps its IOAS reference.
  */
-export function destroyHwptPaging(world: World, base: Ctx, hwpt: HwptPaging): Ctx {
-  const ctx = hwpt.fault === null ? base : adjustUsers(base, hwpt.fault, 'USER_PUT');
+export function removeDomain(world: World, ctx: Ctx, hwpt: HwptPaging): Ctx {
   const ioas = ioasOf(ctx, hwpt.ioas);
   const domains = ioas.domains.filter((id) => id !== hwpt.id);
   const unfilled = domains.length === 0 && !world.config.bugs.has('last-domain-keeps-pins') ? releaseAreas(world, ctx, ioas) : ctx;
   const without = revise(ioas, (d) => {
     d.domains = domains;
     d.iopt = unreserve(ioas.iopt, domainOwner(hwpt.id));
-    d.lifecycle = nextRecord(ioasMachine, ioas.lifecycle, { type: 'USER_PUT' });
   });
   const left = revise(without, (d) => {
     const alignment = alignmentOf(world, unfilled, without);
     if (alignment !== without.iopt.iovaAlignment) d.iopt = { ...without.iopt, iovaAlignment: alignment };
   });
   return revise(unfilled, (d) => {
-    d.objects = unfilled.objects.delete(hwpt.id).set(left.id, left);
+    d.objects = unfilled.objects.set(left.id, left);
+  });
+}
+
+/**
+ * Destroys a paging HWPT (`iommufd_hwpt_paging_destroy()`): its domain leaves the IOAS unless
+ * it already has (a 6.2/6.3 selftest HWPT's left with its selftest object), its FAULT and the
+ * IOAS lose the HWPT's references.
+ */
+export function destroyHwptPaging(world: World, base: Ctx, hwpt: HwptPaging): Ctx {
+  const ctx = hwpt.fault === null ? base : adjustUsers(base, hwpt.fault, 'USER_PUT');
+  const removed = ioasOf(ctx, hwpt.ioas).domains.includes(hwpt.id) ? removeDomain(world, ctx, hwpt) : ctx;
+  const ioas = ioasOf(removed, hwpt.ioas);
+  const released = revise(ioas, (d) => {
+    d.lifecycle = nextRecord(ioasMachine, ioas.lifecycle, { type: 'USER_PUT' });
+  });
+  return revise(removed, (d) => {
+    d.objects = removed.objects.delete(hwpt.id).set(released.id, released);
   });
 }

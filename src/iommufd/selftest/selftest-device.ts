@@ -13,6 +13,7 @@ import { MOCK_DEVICE_FLAGS, MOCK_DEV_CACHE_ID_MAX, MOCK_FLAGS_DEVICE_HUGE_IOVA, 
 import { allocId } from '../main/object-table.ts';
 import { acceptedFlags, hasOlder } from '../../kernel/profile.ts';
 import { pinRunAt } from '../pages/pages.ts';
+import { destroyOwnHwptDev, mockDomainOwnHwpt } from './mock-domain-own-hwpt.ts';
 import { pageReader } from '../../mm/physical.ts';
 import { U64_MAX, atOrAfter } from '../../model/ranges.ts';
 import { revise } from '../../model/revise.ts';
@@ -34,9 +35,10 @@ export function ptRequest(call: Call, idField: string): PtRequest {
  * (attaching to an IOAS with no compatible automatic HWPT) the new HWPT's.
  */
 export function mockDomain(call: Call, ctx: Ctx, cmd: Fields): Result {
+  if (hasOlder(call.world.config.kernel, 'mock-domain-own-hwpt')) return mockDomainOwnHwpt(call, ctx, cmd);
   const stdevId = allocId(ctx.objects, call.choices, 'out_stdev_id');
   if (stdevId instanceof Fail) return refuse(call, stdevId);
-  const placeholder: SelftestDev = { type: 'selftest', id: stdevId, lifecycle: initialRecord(objectMachine), device: 0 };
+  const placeholder: SelftestDev = { type: 'selftest', id: stdevId, lifecycle: initialRecord(objectMachine), device: 0, ownHwpt: null };
   const reserved = revise(ctx, (d) => {
     d.objects = ctx.objects.set(stdevId, placeholder);
   });
@@ -80,6 +82,7 @@ export function mockDomainReplace(call: Call, ctx: Ctx, cmd: Fields): Result {
 
 /** Destroying a selftest object (`selftest_object_destroy()`): detach and unbind its mock device. */
 export function destroySelftestDev(world: World, ctx: Ctx, stdev: SelftestDev): Ctx {
+  if (stdev.ownHwpt !== null) return destroyOwnHwptDev(world, ctx, stdev, stdev.ownHwpt);
   const unbound = unbind(world, ctx, stdev.device);
   return revise(unbound, (d) => {
     d.objects = unbound.objects.delete(stdev.id);

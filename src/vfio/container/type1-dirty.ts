@@ -8,6 +8,7 @@ import type { Fields } from '../../../events/types.ts';
 import { type Call, type Result, big, ok, refuse } from '../../model/command.ts';
 import { fail } from '../../model/fail.ts';
 import { injected } from '../../model/fault-injection.ts';
+import { absentOp } from '../../kernel/profile.ts';
 import type { ContainerArg } from '../ioctl-arg.ts';
 import type { Type1 } from '../state.ts';
 import { putType1 } from '../store.ts';
@@ -25,6 +26,10 @@ const RANGE_SIZE = 40n;
 const WHERE = 'vfio_iommu_type1_dirty_pages';
 
 export function type1DirtyPages(call: Call, id: number, iommu: Type1, arg: ContainerArg): Result {
+  // The number is SPAPR's REGISTER_MEMORY too: a release before 5.8 answers it on type1 as any
+  // command vfio_iommu_type1_ioctl() does not know.
+  const absent = absentOp(call.world.config.kernel, 'VFIO_IOMMU_DIRTY_PAGES');
+  if (absent !== undefined) return refuse(call, fail(absent, 'vfio_iommu_type1_ioctl', 'no VFIO_IOMMU_DIRTY_PAGES in this release'));
   if (!iommu.v2) return refuse(call, fail('EACCES', WHERE, 'a v1 container'));
   if (arg.struct === null) return refuse(call, fail('EFAULT', WHERE, 'copy_from_user of a NULL argument'));
   const dirty = arg.struct;

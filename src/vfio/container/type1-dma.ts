@@ -14,6 +14,7 @@ import { pinUser } from '../../mm/physical.ts';
 import { type Call, type Result, big, ok, partial, refuse } from '../../model/command.ts';
 import { Fail, fail } from '../../model/fail.ts';
 import { injected } from '../../model/fault-injection.ts';
+import { acceptedFlags, hasOlder } from '../../kernel/profile.ts';
 import { atOrAfter, firstIntersecting, U64_MAX } from '../../model/ranges.ts';
 import type { World } from '../../model/world.ts';
 import type { ContainerArg } from '../ioctl-arg.ts';
@@ -96,7 +97,8 @@ export function mapDma(call: Call, id: number, iommu: Type1, arg: ContainerArg):
   if (arg.struct === null) return refuse(call, fail('EFAULT', 'vfio_iommu_type1_map_dma', 'copy_from_user of a NULL argument'));
   const map = arg.struct;
   const flags = big(map, 'flags');
-  if (big(map, 'argsz') < MAP_MINSZ || (flags & ~(VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE | VFIO_DMA_MAP_FLAG_VADDR)) !== 0n) {
+  const known = acceptedFlags(call.world.config.kernel, 'VFIO_IOMMU_MAP_DMA', VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE | VFIO_DMA_MAP_FLAG_VADDR);
+  if (big(map, 'argsz') < MAP_MINSZ || (flags & ~known) !== 0n) {
     return refuse(call, fail('EINVAL', 'vfio_iommu_type1_map_dma', 'argsz below minsz or flags has unknown bits'));
   }
   const prot = ((flags & VFIO_DMA_MAP_FLAG_WRITE) !== 0n ? IOMMU_WRITE : 0) | ((flags & VFIO_DMA_MAP_FLAG_READ) !== 0n ? IOMMU_READ : 0);
@@ -112,7 +114,7 @@ export function mapDma(call: Call, id: number, iommu: Type1, arg: ContainerArg):
   const dma = findDma(iommu, iova, last);
   if (setVaddr) return updateVaddr(call, id, iommu, dma, iova, last, vaddr);
   if (dma !== undefined) return refuse(call, fail('EEXIST', 'vfio_dma_do_map', 'the range overlaps a mapping'));
-  if (iommu.dmaAvail === 0n) return refuse(call, fail('ENOSPC', 'vfio_dma_do_map', 'dma_entry_limit mappings exist'));
+  if (iommu.dmaAvail === 0n && !hasOlder(call.world.config.kernel, 'type1-no-dma-entry-limit')) return refuse(call, fail('ENOSPC', 'vfio_dma_do_map', 'dma_entry_limit mappings exist'));
   if (!iovaValid(iommu, iova, last)) return refuse(call, fail('EINVAL', 'vfio_iommu_iova_dma_valid', 'the range is not inside one usable IOVA range'));
   // The kzalloc() of the struct vfio_dma.
   const nomem = injected('ENOMEM', 'vfio_dma_do_map');
@@ -221,7 +223,8 @@ export function unmapDma(call: Call, id: number, iommu: Type1, arg: ContainerArg
   const unmap = arg.struct;
   const flags = big(unmap, 'flags');
   const argsz = big(unmap, 'argsz');
-  if (argsz < UNMAP_MINSZ || (flags & ~(VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP | VFIO_DMA_UNMAP_FLAG_ALL | VFIO_DMA_UNMAP_FLAG_VADDR)) !== 0n) {
+  const known = acceptedFlags(call.world.config.kernel, 'VFIO_IOMMU_UNMAP_DMA', VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP | VFIO_DMA_UNMAP_FLAG_ALL | VFIO_DMA_UNMAP_FLAG_VADDR);
+  if (argsz < UNMAP_MINSZ || (flags & ~known) !== 0n) {
     return refuse(call, fail('EINVAL', where, 'argsz below minsz or flags has unknown bits'));
   }
   const dirty = (flags & VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP) !== 0n;

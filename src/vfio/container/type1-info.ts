@@ -7,12 +7,15 @@
  * The chain is copied only when all of it fits in `argsz`; then `cap_offset` points at it
  * (just past the struct) and `argsz` stays as given. Otherwise `argsz` comes back as the size
  * needed and `cap_offset` as 0. `caps` shows the chain copied, a record per capability.
+ * Older releases have less of it (src/kernel/changes.ts): no DMA_AVAIL before 5.10, no
+ * MIGRATION before 5.8, no chain at all before 5.4.
  */
 import type { Fields } from '../../../events/types.ts';
 import { VFIO_IOMMU_TYPE1_INFO } from '../../../events/structs.ts';
 import { type Call, type Result, big, ok, refuse } from '../../model/command.ts';
 import { fail } from '../../model/fail.ts';
 import { injected } from '../../model/fault-injection.ts';
+import { hasOlder } from '../../kernel/profile.ts';
 import type { ContainerArg } from '../ioctl-arg.ts';
 import type { IovaRange, Type1 } from '../state.ts';
 import { DIRTY_BITMAP_SIZE_MAX } from './dirty-bitmap.ts';
@@ -79,29 +82,39 @@ const migrationCap = (iommu: Type1): Cap =>
  */
 export function infoOut(argsz: bigint, iovaPgsizes: bigint, caps: readonly Cap[], argszWhenFits: bigint): Fields {
   const total = INFO_SIZE + caps.reduce((n, c) => n + c.size, 0n);
-  const fits = argsz >= total;
+  const fits = caps.length === 0 || argsz >= total;
   const info: Fields = {
     argsz: fits ? argszWhenFits : total,
-    flags: VFIO_IOMMU_INFO_PGSIZES | VFIO_IOMMU_INFO_CAPS,
+    // `if (caps.size)`: the flag, and a cap_offset pointing at the chain, only with a capability.
+    flags: caps.length > 0 ? VFIO_IOMMU_INFO_PGSIZES | VFIO_IOMMU_INFO_CAPS : VFIO_IOMMU_INFO_PGSIZES,
     iova_pgsizes: iovaPgsizes,
   };
   if (argsz < CAP_OFFSET_END) return info;
-  return fits ? { ...info, cap_offset: INFO_SIZE, caps: caps.map((c) => c.record) } : { ...info, cap_offset: 0n };
+  return fits && caps.length > 0 ? { ...info, cap_offset: INFO_SIZE, caps: caps.map((c) => c.record) } : { ...info, cap_offset: 0n };
 }
 
 export function type1GetInfo(call: Call, iommu: Type1, arg: ContainerArg): Result {
   if (arg.struct === null) return refuse(call, fail('EFAULT', 'vfio_iommu_type1_get_info', 'copy_from_user of a NULL argument'));
   const argsz = big(arg.struct, 'argsz');
   if (argsz < INFO_MINSZ) return refuse(call, fail('EINVAL', 'vfio_iommu_type1_get_info', 'argsz below minsz'));
+  const kernel = call.world.config.kernel;
+  // Before a717072007e8 (5.4) there is no chain: the ioctl copies back the first 16 bytes.
+  if (hasOlder(kernel, 'type1-info-no-iova-range-cap')) {
+    return ok(call.world, { argsz, flags: VFIO_IOMMU_INFO_PGSIZES, iova_pgsizes: iommu.pgsizeBitmap });
+  }
+  const migration = !hasOlder(kernel, 'type1-info-no-migration-cap');
+  const dmaAvail = !hasOlder(kernel, 'type1-info-no-dma-avail-cap');
+  const hasRanges = iommu.iovaList.length > 0;
   // Each capability grows the chain by a krealloc() (`vfio_info_cap_add()`), and the IOVA
   // ranges are gathered in a kzalloc()ed buffer first: injection points, ENOMEM.
-  const hasRanges = iommu.iovaList.length > 0;
   const nomem =
-    injected('ENOMEM', 'vfio_info_cap_add') ??
-    injected('ENOMEM', 'vfio_info_cap_add') ??
+    (migration ? injected('ENOMEM', 'vfio_info_cap_add') : null) ??
+    (dmaAvail ? injected('ENOMEM', 'vfio_info_cap_add') : null) ??
     (hasRanges ? (injected('ENOMEM', 'vfio_iommu_iova_build_caps') ?? injected('ENOMEM', 'vfio_info_cap_add')) : null);
   if (nomem !== null) return refuse(call, nomem);
-  const caps = [migrationCap(iommu), dmaAvailCap(iommu.dmaAvail)];
+  const caps: Cap[] = [];
+  if (migration) caps.push(migrationCap(iommu));
+  if (dmaAvail) caps.push(dmaAvailCap(iommu.dmaAvail));
   if (hasRanges) caps.push(iovaRangeCap(iommu.iovaList));
   return ok(call.world, infoOut(argsz, iommu.pgsizeBitmap, caps, argsz));
 }

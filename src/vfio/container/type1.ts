@@ -13,7 +13,8 @@ import { OrderedMap } from '../../model/ordered-map.ts';
 import { U64_MAX } from '../../model/ranges.ts';
 import type { DeviceModel, Range, World } from '../../model/world.ts';
 import { uncharge } from './locked-vm.ts';
-import { hasOlder } from '../../kernel/profile.ts';
+import { acceptedFlags, hasOlder } from '../../kernel/profile.ts';
+import { VFIO_DMA_UNMAP_FLAG_ALL, VFIO_DMA_UNMAP_FLAG_VADDR } from '../uapi.ts';
 import { groupMsiIsolated } from '../msi.ts';
 import { groupOf } from '../store.ts';
 import type { Type1, Type1Domain, VfioDma, VfioGroup } from '../state.ts';
@@ -31,18 +32,20 @@ const VFIO_TYPE1_NESTING_IOMMU = 6n;
  * `vfio_iommu_type1_check_extension()`; `iommu` is null when the container has no driver yet.
  * No domain the model makes enforces cache coherency (as the compat path answers), and there
  * are no mediated devices to turn UPDATE_VADDR off. `world` gives the release: the nesting type
- * was offered until 6.13.
+ * was offered until 6.13, UNMAP_ALL and UPDATE_VADDR from 5.12.
  */
 export function type1Extension(world: World, iommu: Type1 | null, arg: bigint): bigint {
   switch (arg) {
     case VFIO_TYPE1_IOMMU:
     case VFIO_TYPE1v2_IOMMU:
-    case VFIO_UNMAP_ALL:
       return 1n;
+    // Offered by the releases whose UNMAP_DMA takes the flag.
+    case VFIO_UNMAP_ALL:
+      return acceptedFlags(world.config.kernel, 'VFIO_IOMMU_UNMAP_DMA', VFIO_DMA_UNMAP_FLAG_ALL) === 0n ? 0n : 1n;
     case VFIO_TYPE1_NESTING_IOMMU:
       return hasOlder(world.config.kernel, 'type1-offers-nesting') ? 1n : 0n;
     case VFIO_UPDATE_VADDR:
-      return iommu === null ? 0n : 1n;
+      return iommu === null || acceptedFlags(world.config.kernel, 'VFIO_IOMMU_UNMAP_DMA', VFIO_DMA_UNMAP_FLAG_VADDR) === 0n ? 0n : 1n;
     case VFIO_DMA_CC_IOMMU:
       return iommu === null || iommu.domains.length > 0 ? 0n : 1n;
     default:
