@@ -75,6 +75,10 @@ const quirks = document.getElementById('quirks');
 for (const q of data.quirks) quirks.append(el('li', 'line ' + q.line + ' ' + q.op + ': ' + q.quirk + ': ' + q.detail));
 if (data.replay.quirksOmitted) quirks.append(el('li', data.replay.quirksOmitted + ' more not listed'));
 if (quirks.children.length === 0) quirks.append(el('li', 'none'));
+const findings = document.getElementById('findings');
+for (const f of data.replay.findings) findings.append(el('li', 'line ' + f.line + ' ' + f.op + ': ' + f.bug + ' in ' + f.releases.join(', ') + ', fixed by ' + f.fixed_by));
+if (data.replay.findingsOmitted) findings.append(el('li', data.replay.findingsOmitted + ' more not listed'));
+if (findings.children.length === 0) findings.append(el('li', 'none'));
 `;
 
 const STYLES = `
@@ -99,6 +103,9 @@ const BODY = `
 <h2>Kernel quirks</h2>
 <p>What the kernel does where it looks wrong, which the model does too: not a failure.</p>
 <ul id="quirks"></ul>
+<h2>Findings</h2>
+<p>Events that made the release followed crash or WARN (docs/release-bugs.md): not a failure.</p>
+<ul id="findings"></ul>
 `;
 
 export function renderAuditHtml(report: AuditReport): string {

@@ -1,7 +1,8 @@
-/** The audit as a terminal reads it: peaks per target, the three accountings side by side, leaks, violations, kernel quirks. */
+/** The audit as a terminal reads it: peaks per target, the three accountings side by side, leaks, violations, kernel quirks, findings. */
 import { clip } from '../events/quote.ts';
 import { ACCOUNTINGS } from './audit-ledgers.ts';
 import type { AuditReport, PeakFinal } from './audit.ts';
+import { findingText } from './text-report.ts';
 
 const HEADING = { iommufd: 'iommufd', type1: 'VFIO type1', spapr: 'SPAPR TCE' };
 
@@ -63,6 +64,12 @@ export function formatAuditText(a: AuditReport): string {
     out.push(`  kernel quirks (the kernel does this too; not a failure): ${a.quirks.length + omitted}`);
     for (const q of a.quirks) out.push(`    line ${q.line} ${q.op}: ${q.quirk}: ${q.detail}`);
     if (omitted > 0) out.push(`    ... ${omitted} more not listed`);
+  }
+  const findingsOmitted = a.replay.findingsOmitted ?? 0;
+  if (a.replay.findings.length + findingsOmitted > 0) {
+    out.push(`  findings (the release crashed or WARNed here; not a failure): ${a.replay.findings.length + findingsOmitted}`);
+    for (const f of a.replay.findings) out.push(`    ${findingText(f)}`);
+    if (findingsOmitted > 0) out.push(`    ... ${findingsOmitted} more not listed`);
   }
   return out.join('\n');
 }

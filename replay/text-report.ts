@@ -5,7 +5,7 @@
  */
 import { clip } from '../events/quote.ts';
 import { explanationLines } from './inspect/explain-text.ts';
-import type { Counts } from './replayer.ts';
+import type { Counts, FindingRecord } from './replayer.ts';
 import { type ReplayReport, findingCount, quirkCount, violationCount } from './replay-file.ts';
 import { RELEASE_BUGS, releaseSpan } from '../src/kernel/release-bugs.ts';
 
@@ -21,6 +21,9 @@ const counts = (c: Counts, violations: number | undefined, quirks: number, findi
 const logged = (bug: string): string => RELEASE_BUGS.find((b) => b.name === bug)?.crash?.report ?? bug;
 
 const where = (f: { line: number; seq: number | null; op: string }): string => `line ${f.line}${f.seq === null ? '' : ` seq ${f.seq}`} ${f.op}`;
+
+/** A finding on one line: where, the bug, what the kernel logged, in which releases, fixed by what. */
+export const findingText = (f: FindingRecord): string => `${where(f)}: ${f.bug}: ${logged(f.bug)} in ${releaseSpan(f.releases)}, fixed by ${f.fixed_by}`;
 
 export function formatTextReport(report: ReplayReport): string {
   const lines: string[] = [];
@@ -47,7 +50,7 @@ export function formatTextReport(report: ReplayReport): string {
     if (findingCount(t) > 0) {
       // A crash of the release the trace was judged as: the event that set it off, not a failure.
       lines.push('  findings (the release crashed or WARNed here; not a failure):');
-      for (const f of t.findings) lines.push(`    ${where(f)}: ${f.bug}: ${logged(f.bug)} in ${releaseSpan(f.releases)}, fixed by ${f.fixed_by}`);
+      for (const f of t.findings) lines.push(`    ${findingText(f)}`);
       if (t.findingsOmitted !== undefined) lines.push(`    ... ${t.findingsOmitted} more findings not listed (--max-findings)`);
     }
     if (t.error !== undefined) lines.push(`  stopped: ${t.error}`);

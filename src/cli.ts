@@ -311,9 +311,8 @@ async function replayEnvelope(captures: readonly string[], opts: EnvelopeFlags):
   process.exitCode = envelopeExitCode(report);
 }
 
-program
-  .command('audit')
-  .description('replay traces and report pinned-memory accounting: charges over time, peaks, leaks, invariants, kernel quirks, the workload under iommufd, VFIO type1 and SPAPR TCE accounting side by side')
+fromCapture(program.command('audit'), 'the files are captures: import each and audit it')
+  .description('replay traces and report pinned-memory accounting: charges over time, peaks, leaks, invariants, kernel quirks, findings, the workload under iommufd, VFIO type1 and SPAPR TCE accounting side by side')
   .argument('<files...>', 'trace files (JSON Lines, trace format 1 or 1.1)')
   .option('--json', 'print exactly one JSON report object on stdout')
   .option('--html <file>', 'also write a self-contained HTML report (one trace: that file; several: one per trace, numbered)')
@@ -325,8 +324,10 @@ program
   .option('--kernel <v>', KERNEL_HELP, kernelRelease)
   .option('--jobs <n>', JOBS_HELP, positiveInt)
   .option('--shard <i/n>', SHARD_HELP, shard)
-  .action(async (files, opts) => {
+  .action(async (captures, opts) => {
     const [{ auditExitCode }, { runUnits }] = await Promise.all([import('../replay/audit.ts'), import('./parallel/pool.ts')]);
+    const imported = opts.from === undefined ? null : await importCaptures(opts.from, captures, importOptions(opts));
+    const files = imported?.traces ?? captures;
     const options = {
       ownChoices: opts.ownChoices === true,
       maxLineBytes: opts.maxLineBytes,
@@ -336,7 +337,8 @@ program
       ...(opts.kernel === undefined ? {} : { kernel: opts.kernel }),
     };
     const units = shardUnits(files.length, opts.shard ?? WHOLE);
-    const audits = await runUnits({ kind: 'audit', files, options }, units, { jobs: threads(opts.jobs), worker: WORKER });
+    const ran = await runUnits({ kind: 'audit', files, options }, units, { jobs: threads(opts.jobs), worker: WORKER }).finally(() => imported?.done());
+    const audits = imported === null ? ran : ran.map((a) => underCapture(a, imported.named));
     // The reports are printed whatever becomes of the HTML; a failure to write it is told after them.
     let htmlError: string | null = null;
     if (opts.html !== undefined) {
@@ -364,6 +366,12 @@ program
     }
     process.exitCode = auditExitCode(audits);
   });
+
+/** An audit of an imported trace, named by its capture as `replay --from` names its report. */
+function underCapture(audit: AuditReport, named: (r: { readonly traces: readonly AuditReport['replay'][] }) => { readonly traces: readonly AuditReport['replay'][] }): AuditReport {
+  const replay = named({ traces: [audit.replay] }).traces[0] ?? audit.replay;
+  return { ...audit, file: replay.file, replay };
+}
 
 const CHECKPOINT_HELP = 'events between the snapshots kept to go back to (memory grows with the trace by what changed between two)';
 

@@ -118,7 +118,13 @@ export function objectView(obj: IommuObject): ObjectView {
     case 'hw_queue':
       return { type: 'hw_queue', ...common, viommu: obj.viommu, index: obj.index, access: obj.access, prev: obj.prev };
     case 'selftest':
-      return { type: 'selftest', ...common, device: obj.device };
+      return {
+        type: 'selftest',
+        ...common,
+        // The model keeps 0 for "no device": iommufd object ids start at 1.
+        device: obj.device === 0 ? null : obj.device,
+        ...(obj.ownHwpt === null ? {} : { own_hwpt: obj.ownHwpt }),
+      };
     case 'access':
       return {
         type: 'access',

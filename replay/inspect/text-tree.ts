@@ -117,7 +117,7 @@ export function object(o: ObjectView): Node {
     case 'hw_queue':
       return leaf(`${head} viommu ${o.viommu} index ${o.index} access ${o.access}${o.prev === null ? '' : ` after ${o.prev}`}`);
     case 'selftest':
-      return leaf(`${head} device ${o.device}`);
+      return leaf(`${head} device ${o.device ?? '-'}${o.own_hwpt === undefined ? '' : ` own hwpt ${o.own_hwpt}`}`);
     case 'access':
       return {
         text: `${head} ioas ${o.ioas ?? '-'}${o.needs_pin ? ' pins' : ''}${o.internal ? ' internal' : ''}`,

@@ -201,7 +201,10 @@ export interface HwQueueView extends ObjectCommon {
 
 export interface SelftestView extends ObjectCommon {
   readonly type: 'selftest';
-  readonly device: number;
+  /** The bound mock device; null in 6.2 and 6.3, whose mock domain bound none. */
+  readonly device: number | null;
+  /** 6.2 and 6.3: the HWPT the object made and holds; absent from 6.4. */
+  readonly own_hwpt?: number;
 }
 
 export interface AccessItemView {

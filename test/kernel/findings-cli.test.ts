@@ -65,4 +65,17 @@ describe('replay findings', () => {
     expect(report.traces.map((t: { findings: unknown }) => t.findings)).toEqual([[], []]);
     expect(report.totals.findings).toBe(0);
   });
+
+  it('audit --from lists them too, named by the capture, in text and in --json', () => {
+    const text = cli('audit', '--jobs', '1', '--from', 'syz', '--kernel', '6.3', CHECK_REFS);
+    expect(text.code).toBe(0);
+    expect(text.stdout.split('\n')[0]).toBe(`${CHECK_REFS}: 2 events: 0 ok, 0 diverged, 2 ran, 0 unsupported`);
+    expect(text.stdout.trimEnd().split('\n').slice(-2)).toEqual([
+      '  findings (the release crashed or WARNed here; not a failure): 1',
+      '    line 3 TEST_MD_CHECK_REFS: selftest-check-overflow: WARNING in iommufd_test in 6.2–6.3, fixed by fd8c1a4aee97',
+    ]);
+    const json = JSON.parse(cli('audit', '--json', '--jobs', '1', '--from', 'syz', '--kernel', '6.2', UNFILL, CHECK_REFS).stdout);
+    expect(json.audits.map((a: { file: string }) => a.file)).toEqual([UNFILL, CHECK_REFS]);
+    expect(json.audits.map((a: { replay: { findings: unknown } }) => a.replay.findings)).toEqual([[unfill(12), unfill(24)], [checkRefs]]);
+  });
 });

@@ -121,4 +121,26 @@ describe('mock devices of the trace header follow the mock page table of the rel
     expect(bitmap & MOCK_PAGE_SIZE).toBe(MOCK_PAGE_SIZE);
     expect(bitmap & MOCK_HUGE_PAGE_SIZE).toBe(MOCK_HUGE_PAGE_SIZE);
   });
+
+  /** The mock's cdev as fd 3, /dev/iommu as fd 4; IOAS 2 the compat IOAS, the device attached to it through an automatic domain; then the page sizes VFIO sees. */
+  const compatInfo = [
+    { op: 'OPEN', args: { path: '/dev/vfio/devices/vfio0' } },
+    { op: 'OPEN' },
+    { op: 'VFIO_DEVICE_BIND_IOMMUFD', fd: 3, args: { iommufd: 4 } },
+    { op: 'IOAS_ALLOC', fd: 4 },
+    { op: 'VFIO_IOAS', fd: 4, args: { ioas_id: 2, op: 1 } },
+    { op: 'VFIO_DEVICE_ATTACH_IOMMUFD_PT', fd: 3, args: { pt_id: 2 } },
+    { op: 'VFIO_IOMMU_GET_INFO', fd: 4, args: { argsz: 24 } },
+  ];
+  const iovaPgsizes = (kernel: string) => {
+    const ran = runTrace(compatInfo, on(kernel, { devices: [{ name: 'm0', kind: 'mock', cdev: 0 }], vfio: { container: 'iommufd' } }));
+    expect(errnos(ran)).toEqual(Array(compatInfo.length).fill('ok'));
+    return ran.at(-1)?.out['iova_pgsizes'];
+  };
+
+  // iommufd_get_pagesizes() folds the 2 KiB granule into PAGE_SIZE; the sizes above it are the table's.
+  it('VFIO_IOMMU_GET_INFO through the compat container: PAGE_SIZE alone before 6.19, every size up to 2^37 from 6.19', () => {
+    expect(iovaPgsizes('6.18')).toBe(0x1000n);
+    expect(iovaPgsizes('6.19')).toBe(0x3ffffff000n);
+  });
 });
