@@ -13,18 +13,12 @@ import type { Ctx, Ioas, World } from '../../src/model/world.ts';
 import { ContextNames, fileContext } from './context-names.ts';
 import { areaView, hex, objectView } from './object-view.ts';
 import { ioasWindow } from './select.ts';
-import type { AreaView, Hex, IoasView, ObjectView, PagesView, RangeView, ReservedView } from './view-types.ts';
+import type { AreaView, Hex, IoasView, IoasWindowView, ObjectView } from './view-types.ts';
 
-export interface WindowExplanation {
+/** A window an event names; its `areas` also hold the nearest area below it and above it. */
+export interface WindowExplanation extends IoasWindowView {
   /** The arguments naming it: `ioas_id iova length`, `src_ioas_id src_iova length`, ... */
   readonly fields: string;
-  readonly ioas: number;
-  readonly window: RangeView;
-  /** The areas meeting the window, and the nearest one below it and above it. */
-  readonly areas: readonly AreaView[];
-  readonly allowed: readonly RangeView[];
-  readonly reserved: readonly ReservedView[];
-  readonly pages: readonly PagesView[];
 }
 
 /** An object an event names; an IOAS without its areas (they can be many), which `windows` show where the event looked. */

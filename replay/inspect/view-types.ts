@@ -359,21 +359,21 @@ export interface StateView {
   readonly vfio: VfioView;
 }
 
+/** An IOVA window of one IOAS: the areas, allowed ranges and reservations meeting it, and the pages objects of those areas. */
+export interface IoasWindowView {
+  readonly ioas: number;
+  readonly window: RangeView;
+  readonly areas: readonly AreaView[];
+  readonly allowed: readonly RangeView[];
+  readonly reserved: readonly ReservedView[];
+  readonly pages: readonly PagesView[];
+}
+
 /** What `--select` narrows the state to. */
 export type SelectionView =
   | { readonly kind: 'context'; readonly context: ContextView }
   | { readonly kind: 'object'; readonly context: string; readonly object: ObjectView; readonly pages: readonly PagesView[] }
-  | {
-      readonly kind: 'window';
-      readonly context: string;
-      readonly ioas: number;
-      readonly window: RangeView;
-      /** The areas, allowed ranges and reservations meeting the window, and the pages objects of those areas. */
-      readonly areas: readonly AreaView[];
-      readonly allowed: readonly RangeView[];
-      readonly reserved: readonly ReservedView[];
-      readonly pages: readonly PagesView[];
-    };
+  | (IoasWindowView & { readonly kind: 'window'; readonly context: string });
 
 /** `inspect --json`: the state after one event, whole or narrowed by `--select`. */
 export type InspectDocument = { readonly file: string; readonly at: EventRef } & (
